@@ -1,0 +1,133 @@
+# ctkernels build. `make` builds the library, the ctk program, the examples and the
+# test binary; `make test` runs the tests; `make run` runs the demo.
+# With nvcc on PATH, cuda/ is compiled for ARCH (default sm_90a); without it the CPU
+# path is built alone and the build says so.
+
+ARCH     ?= sm_90a
+CXX      ?= g++
+NVCC     ?= $(shell command -v nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+BUILD    ?= build
+
+# -ffp-contract=off: no fused multiply-add on the host, so the CPU references round
+# every operation as written and bit-exact comparisons mean something.
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -Wall -Wextra -ffp-contract=off -Isrc -Icuda -MMD -MP
+# No --use_fast_math: kernels must round like the references. -lineinfo for profilers.
+NVCCFLAGS ?= -O3 -lineinfo
+NVCCFLAGS += -std=c++17 -Isrc -Icuda -gencode=arch=compute_$(subst sm_,,$(ARCH)),code=$(ARCH) \
+             --expt-relaxed-constexpr -Xcompiler -Wall -MMD -MP
+
+LIB_SRC  := $(wildcard src/core/*.cpp src/formats/*.cpp src/ref/*.cpp src/layers/*.cpp src/io/*.cpp)
+CLI_SRC  := $(wildcard src/cli/*.cpp)
+TEST_SRC := $(wildcard tests/*.cpp)
+EX_SRC   := $(wildcard examples/*.cpp)
+CU_SRC   := $(wildcard cuda/*.cu)
+
+ifeq ($(NVCC),)
+  HAVE_CUDA := 0
+  CXXFLAGS  += -DCTK_HAVE_CUDA=0
+  CU_OBJ    :=
+  LDLIBS    :=
+  BENCH_LIBS :=
+else
+  HAVE_CUDA := 1
+  CXXFLAGS  += -DCTK_HAVE_CUDA=1 -I$(CUDA_HOME)/include
+  CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o)
+  LDLIBS    := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt
+  # cuBLAS only for the peers timed by `ctk bench`; the library never calls it.
+  BENCH_LIBS := -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -Wl,-rpath,$(CUDA_HOME)/lib64
+endif
+
+# doctest: the system header (Debian doctest-dev), else one unpacked into third_party/.
+DOCTEST_SYS   := $(wildcard /usr/include/doctest/doctest.h)
+DOCTEST_LOCAL := third_party/doctest/usr/include/doctest/doctest.h
+ifeq ($(DOCTEST_SYS),)
+  DOCTEST_HDR := $(DOCTEST_LOCAL)
+  TEST_INC    := -Ithird_party/doctest/usr/include
+else
+  DOCTEST_HDR :=
+  TEST_INC    :=
+endif
+
+LIB      := $(BUILD)/libctk.a
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.cpp=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
+EX_BIN   := $(EX_SRC:examples/%.cpp=$(BUILD)/examples/%)
+
+.PHONY: all test run bench ptx sass ptxas sanitize clean info
+all: info $(LIB) $(BUILD)/ctk $(BUILD)/ctk_tests $(EX_BIN)
+
+# Says which path is being built.
+info:
+	@if [ "$(HAVE_CUDA)" = 1 ]; then echo "ctk: building with CUDA ($(NVCC), $(ARCH))"; \
+	 else echo "ctk: nvcc not found: building the CPU path only (no GPU kernels)"; fi
+
+$(LIB): $(LIB_OBJ) $(CU_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/cuda/%.o: cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.cpp $(DOCTEST_HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(TEST_INC) -c $< -o $@
+
+# The ctk program (demo, bench, info, run, compress).
+$(BUILD)/ctk: $(CLI_OBJ) $(LIB)
+	$(CXX) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(BENCH_LIBS)
+
+# One doctest binary for every test; suite "gpu" is skipped without a device.
+$(BUILD)/ctk_tests: $(TEST_OBJ) $(LIB)
+	$(CXX) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.cpp $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Fetch doctest-dev without root when the system header is missing.
+$(DOCTEST_LOCAL):
+	@echo "doctest.h not found in /usr/include: fetching Debian's doctest-dev into third_party/"
+	@mkdir -p third_party/doctest
+	@cd third_party/doctest && (apt-get download doctest-dev >/dev/null 2>&1 || \
+	   (echo "error: could not download doctest-dev; install it with: apt-get install doctest-dev" && false)) && \
+	   dpkg -x doctest-dev_*.deb . && rm -f doctest-dev_*.deb
+	@test -f $@
+
+# Runs every test (CPU tests always; the gpu suite when a CUDA device is present).
+test: all
+	$(BUILD)/ctk_tests
+
+# The demo: every configuration on built-in data, on the GPU if present, else the CPU.
+run: all
+	$(BUILD)/ctk demo
+
+# Benchmarks against the library peers (needs a GPU). CUSPARSELT=<dir> adds cuSPARSELt.
+bench: all
+	$(BUILD)/ctk bench all
+
+# Inspect what the compiler did: PTX, SASS, and the register/spill report.
+ptx:
+	@mkdir -p $(BUILD)/ptx
+	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -ptx $$f -o $(BUILD)/ptx/$$(basename $$f .cu).ptx; done
+sass: $(CU_OBJ)
+	for o in $(CU_OBJ); do cuobjdump --dump-sass $$o > $${o%.o}.sass; echo "$${o%.o}.sass"; done
+ptxas:
+	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null; done
+
+# compute-sanitizer memcheck and racecheck on the small gpu tests (needs a GPU).
+sanitize: all
+	compute-sanitizer --tool memcheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
+	compute-sanitizer --tool racecheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CU_OBJ:.o=.d)

@@ -1,0 +1,86 @@
+// Device queries and device tensors (see ops.h).
+#include <cuda_runtime.h>
+
+#include "check.cuh"
+#include "ops.h"
+
+namespace ctk::cuda {
+
+int device_count() {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();  // clear the sticky "no driver" error
+        return 0;
+    }
+    return n;
+}
+
+static cudaDeviceProp props() {
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    cudaDeviceProp p;
+    CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+    return p;
+}
+
+std::string device_description() {
+    if (device_count() == 0) return "no CUDA device";
+    cudaDeviceProp p = props();
+    return cat(p.name, " (sm_", p.major, p.minor, ", ", p.multiProcessorCount, " SMs)");
+}
+
+int device_capability() {
+    if (device_count() == 0) return 0;
+    cudaDeviceProp p = props();
+    return p.major * 10 + p.minor;
+}
+
+int device_sm_count() {
+    static int sms = 0;
+    if (sms == 0) sms = props().multiProcessorCount;
+    return sms;
+}
+
+Tensor device_empty(DType t, const Shape& s) {
+    for (int64_t d : s) CTK_CHECK(d >= 0, "negative dimension in shape ", shape_str(s));
+    Tensor x;
+    x.dtype = t;
+    x.device = Device::CUDA;
+    x.shape = s;
+    void* p = nullptr;
+    // Round up to 256 bytes so kernels may issue aligned 16-byte loads of the tail.
+    size_t bytes = (x.nbytes() + 255) / 256 * 256 + 256;
+    CUDA_CHECK(cudaMalloc(&p, bytes));
+    x.storage = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    x.ptr = p;
+    return x;
+}
+
+Tensor device_zeros(DType t, const Shape& s) {
+    Tensor x = device_empty(t, s);
+    CUDA_CHECK(cudaMemset(x.ptr, 0, x.nbytes()));
+    return x;
+}
+
+Tensor to_device(const Tensor& host) {
+    CTK_CHECK(host.device == Device::CPU, "to_device: ", host.describe(), " is already on the device");
+    Tensor x = device_empty(host.dtype, host.shape);
+    if (host.nbytes()) CUDA_CHECK(cudaMemcpy(x.ptr, host.ptr, host.nbytes(), cudaMemcpyHostToDevice));
+    return x;
+}
+
+Tensor to_host(const Tensor& dev) {
+    CTK_CHECK(dev.device == Device::CUDA, "to_host: ", dev.describe(), " is not on the device");
+    Tensor x = Tensor::empty(dev.dtype, dev.shape);
+    if (dev.nbytes()) CUDA_CHECK(cudaMemcpy(x.ptr, dev.ptr, dev.nbytes(), cudaMemcpyDeviceToHost));
+    return x;
+}
+
+void fill_bytes(Tensor& dev, uint8_t byte) {
+    CTK_CHECK(dev.device == Device::CUDA, "fill_bytes: ", dev.describe(), " is not on the device");
+    CUDA_CHECK(cudaMemset(dev.ptr, byte, dev.nbytes()));
+}
+
+void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
+
+}  // namespace ctk::cuda

@@ -1,0 +1,33 @@
+// cuda/ops.h: the only header src/ includes from cuda/. Plain host functions; no
+// CUDA types leak out, so src/ compiles with g++ alone. Every op has a CPU twin
+// in src/ref/ with the same name minus the namespace (ref::quant_fp8_dynamic_per_token
+// vs cuda::quant_fp8_dynamic_per_token) and is tested against it.
+//
+// Device tensors are ordinary ctk::Tensor values with device == Device::CUDA; their
+// storage frees itself with cudaFree. Launchers check shapes and dtypes and throw
+// ctk::Error naming the argument; CUDA failures throw ctk::Error with file:line.
+#pragma once
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ctk::cuda {
+
+// ---- device and memory (cuda/device.cu) ----------------------------------------
+int device_count();                   // 0 when there is no device or no driver
+std::string device_description();     // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)"
+int device_capability();              // 90 for sm_90; 0 without a device
+int device_sm_count();
+Tensor device_empty(DType t, const Shape& s);        // uninitialised device tensor
+Tensor device_zeros(DType t, const Shape& s);
+Tensor to_device(const Tensor& host);                // copy host -> device
+Tensor to_host(const Tensor& dev);                   // copy device -> host
+void fill_bytes(Tensor& dev, uint8_t byte);          // memset (tests poison outputs with it)
+void synchronize();                                  // cudaDeviceSynchronize + error check
+
+}  // namespace ctk::cuda
+
+// Kernel families add their launchers in these headers (one per family).
+#include "ops_quant.h"
+#include "ops_sparse24.h"
+#include "ops_mxfp4.h"

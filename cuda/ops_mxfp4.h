@@ -1,0 +1,7 @@
+// Launchers of the mxfp4 kernels (part of cuda/ops.h; include that instead).
+#pragma once
+#include "core/tensor.h"
+
+namespace ctk::cuda {
+
+}  // namespace ctk::cuda
