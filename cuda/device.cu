@@ -84,3 +84,34 @@ void fill_bytes(Tensor& dev, uint8_t byte) {
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace ctk::cuda
+
+#include <algorithm>
+#include <vector>
+
+namespace ctk::cuda {
+
+double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt) {
+    static void* flush_buf = nullptr;
+    const size_t flush_bytes = size_t(256) << 20;  // 256 MiB > any L2 we target (50 MB on H100)
+    if (opt.flush_l2 && !flush_buf) CUDA_CHECK(cudaMalloc(&flush_buf, flush_bytes));
+    for (int i = 0; i < opt.warmup; ++i) fn();
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<cudaEvent_t> ev(2 * opt.iters);
+    for (auto& e : ev) CUDA_CHECK(cudaEventCreate(&e));
+    for (int i = 0; i < opt.iters; ++i) {
+        if (opt.flush_l2) CUDA_CHECK(cudaMemsetAsync(flush_buf, i & 0xFF, flush_bytes));
+        CUDA_CHECK(cudaEventRecord(ev[2 * i]));
+        fn();
+        CUDA_CHECK(cudaEventRecord(ev[2 * i + 1]));
+    }
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<float> ms(opt.iters);
+    for (int i = 0; i < opt.iters; ++i) CUDA_CHECK(cudaEventElapsedTime(&ms[i], ev[2 * i], ev[2 * i + 1]));
+    for (auto& e : ev) cudaEventDestroy(e);
+    std::sort(ms.begin(), ms.end());
+    return ms[opt.iters / 2];
+}
+
+}  // namespace ctk::cuda

@@ -7,6 +7,7 @@
 // storage frees itself with cudaFree. Launchers check shapes and dtypes and throw
 // ctk::Error naming the argument; CUDA failures throw ctk::Error with file:line.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "core/tensor.h"
@@ -24,6 +25,17 @@ Tensor to_device(const Tensor& host);                // copy host -> device
 Tensor to_host(const Tensor& dev);                   // copy device -> host
 void fill_bytes(Tensor& dev, uint8_t byte);          // memset (tests poison outputs with it)
 void synchronize();                                  // cudaDeviceSynchronize + error check
+
+// ---- timing (cuda/device.cu), for benchmarks only -------------------------------
+// Median time of fn() in ms over `iters` runs after `warmup` runs, each run between
+// its own pair of CUDA events. flush_l2: overwrite a buffer larger than L2 before each
+// run (outside the events), so weights are read from HBM as in a real decode step.
+struct TimingOptions {
+    int warmup = 5;
+    int iters = 30;
+    bool flush_l2 = true;
+};
+double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt = {});
 
 }  // namespace ctk::cuda
 

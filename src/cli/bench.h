@@ -1,0 +1,37 @@
+// Benchmark output shared by every `ctk bench` family: one machine-readable JSON line
+// per case as soon as it is measured, then a table with the peer and the ratio.
+//
+// Conventions (docs/benchmarks.md): ms is the median of CUDA-event timings after
+// warm-up, L2 flushed before each timed run unless a family says otherwise; tflops
+// counts 2*M*N*K (dense-equivalent for 2:4); gbps counts the fewest bytes the op must
+// move (each input read once, each output written once).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace ctk::cli {
+
+struct BenchCase {
+    std::string op;      // "sparse24_gemm_v2", "quant_fp8_dynamic_per_token", ...
+    std::string shape;   // "MxNxK" (or "TxH" for quantization)
+    std::string dtype;   // "bf16", "f8e4m3", ...
+    double ms = 0;
+    double flops = 0;    // total operations of one call (0 if not meaningful)
+    double bytes = 0;    // bytes one call must move
+    std::string peer;    // "cublas_bf16", "copy", ... (empty: none)
+    double peer_ms = 0;  // peer's median ms in the same run
+    std::string note;    // free text for the table
+};
+
+std::string mnk(long long m, long long n, long long k);  // "16x4096x4096"
+void bench_emit(const BenchCase& c);                      // the JSON line
+void bench_table(const std::string& title, const std::vector<BenchCase>& cases);
+
+// Families (each in cli/bench_<family>.cpp); they append their cases.
+void bench_quant(const Args& args, std::vector<BenchCase>& out);
+void bench_sparse24(const Args& args, std::vector<BenchCase>& out);
+void bench_mxfp4(const Args& args, std::vector<BenchCase>& out);
+
+}  // namespace ctk::cli
