@@ -107,8 +107,8 @@ __device__ __forceinline__ void unpack<fp16_t>(const uint4& v, float* f) {
 // saturating after rounding, and keeps the conversion in range whatever the hardware does
 // with out-of-range values.
 __device__ __forceinline__ int32_t int8_code(float v) {
-    if (v != v) return 0;
-    return __float2int_rn(fminf(fmaxf(v, -128.0f), 127.0f));
+    const int32_t r = __float2int_rn(fminf(fmaxf(v, -128.0f), 127.0f));  // computed for NaN too:
+    return v != v ? 0 : r;                                                  // a select, no branch
 }
 // sat32(rne(v)), NaN -> 0 (2147483520 is the largest fp32 below 2^31).
 __device__ __forceinline__ int32_t int32_code(float v) {
@@ -329,6 +329,78 @@ __device__ __forceinline__ Stats row_reduce(Stats st, int tpr, int group) {
     return st;
 }
 
+// int8 code functors for v2 (fp8 ignores them).
+struct Int8Code {
+    __device__ __forceinline__ uint32_t operator()(float t) const { return static_cast<uint8_t>(int8_code(t)); }
+};
+struct AzpExact {  // sat8(sat32(rne(t)) + azp) for any azp
+    int32_t azp;
+    __device__ __forceinline__ uint32_t operator()(float t) const { return static_cast<uint8_t>(azp_code(t, azp)); }
+};
+// The same function for |azp| <= 2^23 in fewer instructions: the code is a monotone step
+// function of t that saturates below -128 - azp and above 127 - azp. Those bounds are
+// integers exactly representable in fp32, so clamping t to them before rounding gives the
+// same integer as saturating after, the sum needs no saturation, and sat32 never engages
+// (|rne(t)| <= 2^24 after the clamp). NaN gives sat8(0 + azp).
+struct AzpClamp {
+    float lo, hi;
+    int32_t azp;
+    uint32_t nan_code;
+    __device__ static bool applies(int32_t azp) { return azp >= -(1 << 23) && azp <= (1 << 23); }
+    __device__ explicit AzpClamp(int32_t z)
+        : lo(static_cast<float>(-128 - z)), hi(static_cast<float>(127 - z)), azp(z),
+          nan_code(static_cast<uint8_t>(z > 127 ? 127 : (z < -128 ? -128 : z))) {}
+    __device__ __forceinline__ uint32_t operator()(float t) const {
+        const uint32_t code = static_cast<uint8_t>(__float2int_rn(fminf(fmaxf(t, lo), hi)) + azp);
+        return t != t ? nan_code : code;
+    }
+};
+
+// v2 step 3: the codes of one row from the registers, V per vector packed into V/4 words
+// (8-byte or 4-byte stores when the output row is aligned, bytes otherwise), then the
+// scalar head and tail elements.
+template <class In, QuantOp OP, int VPT, class IntCode>
+__device__ __forceinline__ void write_codes(const Params& p, int64_t row, int lane, int tpr, const RowSplit& rs,
+                                            const uint4 (&buf)[VPT], float head_v, float tail_v, bool has_head,
+                                            bool has_tail, const Coef& c, const IntCode& int_code_of) {
+    constexpr int V = 16 / sizeof(In);
+    uint8_t* q = p.q + row * p.h;
+    uint8_t* qv = q + rs.head;
+    const bool q_aligned = (reinterpret_cast<uintptr_t>(qv) % V) == 0;
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) {
+        const int64_t k = lane + static_cast<int64_t>(i) * tpr;
+        if (k >= rs.nvec) break;
+        float f[V];
+        unpack<In>(buf[i], f);
+        uint32_t w[V / 4] = {};
+#pragma unroll
+        for (int e = 0; e < V; e += 2) {
+            const float t0 = scaled<OP>(f[e], c), t1 = scaled<OP>(f[e + 1], c);
+            const uint32_t two = is_fp8(OP) ? fp8x2_code(t0, t1) : (int_code_of(t0) | int_code_of(t1) << 8);
+            w[e / 4] |= two << (8 * (e % 4));
+        }
+        uint8_t* dst = qv + k * V;
+        if (q_aligned) {
+            if constexpr (V == 8)
+                *reinterpret_cast<uint2*>(dst) = make_uint2(w[0], w[1]);
+            else
+                *reinterpret_cast<uint32_t*>(dst) = w[0];
+        } else {
+#pragma unroll
+            for (int e = 0; e < V; ++e) dst[e] = static_cast<uint8_t>(w[e / 4] >> (8 * (e % 4)));
+        }
+    }
+    if (has_head || has_tail) {
+        auto one = [&](float v) -> uint8_t {
+            const float t = scaled<OP>(v, c);
+            return static_cast<uint8_t>(is_fp8(OP) ? (fp8x2_code(t, 0.0f) & 0xFFu) : int_code_of(t));
+        };
+        if (has_head) q[lane] = one(head_v);
+        if (has_tail) q[rs.head + rs.nvec * V + lane] = one(tail_v);
+    }
+}
+
 // Row groups of `tpr` threads (a multiple of 32), blockDim.x / tpr rows per block. Thread
 // `lane` of a group holds vectors lane, lane + tpr, ... (VPT of them), the head element
 // `lane` and the tail element `lane`.
@@ -375,42 +447,15 @@ __global__ void __launch_bounds__(1024) quant_v2(Params p, int tpr) {
     const Coef c = row_coef<OP>(p, st, tensor_s);
     if (lane == 0) store_scale<OP>(p, row, c);
 
-    // 3. Codes from the registers; V codes per vector packed into V/4 words.
-    uint8_t* q = p.q + row * p.h;
-    uint8_t* qv = q + rs.head;
-    const bool q_aligned = (reinterpret_cast<uintptr_t>(qv) % V) == 0;
-#pragma unroll
-    for (int i = 0; i < VPT; ++i) {
-        const int64_t k = lane + static_cast<int64_t>(i) * tpr;
-        if (k >= rs.nvec) break;
-        float f[V];
-        unpack<In>(buf[i], f);
-        uint32_t w[V / 4] = {};
-#pragma unroll
-        for (int e = 0; e < V; e += 2) {
-            const float t0 = scaled<OP>(f[e], c), t1 = scaled<OP>(f[e + 1], c);
-            const uint32_t two = is_fp8(OP) ? fp8x2_code(t0, t1) : (int_code<OP>(t0, c) | int_code<OP>(t1, c) << 8);
-            w[e / 4] |= two << (8 * (e % 4));
-        }
-        uint8_t* dst = qv + k * V;
-        if (q_aligned) {
-            if constexpr (V == 8)
-                *reinterpret_cast<uint2*>(dst) = make_uint2(w[0], w[1]);
-            else
-                *reinterpret_cast<uint32_t*>(dst) = w[0];
-        } else {
-#pragma unroll
-            for (int e = 0; e < V; ++e) dst[e] = static_cast<uint8_t>(w[e / 4] >> (8 * (e % 4)));
-        }
-    }
-    if (has_head || has_tail) {
-        // Scalar elements: the same math, one code at a time.
-        auto one = [&](float v) -> uint8_t {
-            const float t = scaled<OP>(v, c);
-            return static_cast<uint8_t>(is_fp8(OP) ? (fp8x2_code(t, 0.0f) & 0xFFu) : int_code<OP>(t, c));
-        };
-        if (has_head) q[lane] = one(head_v);
-        if (has_tail) q[rs.head + rs.nvec * V + lane] = one(tail_v);
+    // 3. Codes from the registers. The asymmetric codes take a cheaper exact path when the
+    // zero point is small (always, for real data); see AzpClamp.
+    if constexpr (has_azp(OP)) {
+        if (AzpClamp::applies(c.azp))
+            write_codes<In, OP, VPT>(p, row, lane, tpr, rs, buf, head_v, tail_v, has_head, has_tail, c, AzpClamp(c.azp));
+        else
+            write_codes<In, OP, VPT>(p, row, lane, tpr, rs, buf, head_v, tail_v, has_head, has_tail, c, AzpExact{c.azp});
+    } else {
+        write_codes<In, OP, VPT>(p, row, lane, tpr, rs, buf, head_v, tail_v, has_head, has_tail, c, Int8Code{});
     }
 }
 

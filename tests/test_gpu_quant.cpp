@@ -274,6 +274,13 @@ TEST_CASE("quant gpu: zeros, ties, saturation, subnormals, NaN and Inf rows") {
                     o.scale = 1.0f;  // vLLM's saturating-cast case
                     opts.push_back(o);
                 }
+                if (op == QuantOp::Int8StaticAzp) {
+                    // v2 takes a clamp shortcut for |azp| <= 2^23 and the exact int64 path
+                    // beyond: both sides of the boundary and the int32 extremes.
+                    o.scale = 0.5f;
+                    for (int32_t z : {8388608, 8388609, -8388608, -8388609, INT32_MAX, INT32_MIN})
+                        o.azp = z, opts.push_back(o);
+                }
                 if (op == QuantOp::Fp8DynamicPerToken) o.scale_ub = 3.0f, opts.push_back(o);
                 for (const auto& op_o : opts) check_both(op, in, op_o, seed);
             }
