@@ -59,3 +59,20 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x_dev, const Sparse24KernelWe
                         const Tensor& w_scale, const Tensor& bias, int version = 0);
 
 }  // namespace ctk::cuda
+
+namespace ctk::cuda {
+
+// ---- seeded random device data for tests and benchmarks (cuda/sparse24_random.cu) ----
+// Generated on the device so that large test and benchmark weights cost no host time;
+// the same (seed, shape, dtype) gives the same bits on every run. dev: f16, bf16, i8,
+// f8e4m3 or f32, any shape (the last dimension is K).
+//   integer = false: uniform in [-scale, scale], rounded to the dtype.
+//   integer = true:  integers in [-scale, scale] (products and sums stay exact in fp32).
+void fill_random(Tensor& dev, uint64_t seed, float scale, bool integer);
+// The same, pruned 2:4 along the last dimension (K % 4 == 0): every group keeps a random
+// pair of positions; 1 group in 16 keeps one nonzero and 1 in 64 none; the zeros are
+// +0 or -0 (float types); kept values have magnitude in [scale/4, scale] (integer:
+// integers in [1, scale]), so they are never zero.
+void fill_random_24(Tensor& dev, uint64_t seed, float scale, bool integer);
+
+}  // namespace ctk::cuda

@@ -141,8 +141,9 @@ __global__ void gemm_v1_kernel(GemmArgs a) {
     using Acc = typename Op::Acc;
     constexpr int ES = Op::kES;
     constexpr bool kEightBit = ES == 1;
-    __shared__ Acc x_s[kV1Tile][kV1K];  // activations, converted
-    __shared__ Acc w_s[kV1Tile][kV1K];  // weight rows, decoded to dense
+    __shared__ Acc x_s[kV1Tile][kV1K];      // activations, converted
+    __shared__ Acc w_s[kV1Tile][kV1K + 1];  // weight rows, decoded to dense (+1: the 16
+                                            // threads of a row read 16 rows: no bank conflict)
     const int tx = threadIdx.x, ty = threadIdx.y;  // tx: n (and group), ty: m (and row)
     const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kV1Tile, m0 = static_cast<int64_t>(blockIdx.y) * kV1Tile;
     Acc acc = 0;
