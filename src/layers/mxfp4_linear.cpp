@@ -1,0 +1,66 @@
+// Mxfp4Linear: validation, parameter creation, sharded loading, processing and apply.
+#include "layers/mxfp4_linear.h"
+
+
+namespace ctk {
+
+Mxfp4Linear make_mxfp4_linear(const QuantArgs& q, Backend backend) {
+    CTK_CHECK(q.num_bits == 4, "weights.num_bits: MXFP4 weights are 4-bit, found ", q.num_bits);
+    CTK_CHECK(q.type == QuantType::Float, "weights.type: MXFP4 weights are float (E2M1), found ",
+              quant_type_name(q.type));
+    CTK_CHECK(q.strategy == QuantStrategy::Group, "weights.strategy: MXFP4 scales are per group, found ",
+              quant_strategy_name(q.strategy));
+    CTK_CHECK(q.group_size == kMxBlock, "weights.group_size: MXFP4 blocks are 32 wide, found ", q.group_size);
+    CTK_CHECK(q.symmetric, "weights.symmetric: MXFP4 has no zero point (asymmetric FP4 is not defined)");
+    CTK_CHECK(!q.dynamic, "weights.dynamic: MXFP4 weight scales are stored, not dynamic");
+    require_backend(backend);
+    Mxfp4Linear layer;
+    layer.backend = backend;
+    return layer;
+}
+
+int min_capability(const Mxfp4Linear&) { return 80; }
+
+void create_weights(Mxfp4Linear& layer, const std::vector<int64_t>& widths, int64_t K, DType params_dtype) {
+    CTK_CHECK(!widths.empty(), "output_partition_sizes: expected at least one shard");
+    for (size_t i = 0; i < widths.size(); ++i)
+        CTK_CHECK(widths[i] > 0, "output_partition_sizes[", i, "]: expected a positive width, found ", widths[i]);
+    CTK_CHECK(K > 0 && K % kMxBlock == 0, "input_size: MXFP4 needs K to be a positive multiple of 32, found ", K);
+    CTK_CHECK(params_dtype == DType::BF16 || params_dtype == DType::F16,
+              "params_dtype: MXFP4 activations must be bf16 or f16, found ", dtype_name(params_dtype));
+    layer.input_size = K;
+    layer.params_dtype = params_dtype;
+    layer.params.reset(widths);
+    const int64_t N = layer.out_features();
+    layer.params.add("weight_packed", DType::U8, {N, K / 2});
+    layer.params.add("weight_scale", DType::U8, {N, K / kMxBlock});
+    layer.processed = false;
+}
+
+void load(Mxfp4Linear& layer, const std::string& name, const Tensor& value, int shard) {
+    layer.params.get(name);  // known parameter?
+    layer.params.check_shard(name, shard);
+    CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
+    layer.params.load_rows(name, value, shard);
+}
+
+void process_weights_after_loading(Mxfp4Linear& layer) {
+    CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
+    CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
+    layer.params.require_all_loaded();
+    layer.weight_cpu.packed = layer.params.get("weight_packed");
+    layer.weight_cpu.scales = layer.params.get("weight_scale");
+    layer.params.reset(layer.params.widths);  // the loaded forms are no longer needed
+    layer.processed = true;
+}
+
+Tensor apply(const Mxfp4Linear& layer, const Tensor& x, const Tensor& bias) {
+    CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
+    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
+    CTK_CHECK(layer.backend == Backend::CPU, "apply: backend ", backend_name(layer.backend),
+              " is not available for Mxfp4Linear in this build");
+    CTK_CHECK(x.device == Device::CPU, "x: the cpu backend needs a host tensor, found ", x.describe());
+    return ref::mxfp4_gemm(x, layer.weight_cpu, bias);
+}
+
+}  // namespace ctk
