@@ -673,7 +673,7 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     return 3;
 }
 
-Tensor mxfp4_gemm(const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
+void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
     CTK_CHECK(w.words.defined() && w.words.device == Device::CUDA,
               "w: not a repacked device weight (call mxfp4_repack first)");
     CTK_CHECK(x.device == Device::CUDA, "x: expected a device tensor, found ", x.describe());
@@ -681,20 +681,22 @@ Tensor mxfp4_gemm(const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bia
               " (the activation dtype the weight was repacked for), found ", dtype_name(x.dtype));
     CTK_CHECK(x.ndim() == 2 && x.size(0) >= 1 && x.size(1) == w.K, "x: expected shape [M, ", w.K,
               "] with M >= 1, found ", shape_str(x.shape));
+    const int64_t M = x.size(0);
     if (bias.defined()) {
         CTK_CHECK(bias.device == Device::CUDA, "bias: expected a device tensor, found ", bias.describe());
         expect_dtype(bias, w.act_dtype, "bias");
         expect_shape(bias, {w.N}, "bias");
     }
+    CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
+    expect_dtype(out, w.act_dtype, "out");
+    expect_shape(out, {M, w.N}, "out");
     CTK_CHECK(version >= 0 && version <= 3, "version: expected 0 (best), 1, 2 or 3, found ", version);
-    const int64_t M = x.size(0);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
               " (use version 0 or 2)");
     CTK_CHECK(version != 3 || device_capability() == 90, "mxfp4_gemm v3 needs sm_90 (wgmma); this device is sm_",
               device_capability());
-    Tensor out = device_empty(w.act_dtype, {M, w.N});
     const auto* xp = static_cast<const uint16_t*>(x.raw());
     const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
     auto* op = static_cast<uint16_t*>(out.raw());
@@ -704,6 +706,12 @@ Tensor mxfp4_gemm(const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bia
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
         default: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
     }
+}
+
+Tensor mxfp4_gemm(const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
+    CTK_CHECK(x.ndim() == 2, "x: expected shape [M, K], found ", shape_str(x.shape));
+    Tensor out = device_empty(w.act_dtype, {x.size(0), w.N});
+    mxfp4_gemm_out(out, x, w, bias, version);
     return out;
 }
 

@@ -68,6 +68,9 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 // M <= 64, v3 above when the layer is foldable, else v2), 1/2/3 = that rung (v1 and v3
 // throw for a layer that is not foldable).
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
+// The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
+void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
+                    int version = 0);
 
 // Which rung version 0 runs for M rows.
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
