@@ -1,8 +1,9 @@
 // Inline PTX, each instruction in one small named wrapper that cites its PTX ISA
 // section (PTX ISA 9.x, docs.nvidia.com/cuda/parallel-thread-execution). Kernel bodies
-// call these and contain no asm.
+// call these and contain no asm. Fragment layouts of the sparse MMAs are in
+// shared/reference/mma-sp-and-wgmma-sp.md 1.4-1.5 (verified on an H100).
 //
-// Fragment naming used below (mma.m16n8k16 and wgmma .m64nNk16 share it per warp):
+// Dense fragment naming (mma.m16n8k16 and wgmma .m64nNk16 share it per warp):
 // lane = 4 g + t (g = lane / 4 in 0..7, t = lane % 4 in 0..3).
 //   A 16x16 (row-major): a0 = (row g, cols 2t, 2t+1), a1 = (row g+8, same cols),
 //                        a2 = (row g, cols 2t+8, 2t+9), a3 = (row g+8, cols 2t+8, 2t+9);
@@ -39,6 +40,61 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(addr));
 }
+
+// ---- mma.sp::ordered_metadata (9.7.14.6.3): D = A_sparse * B + D, A 16 x K stored
+// compressed (16 x K/2), B K x 8, D 16 x 8. `e` is the lane's metadata register (the
+// kernel layout stores exactly these words), SEL the sparsity selector (an immediate).
+//
+// f16/bf16 m16n8k32, fp32 accumulate. a: 16x16 compressed tile (reg r: row g + 8(r&1),
+// compressed cols 2t + 8(r>>1), +1); b: reg r holds k = 2t + 8r, +1 of column g;
+// d: d0,d1 = row g, cols 2t,2t+1; d2,d3 = row g+8. SEL 0 reads e of lanes t = 0,1;
+// SEL 1 of lanes t = 2,3.
+template <int SEL>
+__device__ __forceinline__ void mma_sp_m16n8k32_f16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                                     uint32_t e) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
+        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, %13;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e),
+          "n"(SEL));
+}
+template <int SEL>
+__device__ __forceinline__ void mma_sp_m16n8k32_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                                      uint32_t e) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 "
+        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, %13;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e),
+          "n"(SEL));
+}
+
+// s8 m16n8k64, int32 accumulate (exact; no .satfinite: K * 127 * 128 fits int32 for
+// any K below 2^17). a: 16x32-byte compressed tile (reg r: row g + 8(r&1), bytes
+// 4t + 16(r>>1) .. +3); b: reg r holds k = 4t + 16r .. +3 of column g; selector 0,
+// all four lanes of a quad give metadata.
+__device__ __forceinline__ void mma_sp_m16n8k64_s8(int32_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                                   uint32_t e) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 "
+        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, 0x0;\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+}
+
+// e4m3 m16n8k64, fp32 accumulate, fragments as s8. On sm_90 ptxas EMULATES this
+// (F2FP unpack + two HMMA.SP per instruction, ~70 TFLOP/s): correct, not fast.
+__device__ __forceinline__ void mma_sp_m16n8k64_e4m3(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                                     uint32_t e) {
+    asm volatile(
+        "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.f32.e4m3.e4m3.f32 "
+        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, 0x0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+}
+
+// ==== dense MMA, wgmma and helpers used by the MXFP4 kernels ====
 
 // ---- mma.sync m16n8k16 (9.7.14.5.8, fragments 9.7.14.5.8.1): D = A * B + C with
 // 16-bit A/B and fp32 C/D, fragments as in the header comment.
