@@ -184,70 +184,69 @@ __global__ void v1_gemm_kernel(const uint16_t* __restrict__ x, const uint16_t* _
 }
 
 // ---------------------------------------------------------------------------------
-// v2: fused decode kernel (mma.sync, striped partition)
+// v2: fused decode kernel (mma.sync; every warp its own cp.async pipeline and stripe)
 // ---------------------------------------------------------------------------------
 
-constexpr int kV2Stages = 4;
+constexpr int kV2Warps = 4;   // warps per CTA; they share nothing but the SM
+constexpr int kV2Stages = 4;  // per-warp pipeline depth (3 units in flight while one is used)
 constexpr int kXRowBytes = kChunkK * 2 + 16;  // 64 activations + 16 bytes of padding:
                                               // ldmatrix rows land in distinct banks
 
+// One warp's ring of stages. A stage holds one unit = one 16 x 64 tile of W: the lanes'
+// fragments (lane i's 16 bytes at 16 i), one scale word per lane (lane 4g+q holds word g;
+// the four lanes of a row group copy the same word), and x rows 0..8MT-1 of the chunk.
 template <int MT>
 struct V2Smem {
-    static constexpr int kW = kTilesPerCta * 32 * 16;    // fragments: 8 tiles x 512 B
-    static constexpr int kS = kTilesPerCta * 8 * 4;      // scale words: 8 tiles x 32 B
-    static constexpr int kX = MT * 8 * kXRowBytes;       // x rows of this chunk
+    static constexpr int kW = 32 * 16;
+    static constexpr int kS = 32 * 4;
+    static constexpr int kX = MT * 8 * kXRowBytes;
     static constexpr int kStage = kW + kS + kX;
-    static constexpr int kTotal = kStage * kV2Stages;
+    static constexpr int kWarp = kStage * kV2Stages;
+    static constexpr int kTotal = kWarp * kV2Warps;
 };
 
-// Where CTA `cta` of `grid` starts in the unit sequence (unit = (n-block, chunk),
-// chunk fastest): stripes of `per_cta` units.
+// The unit sequence (unit = (tile t, chunk c), c fastest) cut into stripes of `per_warp`
+// units, one per warp: which warps touch tile t.
 struct Stripe {
-    int per_cta, k_chunks;
-    __device__ __host__ int first_cta(int nb) const { return nb * k_chunks / per_cta; }
-    __device__ __host__ int last_cta(int nb) const { return (nb * k_chunks + k_chunks - 1) / per_cta; }
+    int per_warp, k_chunks;
+    __device__ __host__ int first_warp(int t) const { return t * k_chunks / per_warp; }
+    __device__ __host__ int last_warp(int t) const { return (t * k_chunks + k_chunks - 1) / per_warp; }
 };
 
 template <bool BF16, int MT>
-__global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 2)
-    v2_kernel(const uint16_t* __restrict__ x,        // [M, K]
+__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
+    v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
               const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
               const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
-              float* __restrict__ partials,          // [n_blocks, max_contrib, 256, MT * 4]
-              int* __restrict__ counters,            // [n_blocks], zero between launches
-              int M, int N, int K, int n_tiles, int k_chunks, int per_cta, int max_contrib) {
+              float* __restrict__ partials,          // [n_tiles, max_contrib, 32 lanes, MT] float4
+              int* __restrict__ counters,            // [n_tiles], zero between launches
+              int M, int N, int K, int n_tiles, int k_chunks, int per_warp, int max_contrib) {
     extern __shared__ __align__(16) uint8_t smem[];
     using L = V2Smem<MT>;
-    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, q = lane % 4;
-    const int n_blocks = (n_tiles + kTilesPerCta - 1) / kTilesPerCta;
-    const int total_units = n_blocks * k_chunks;
-    const Stripe stripe{per_cta, k_chunks};
-    const int u_begin = blockIdx.x * per_cta;
-    const int u_end = min(u_begin + per_cta, total_units);
-    if (u_begin >= u_end) return;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int gw = blockIdx.x * kV2Warps + warp;  // this warp's stripe
+    const int u_begin = gw * per_warp;
+    const int u_end = min(u_begin + per_warp, n_tiles * k_chunks);
+    if (u_begin >= u_end) return;  // warp-uniform; the kernel has no block-wide barrier
+    uint8_t* ring = smem + warp * L::kWarp;
 
-    // Global -> shared for unit u into pipeline slot `slot`.
-    auto load_unit = [&](int u, int slot) {
-        const int nb = u / k_chunks, c = u % k_chunks;
-        uint8_t* st = smem + slot * L::kStage;
-        {   // fragments: thread i copies lane i%32 of tile i/32
-            const int t = nb * kTilesPerCta + warp;
-            const bool ok = t < n_tiles;
-            ptx::cp_async_16(ptx::smem_addr(st + tid * 16), words + (ok ? ((int64_t)c * n_tiles + t) * 32 + lane : 0),
-                             ok);
-        }
-        if (tid < 16) {  // scale words: 8 tiles x 32 B = 16 pieces
-            const int t = nb * kTilesPerCta + tid / 2;
-            const bool ok = t < n_tiles;
-            const uint32_t* src = swords + (ok ? ((int64_t)c * n_tiles + t) * 8 + (tid % 2) * 4 : 0);
-            ptx::cp_async_16(ptx::smem_addr(st + L::kW + tid * 16), src, ok);
-        }
-        for (int p = tid; p < MT * 8 * 8; p += kThreads) {  // x: MT*8 rows x 8 pieces of 8 values
-            const int r = p / 8, j = p % 8;
-            const int k = c * kChunkK + j * 8;
-            const bool ok = r < M && k < K;
+    // x rows >= M are never copied: zero them once in every stage.
+    for (int i = lane; i < kV2Stages * MT * 8 * 8; i += 32) {
+        const int st = i / (MT * 64), r = (i / 8) % (MT * 8), j = i % 8;
+        if (r >= M) *reinterpret_cast<uint4*>(ring + st * L::kStage + L::kW + L::kS + r * kXRowBytes + j * 16) = uint4{0, 0, 0, 0};
+    }
+
+    // Global -> this warp's stage `slot`: unit (t, c).
+    auto load_unit = [&](int t, int c, int slot) {
+        uint8_t* st = ring + slot * L::kStage;
+        const int64_t tile = static_cast<int64_t>(c) * n_tiles + t;
+        ptx::cp_async_16(ptx::smem_addr(st + lane * 16), words + tile * 32 + lane, true);
+        ptx::cp_async_4(ptx::smem_addr(st + L::kW + lane * 4), swords + tile * 8 + g);
+        for (int p = lane; p < M * 8; p += 32) {  // the M real rows, 8 pieces of 8 values each
+            const int r = p / 8, j = p % 8, k = c * kChunkK + j * 8;
+            const bool ok = k < K;  // K % 32 == 0: the second half of the last chunk may be past K
             ptx::cp_async_16(ptx::smem_addr(st + L::kW + L::kS + r * kXRowBytes + j * 16),
                              x + (ok ? (int64_t)r * K + k : 0), ok);
         }
@@ -258,46 +257,44 @@ __global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 2)
     for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
-    __shared__ int s_last;
 
-    // Writes this CTA's sums for n-block nb: directly if it is the only contributor,
-    // else as a partial; the last contributor to arrive sums all partials in order.
-    auto flush = [&](int nb) {
-        const int first = stripe.first_cta(nb), count = stripe.last_cta(nb) - first + 1;
-        const int t = nb * kTilesPerCta + warp;
+    // Writes the warp's sums for tile t: directly if it is the tile's only warp, else as
+    // a partial; the last of the tile's warps to arrive adds all partials in stripe order
+    // (the same order whoever is last: deterministic) and writes the output.
+    const Stripe stripe{per_warp, k_chunks};
+    auto flush = [&](int t) {
+        const int first = stripe.first_warp(t), count = stripe.last_warp(t) - first + 1;
         bool write = true;
         if (count > 1) {
-            // acc becomes the sum of every contributor's partial, in stripe order.
-            float4* base = reinterpret_cast<float4*>(partials) + (int64_t)nb * max_contrib * kThreads * MT;
+            float4* base = reinterpret_cast<float4*>(partials) + (int64_t)t * max_contrib * 32 * MT;
 #pragma unroll
             for (int mt = 0; mt < MT; ++mt)
-                base[((blockIdx.x - first) * kThreads + tid) * MT + mt] =
-                    make_float4(acc[mt][0], acc[mt][1], acc[mt][2], acc[mt][3]);
+                base[((gw - first) * 32 + lane) * MT + mt] = make_float4(acc[mt][0], acc[mt][1], acc[mt][2], acc[mt][3]);
             __threadfence();
-            __syncthreads();
-            if (tid == 0) s_last = atomicAdd(&counters[nb], 1) == count - 1;
-            __syncthreads();
-            write = s_last;
+            __syncwarp();
+            int last = 0;
+            if (lane == 0) last = atomicAdd(&counters[t], 1) == count - 1;
+            write = __shfl_sync(0xFFFFFFFFu, last, 0) != 0;
             if (write) {
                 __threadfence();
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
                     for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
-                for (int j = 0; j < count; ++j) {  // deterministic: the same order whoever is last
+                for (int j = 0; j < count; ++j) {
 #pragma unroll
                     for (int mt = 0; mt < MT; ++mt) {
-                        const float4 v = __ldcg(base + (j * kThreads + tid) * MT + mt);
+                        const float4 v = __ldcg(base + (j * 32 + lane) * MT + mt);
                         acc[mt][0] += v.x;
                         acc[mt][1] += v.y;
                         acc[mt][2] += v.z;
                         acc[mt][3] += v.w;
                     }
                 }
-                if (tid == 0) counters[nb] = 0;  // ready for the next launch
+                if (lane == 0) counters[t] = 0;  // ready for the next launch
             }
         }
-        if (write && t < n_tiles) {
+        if (write) {
 #pragma unroll
             for (int half = 0; half < 2; ++half) {  // rows g and g + 8 of the tile
                 const int n = t * kTileN + g + 8 * half;
@@ -319,50 +316,60 @@ __global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 2)
             for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
     };
 
-    // Prologue: the first kV2Stages - 1 units in flight.
+    // Prologue: kV2Stages - 1 units in flight. (lt, lc) = the next unit to load.
+    int lt = u_begin / k_chunks, lc = u_begin % k_chunks;
+    auto advance = [&](int& t, int& c) {
+        if (++c == k_chunks) c = 0, ++t;
+    };
+#pragma unroll
     for (int i = 0; i < kV2Stages - 1; ++i) {
-        if (u_begin + i < u_end) load_unit(u_begin + i, i);
+        if (u_begin + i < u_end) {
+            load_unit(lt, lc, i);
+            advance(lt, lc);
+        }
         ptx::cp_async_commit();
     }
     const float zero[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int t = u_begin / k_chunks, c = u_begin % k_chunks;
     for (int u = u_begin, it = 0; u < u_end; ++u, ++it) {
-        ptx::cp_async_wait<kV2Stages - 2>();  // unit u has landed (this thread's copies)
-        __syncthreads();                      // ... everyone's; and slot it-1 is free
-        if (u + kV2Stages - 1 < u_end) load_unit(u + kV2Stages - 1, (it + kV2Stages - 1) % kV2Stages);
+        ptx::cp_async_wait<kV2Stages - 2>();  // unit u has landed (this lane's copies) ...
+        __syncwarp();                         // ... every lane's; and every lane is done with slot it - 1
+        if (u + kV2Stages - 1 < u_end) {
+            load_unit(lt, lc, (it + kV2Stages - 1) % kV2Stages);
+            advance(lt, lc);
+        }
         ptx::cp_async_commit();
 
-        const int nb = u / k_chunks, c = u % k_chunks;
-        const uint8_t* st = smem + (it % kV2Stages) * L::kStage;
-        if (nb * kTilesPerCta + warp < n_tiles) {
-            const uint4 wq = *reinterpret_cast<const uint4*>(st + tid * 16);
-            const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kW + (warp * 8 + g) * 4);
-            const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
-            const uint32_t x_base = ptx::smem_addr(st + L::kW + L::kS);
+        const uint8_t* st = ring + (it % kV2Stages) * L::kStage;
+        const uint4 wq = *reinterpret_cast<const uint4*>(st + lane * 16);
+        const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kW + lane * 4);
+        const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
+        const uint32_t x_base = ptx::smem_addr(st + L::kW + L::kS);
 #pragma unroll
-            for (int kb = 0; kb < 2; ++kb) {  // the chunk's two 32-blocks
-                // A fragments (this warp's 16 rows) of the block's two k16 steps.
-                uint32_t a0[4], a1[4];
-                e2m1_fragment<BF16>(wsteps[2 * kb], a0);
-                e2m1_fragment<BF16>(wsteps[2 * kb + 1], a1);
-                // The block's scale, exactly, in fp32: rows g (bytes 0 / 2) and g + 8 (1 / 3).
-                const float s_g = e8m0_to_float((sw >> (16 * kb)) & 0xFF);
-                const float s_g8 = e8m0_to_float((sw >> (16 * kb + 8)) & 0xFF);
+        for (int kb = 0; kb < 2; ++kb) {  // the chunk's two 32-blocks
+            // A fragments (the tile's 16 rows) of the block's two k16 steps.
+            uint32_t a0[4], a1[4];
+            e2m1_fragment<BF16>(wsteps[2 * kb], a0);
+            e2m1_fragment<BF16>(wsteps[2 * kb + 1], a1);
+            // The block's scale, exactly, in fp32: rows g (bytes 0 / 2) and g + 8 (1 / 3).
+            const float s_g = e8m0_to_float((sw >> (16 * kb)) & 0xFF);
+            const float s_g8 = e8m0_to_float((sw >> (16 * kb + 8)) & 0xFF);
 #pragma unroll
-                for (int mt = 0; mt < MT; ++mt) {
-                    // B fragments of both k16 steps for x rows 8 mt .. 8 mt + 7.
-                    uint32_t b[4];
-                    ptx::ldmatrix_x4(b, x_base + (mt * 8 + lane % 8) * kXRowBytes + (kb * 32 + (lane / 8) * 8) * 2);
-                    float part[4];
-                    mma_16x8x16<BF16>(part, a0, b[0], b[1], zero);
-                    mma_16x8x16<BF16>(part, a1, b[2], b[3], part);
-                    acc[mt][0] = fmaf(part[0], s_g, acc[mt][0]);
-                    acc[mt][1] = fmaf(part[1], s_g, acc[mt][1]);
-                    acc[mt][2] = fmaf(part[2], s_g8, acc[mt][2]);
-                    acc[mt][3] = fmaf(part[3], s_g8, acc[mt][3]);
-                }
+            for (int mt = 0; mt < MT; ++mt) {
+                // B fragments of both k16 steps for x rows 8 mt .. 8 mt + 7.
+                uint32_t b[4];
+                ptx::ldmatrix_x4(b, x_base + (mt * 8 + lane % 8) * kXRowBytes + (kb * 32 + (lane / 8) * 8) * 2);
+                float part[4];
+                mma_16x8x16<BF16>(part, a0, b[0], b[1], zero);
+                mma_16x8x16<BF16>(part, a1, b[2], b[3], part);
+                acc[mt][0] = fmaf(part[0], s_g, acc[mt][0]);
+                acc[mt][1] = fmaf(part[1], s_g, acc[mt][1]);
+                acc[mt][2] = fmaf(part[2], s_g8, acc[mt][2]);
+                acc[mt][3] = fmaf(part[3], s_g8, acc[mt][3]);
             }
         }
-        if (c == k_chunks - 1 || u == u_end - 1) flush(nb);
+        if (c == k_chunks - 1 || u == u_end - 1) flush(t);
+        advance(t, c);
     }
     ptx::cp_async_wait<0>();
 }
@@ -371,7 +378,6 @@ __global__ void __launch_bounds__(kThreads, MT <= 2 ? 4 : 2)
 // v3: wgmma; weights dequantized into shared memory, activations cp.async'ed there
 // ---------------------------------------------------------------------------------
 
-constexpr int kV3Lookahead(int stages) { return stages - 2; }  // chunks in flight beyond the current
 
 template <int BM>
 struct V3Smem {
@@ -381,9 +387,10 @@ struct V3Smem {
     static constexpr int kS = kTilesPerCta * 8 * 4;     // 256: scale words
     static constexpr int kStage = (kX + kW + kS + 1023) / 1024 * 1024;  // x stays 1024-aligned
     static constexpr int kA = 128 * 128;                // dequantized W tile: 128 rows x 64 values
-    static constexpr int kAOffset = kStage * kStages;   // two A buffers follow the stages
+    static constexpr int kABuffers = 3;                 // chunk c in the MMAs, c + 1 being written, c - 1 retiring
+    static constexpr int kAOffset = kStage * kStages;   // the A buffers follow the stages
     static constexpr int kOutRow = 128 * 2 + 16;        // staged output row: 128 n + padding
-    static constexpr int kUsed = kAOffset + 2 * kA;
+    static constexpr int kUsed = kAOffset + kABuffers * kA;
     static constexpr int kTotal = (kUsed > BM * kOutRow ? kUsed : BM * kOutRow) + 1024;  // + alignment
 };
 
@@ -431,7 +438,9 @@ __global__ void __launch_bounds__(kThreads, 1)
               uint16_t* __restrict__ out,            // [M, N]
               int M, int N, int K, int n_tiles, int k_chunks, int fold_shift, float out_scale) {
     using L = V3Smem<BM>;
-    constexpr int kStages = L::kStages, kAhead = kV3Lookahead(L::kStages);
+    // Chunk c + kAhead is loaded while chunk c + 1 is dequantized and chunk c multiplied;
+    // its slot last held chunk c + kAhead - kStages, whose MMAs must have retired: c - 2.
+    constexpr int kStages = L::kStages, kAhead = L::kStages - 2;
     extern __shared__ uint8_t smem_raw[];
     // 1024-byte alignment: the 128B swizzle pattern repeats every 8 rows x 128 B.
     uint8_t* smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
@@ -461,28 +470,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     };
 
-    float acc[BM / 2];
-#pragma unroll
-    for (int i = 0; i < BM / 2; ++i) acc[i] = 0.0f;
-
-    for (int i = 0; i < kAhead; ++i) {
-        if (i < k_chunks) load_chunk(i, i);
-        ptx::cp_async_commit();
-    }
-
-    // This warp's 16 rows of the dequantized tile: rows 16 warp .. 16 warp + 15 of the
-    // CTA's 128; its warpgroup's 64 rows start at A buffer + 64 wg rows (8 KiB, aligned).
-    const int a_row = warp * 16 + (lane / 8 % 2) * 8 + lane % 8;  // row this lane addresses for stmatrix
-    for (int c = 0; c < k_chunks; ++c) {
-        ptx::cp_async_wait<kAhead - 1>();
-        ptx::fence_proxy_async_shared();  // cp.async wrote x; wgmma reads it through the async proxy
-        __syncthreads();                  // chunk c is in; every group of chunk c - 2 has retired
-        if (c + kAhead < k_chunks) load_chunk(c + kAhead, (c + kAhead) % kStages);
-        ptx::cp_async_commit();
-
-        // Dequantize this warp's 16 x 64 weights (scale folded in) into A buffer c % 2.
+    // Dequantize this warp's 16 x 64 weights of chunk c (scale folded in) into A buffer
+    // c % 3, then make them visible to the warpgroup's wgmma.
+    const int a_row = warp * 16 + (lane / 8 % 2) * 8 + lane % 8;  // the row this lane addresses for stmatrix
+    auto dequantize_chunk = [&](int c) {
         const uint8_t* st = smem + (c % kStages) * L::kStage;
-        uint8_t* a_tile = smem + L::kAOffset + (c % 2) * L::kA;
+        uint8_t* a_tile = smem + L::kAOffset + (c % L::kABuffers) * L::kA;
         const uint4 wq = *reinterpret_cast<const uint4*>(st + L::kX + tid * 16);
         const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kX + L::kW + (warp * 8 + g) * 4);
         const uint32_t mul_g0 = folded_multiplier<BF16>(sw & 0xFF, fold_shift);
@@ -497,10 +490,28 @@ __global__ void __launch_bounds__(kThreads, 1)
             // Matrix j = lane / 8 of the x4 store: rows + 8 (j odd), columns + 8 (j >= 2).
             ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a);
         }
-        ptx::fence_proxy_async_shared();            // stmatrix wrote A; wgmma reads it
-        ptx::named_barrier_sync(1 + wg, 128);       // the warpgroup's 4 warps have written
+        ptx::fence_proxy_async_shared();       // stmatrix wrote A; wgmma reads it
+        ptx::named_barrier_sync(1 + wg, 128);  // the warpgroup's 4 warps have written their rows
+    };
 
-        const uint64_t desc_a = ptx::wgmma_desc_k_major_sw128(ptx::smem_addr(a_tile + wg * 64 * 128));
+    float acc[BM / 2];
+#pragma unroll
+    for (int i = 0; i < BM / 2; ++i) acc[i] = 0.0f;
+
+    for (int i = 0; i < kAhead; ++i) {
+        if (i < k_chunks) load_chunk(i, i);
+        ptx::cp_async_commit();
+    }
+    ptx::cp_async_wait<kAhead - 1>();  // chunk 0 is in
+    ptx::fence_proxy_async_shared();
+    __syncthreads();
+    dequantize_chunk(0);
+
+    for (int c = 0; c < k_chunks; ++c) {
+        // 1. Multiply chunk c (A buffer c % 3, x slot c % kStages): 4 wgmmas, one group.
+        const uint8_t* st = smem + (c % kStages) * L::kStage;
+        const uint8_t* a_tile = smem + L::kAOffset + (c % L::kABuffers) * L::kA + wg * 64 * 128;
+        const uint64_t desc_a = ptx::wgmma_desc_k_major_sw128(ptx::smem_addr(a_tile));
         const uint64_t desc_b = ptx::wgmma_desc_k_major_sw128(ptx::smem_addr(st));
 #pragma unroll
         for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
@@ -508,7 +519,19 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int s = 0; s < 4; ++s) wgmma_ss<BF16, BM>(acc, desc_a + 2 * s, desc_b + 2 * s);  // +32 B per k16
         ptx::wgmma_commit();
-        ptx::wgmma_wait<1>();  // chunk c - 1's group has retired: its A buffer and x slot are free
+
+        // 2. While the tensor cores work on chunks c (and maybe c - 1): bring chunk c + 1
+        //    in, refill the pipeline, dequantize chunk c + 1.
+        if (c + 1 < k_chunks) {
+            ptx::cp_async_wait<kAhead - 2>();  // chunk c + 1 is in (this thread's copies)
+            ptx::fence_proxy_async_shared();   // cp.async wrote x; wgmma reads it via the async proxy
+            __syncthreads();                   // everyone's copies; every group up to c - 2 has retired
+            if (c + 1 + kAhead - 1 < k_chunks) load_chunk(c + kAhead, (c + kAhead) % kStages);
+            ptx::cp_async_commit();
+            dequantize_chunk(c + 1);           // A buffer (c + 1) % 3 last held chunk c - 2
+        }
+        // 3. Retire chunk c - 1's group: its A buffer and x slot may be reused from here.
+        ptx::wgmma_wait<1>();
 #pragma unroll
         for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
     }
@@ -584,43 +607,42 @@ template <bool BF16, int MT>
 void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
     auto kernel = v2_kernel<BF16, MT>;
     const int smem = V2Smem<MT>::kTotal;
-    static bool configured = false;
-    if (!configured) {
+    static int per_sm = 0;  // resident CTAs per SM, from the occupancy calculator
+    if (per_sm == 0) {
         CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-        configured = true;
+        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kV2Warps * 32, smem));
+        per_sm = std::max(per_sm, 1);
     }
-    static int per_sm = 0;
-    if (per_sm == 0) CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
-    const int n_blocks = (n_tiles + kTilesPerCta - 1) / kTilesPerCta;
-    const int total = n_blocks * k_chunks;
-    const int slots = device_sm_count() * std::max(per_sm, 1);
-    const int per_cta = (total + slots - 1) / slots;
-    const int grid = (total + per_cta - 1) / per_cta;
-    const Stripe stripe{per_cta, k_chunks};
+    const int total = n_tiles * k_chunks;
+    // Equal stripes for every resident warp: each SM streams the same number of bytes.
+    const int warps = device_sm_count() * per_sm * kV2Warps;
+    const int per_warp = (total + warps - 1) / warps;
+    const int used_warps = (total + per_warp - 1) / per_warp;
+    const int grid = (used_warps + kV2Warps - 1) / kV2Warps;
+    const Stripe stripe{per_warp, k_chunks};
     int max_contrib = 1;
-    for (int nb = 0; nb < n_blocks; ++nb) max_contrib = std::max(max_contrib, stripe.last_cta(nb) - stripe.first_cta(nb) + 1);
+    for (int t = 0; t < n_tiles; ++t) max_contrib = std::max(max_contrib, stripe.last_warp(t) - stripe.first_warp(t) + 1);
     V2Workspace& ws = v2_workspace();
-    ws.reserve(static_cast<int64_t>(n_blocks) * max_contrib * kThreads * MT * 4, n_blocks);
-    kernel<<<grid, kThreads, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
-                                     static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
-                                     static_cast<float*>(ws.partials.raw()), static_cast<int*>(ws.counters.raw()), M,
-                                     static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, per_cta,
-                                     max_contrib);
+    ws.reserve(static_cast<int64_t>(n_tiles) * max_contrib * 32 * MT * 4, n_tiles);
+    kernel<<<grid, kV2Warps * 32, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                          static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                          static_cast<float*>(ws.partials.raw()), static_cast<int*>(ws.counters.raw()),
+                                          M, static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, per_warp,
+                                          max_contrib);
     CUDA_CHECK_LAUNCH();
 }
 
 template <bool BF16>
 void run_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    // Slices of at most 64 rows (8 n8 columns of the MMA per warp).
-    for (int64_t m0 = 0; m0 < M; m0 += 64) {
-        const int rows = static_cast<int>(std::min<int64_t>(64, M - m0));
+    // Slices of at most 16 rows (two n8 columns of the MMA per warp); each slice streams
+    // the weights again, which is why v3 takes over for larger M.
+    for (int64_t m0 = 0; m0 < M; m0 += 16) {
+        const int rows = static_cast<int>(std::min<int64_t>(16, M - m0));
         const uint16_t* xs = x + m0 * w.K;
         uint16_t* os = out + m0 * w.N;
         if (rows <= 8) launch_v2<BF16, 1>(xs, w, bias, os, rows);
-        else if (rows <= 16) launch_v2<BF16, 2>(xs, w, bias, os, rows);
-        else if (rows <= 32) launch_v2<BF16, 4>(xs, w, bias, os, rows);
-        else launch_v2<BF16, 8>(xs, w, bias, os, rows);
+        else launch_v2<BF16, 2>(xs, w, bias, os, rows);
     }
 }
 
@@ -669,7 +691,7 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    if (M <= 64 || !w.foldable) return 2;
+    if (M <= kMxfp4V2MaxM || !w.foldable) return 2;
     return 3;
 }
 

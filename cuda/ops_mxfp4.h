@@ -64,15 +64,17 @@ Mxfp4FoldPlan mxfp4_fold_plan(int min_code, int max_code, DType act_dtype);
 Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_dev, DType act_dtype);
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
-// [M, N] act_dtype on the device. version: 0 = the best rung for this M (v2 for
-// M <= 64, v3 above when the layer is foldable, else v2), 1/2/3 = that rung (v1 and v3
-// throw for a layer that is not foldable).
+// [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
+// mxfp4_gemm_best_version), 1/2/3 = that rung (v1 and v3 throw for a layer that is not
+// foldable).
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
-// Which rung version 0 runs for M rows.
+// Which rung version 0 runs for M rows: v2 up to kMxfp4V2MaxM rows (memory-bound decode),
+// v3 above (if the layer is foldable, else v2).
+constexpr int64_t kMxfp4V2MaxM = 32;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 }  // namespace ctk::cuda

@@ -27,6 +27,10 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst_smem, const void* src_g
     int src_size = pred ? 16 : 0;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst_smem), "l"(src_gmem), "r"(src_size));
 }
+// 4-byte cp.async (9.7.9.25; .ca: sizes 4, 8 and 16 are allowed, .cg only 16).
+__device__ __forceinline__ void cp_async_4(uint32_t dst_smem, const void* src_gmem) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst_smem), "l"(src_gmem));
+}
 // cp.async.commit_group / wait_group (9.7.9.26, 9.7.9.27): at most N groups pending.
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>

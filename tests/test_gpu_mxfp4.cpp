@@ -273,7 +273,7 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 1024} (N 256
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
             for (int v : {1, 2, 3}) check_against_ref(p, v, false);
-            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == (M <= 64 ? 2 : 3));
+            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == (M <= cuda::kMxfp4V2MaxM ? 2 : 3));
         }
     }
 }

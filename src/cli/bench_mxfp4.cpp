@@ -14,6 +14,7 @@
 #include "cli/peer_cublas.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "formats/fp16.h"
 #include "ref/mxfp4.h"
 #if CTK_HAVE_CUDA
 #include "ops.h"
@@ -94,8 +95,8 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         if (s.N == 14336 && s.K == 4096) {
             // The ladder: each rung alone (v1 only where it finishes quickly).
             for (int64_t M : {1, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 1));
-            for (int64_t M : {1, 16, 64, 256}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
-            for (int64_t M : {64, 256, 4096}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
+            for (int64_t M : {1, 16, 32, 64}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
+            for (int64_t M : {16, 32, 64, 256, 4096}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
         }
     }
     Layer lh = make_layer(rng, 14336, 4096, DType::F16);
