@@ -48,8 +48,16 @@ void process_weights_after_loading(Mxfp4Linear& layer) {
     CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
     layer.params.require_all_loaded();
-    layer.weight_cpu.packed = layer.params.get("weight_packed");
-    layer.weight_cpu.scales = layer.params.get("weight_scale");
+    if (layer.backend == Backend::CPU) {
+        layer.weight_cpu.packed = layer.params.get("weight_packed");
+        layer.weight_cpu.scales = layer.params.get("weight_scale");
+    } else {
+#if CTK_HAVE_CUDA
+        // Repack into the kernel's tile order; rejects weights whose values overflow.
+        layer.weight_gpu = cuda::mxfp4_repack(cuda::to_device(layer.params.get("weight_packed")),
+                                              cuda::to_device(layer.params.get("weight_scale")), layer.params_dtype);
+#endif
+    }
     layer.params.reset(layer.params.widths);  // the loaded forms are no longer needed
     layer.processed = true;
 }
@@ -57,9 +65,13 @@ void process_weights_after_loading(Mxfp4Linear& layer) {
 Tensor apply(const Mxfp4Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
     check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
-    CTK_CHECK(layer.backend == Backend::CPU, "apply: backend ", backend_name(layer.backend),
-              " is not available for Mxfp4Linear in this build");
-    CTK_CHECK(x.device == Device::CPU, "x: the cpu backend needs a host tensor, found ", x.describe());
+    CTK_CHECK(x.device == (layer.backend == Backend::CPU ? Device::CPU : Device::CUDA), "x: the ",
+              backend_name(layer.backend), " backend needs a ", layer.backend == Backend::CPU ? "host" : "device",
+              " tensor, found ", x.describe());
+#if CTK_HAVE_CUDA
+    // The rung is chosen by M: fused decode kernel for small M, tiled wgmma kernel above.
+    if (layer.backend == Backend::CUDA) return cuda::mxfp4_gemm(x, layer.weight_gpu, bias);
+#endif
     return ref::mxfp4_gemm(x, layer.weight_cpu, bias);
 }
 

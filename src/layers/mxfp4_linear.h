@@ -6,6 +6,7 @@
 //   create_weights(layer, {N_gate, N_up}, K, DType::BF16);
 //   load(layer, "weight_packed", tensor, shard);   load(layer, "weight_scale", tensor, shard);
 //   process_weights_after_loading(layer);           // validate, repack for the kernel
+//                                                   // (CUDA: tile order, scale range, f16 fold plan)
 //   Tensor out = apply(layer, x, bias);
 //
 // Parameters (shared/reference/mxfp4.md 2.1), N = sum of the logical widths:
@@ -20,6 +21,9 @@
 #include "layers/quant_args.h"
 #include "layers/sharded_params.h"
 #include "ref/mxfp4.h"
+#if CTK_HAVE_CUDA
+#include "ops.h"
+#endif
 
 namespace ctk {
 
@@ -31,6 +35,9 @@ struct Mxfp4Linear {
 
     bool processed = false;
     ref::Mxfp4Weight weight_cpu;  // Backend::CPU
+#if CTK_HAVE_CUDA
+    cuda::Mxfp4KernelWeight weight_gpu;  // Backend::CUDA: codes and scales in the kernel's tile order
+#endif
 
     int64_t out_features() const { return params.total_rows(); }
 };
