@@ -17,24 +17,31 @@
 //      dense values into shared memory), stages 16 x 64 activations, and every thread
 //      does 64 fp32 (int32) multiply-adds in ascending k, without contraction. It shows
 //      the format and the epilogue with nothing else in the way, and is slow (it does
-//      the zero half of the work the tensor cores would skip). Measured: docs/sparse24.md.
+//      the zero half of the work the tensor cores would skip). It sums in the reference's
+//      order, so it matches ref::scaled_sparse_gemm bit for bit. Measured on an H100:
+//      3.0 TFLOP/s at 16x4096x4096 f16, 7.8 at 1024x4096x4096 (i8: 5.0 / 7.7 TOP/s).
 //   v2 (mma.sp). Tensor cores: `mma.sp::ordered_metadata` m16n8k32 (f16, bf16) or
 //      m16n8k64 (i8; f8e4m3 works but ptxas emulates it on sm_90). A block computes a
 //      BN (weight rows) x BM (tokens) tile; each warp a (16 WTN) x (8 WTM) sub-tile.
-//      Per K tile (64 logical K for 16-bit, 128 for 8-bit: 64 bytes of compressed
-//      weight and 128 bytes of activations per row in both cases) a STAGES-deep
+//      Per K tile (KT units of 64 bytes of compressed weight and 128 bytes of
+//      activations per row: 64 logical K per unit for 16-bit, 128 for 8-bit) a STAGES-deep
 //      cp.async pipeline brings the compressed weight, the activations and the
 //      metadata words into shared memory (XOR-swizzled 16-byte chunks so ldmatrix is
 //      free of bank conflicts); each warp ldmatrix.x4's its A and B fragments, reads its
 //      metadata word per 16 rows with one 32-bit load (the kernel layout stores the
-//      registers), and issues the two MMA steps of the tile (16-bit: the same word
-//      with selector 0 then 1; 8-bit: one word per k64 step). The accumulators go
+//      registers), and issues two MMA steps per unit (16-bit: the same word with
+//      selector 0 then 1; 8-bit: one word per k64 step). The accumulators go
 //      through shared memory so the epilogue stores whole rows of out with 8-byte
 //      stores. Three tile shapes by M (decode M <= 16, medium, large), and split-K when
 //      the tiles alone do not fill the GPU: each split writes an fp32/int32 partial,
 //      the last split of a tile (a counter per tile) sums them in a fixed order and
 //      runs the epilogue, so results are deterministic and need one launch.
-//      Measured: docs/sparse24.md.
+//      Measured on an H100 (cuBLAS dense in the same run): decode M <= 16 1.3-1.5x
+//      faster than cuBLAS f16/bf16 (16x14336x4096: 38.6 us, 1.73 TB/s) and 1.1-1.7x
+//      faster than cuBLASLt i8; 8192^3 only 300-330 TFLOP/s f16/bf16 (0.40-0.43x
+//      cuBLAS) and 0.52-0.56 POP/s i8: about a third of the mma.sp ceiling (ncu: the
+//      tensor pipe 35 % busy, "wait" stalls, 8 warps per SM). The Hopper rung
+//      (wgmma.sp + TMA) is the fix; docs/sparse24.md has the numbers and what was tried.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*'     Bench: ctk bench sparse24
 #include <cuda_runtime.h>
@@ -489,13 +496,16 @@ void launch_v2(const GemmArgs& a) {
 // Large: 128 x 256, 8 warps of 64 x 64.
 template <class Op> using Small = V2Config<Op, 64, 16, 4, 1, 6>;
 template <class Op> using SmallKT4 = V2Config<Op, 64, 16, 4, 1, 4, 4>;
-template <class Op> using Medium = V2Config<Op, 128, 64, 2, 2, 4>;
+template <class Op> using Medium = V2Config<Op, 128, 64, 2, 2, 4, 1, 3>;
 template <class Op> using Square = V2Config<Op, 128, 128, 2, 2, 4, 1, 2>;
-template <class Op> using SquareKT2 = V2Config<Op, 128, 128, 2, 2, 3, 2>;
+template <class Op> using Square16 = V2Config<Op, 128, 128, 2, 4, 4, 1, 2>;
+template <class Op> using Wide16 = V2Config<Op, 128, 256, 2, 8, 4, 1, 1>;
 template <class Op> using Large = V2Config<Op, 128, 256, 2, 4, 4>;
 
-// TEMPORARY tuning knob (removed after the H100 measurements): CTK_SPARSE24_TILE =
-// small | smallkt4 | medium | square | squarekt2 | large forces one tile shape.
+// Testing and tuning override: CTK_SPARSE24_TILE = small | smallkt4 | medium | square |
+// square16 | wide16 | large forces one tile shape for every call (the GPU tests run each
+// shape through the awkward-size and real-valued cases this way; docs/sparse24.md lists
+// what each measured). Unset: the choice below.
 const char* forced_tile() {
     static const char* v = std::getenv("CTK_SPARSE24_TILE");
     return v;
@@ -509,11 +519,12 @@ void gemm_v2(const GemmArgs& a) {
         if (t == "smallkt4") return launch_v2<Op, SmallKT4<Op>>(a);
         if (t == "medium") return launch_v2<Op, Medium<Op>>(a);
         if (t == "square") return launch_v2<Op, Square<Op>>(a);
-        if (t == "squarekt2") return launch_v2<Op, SquareKT2<Op>>(a);
+        if (t == "square16") return launch_v2<Op, Square16<Op>>(a);
+        if (t == "wide16") return launch_v2<Op, Wide16<Op>>(a);
         if (t == "large") return launch_v2<Op, Large<Op>>(a);
     }
     const int64_t tiles_large = (a.Np / 128) * ((a.M + 255) / 256);
-    if (a.M <= 16) launch_v2<Op, Small<Op>>(a);
+    if (a.M <= 16) launch_v2<Op, SmallKT4<Op>>(a);
     else if (a.M <= 128 || tiles_large * 4 < 3 * device_sm_count()) launch_v2<Op, Medium<Op>>(a);
     else launch_v2<Op, Large<Op>>(a);
 }
