@@ -17,30 +17,39 @@
 //      dense values into shared memory), stages 16 x 64 activations, and every thread
 //      does 64 fp32 (int32) multiply-adds in ascending k, without contraction. It shows
 //      the format and the epilogue with nothing else in the way, and is slow (it does
-//      the zero half of the work the tensor cores would skip). Measured: docs/sparse24.md.
+//      the zero half of the work the tensor cores would skip). It sums in the reference's
+//      order, so it matches ref::scaled_sparse_gemm bit for bit. Measured on an H100:
+//      3.0 TFLOP/s at 16x4096x4096 f16, 7.8 at 1024x4096x4096 (i8: 5.0 / 7.7 TOP/s).
 //   v2 (mma.sp). Tensor cores: `mma.sp::ordered_metadata` m16n8k32 (f16, bf16) or
 //      m16n8k64 (i8; f8e4m3 works but ptxas emulates it on sm_90). A block computes a
 //      BN (weight rows) x BM (tokens) tile; each warp a (16 WTN) x (8 WTM) sub-tile.
-//      Per K tile (64 logical K for 16-bit, 128 for 8-bit: 64 bytes of compressed
-//      weight and 128 bytes of activations per row in both cases) a STAGES-deep
+//      Per K tile (KT units of 64 bytes of compressed weight and 128 bytes of
+//      activations per row: 64 logical K per unit for 16-bit, 128 for 8-bit) a STAGES-deep
 //      cp.async pipeline brings the compressed weight, the activations and the
 //      metadata words into shared memory (XOR-swizzled 16-byte chunks so ldmatrix is
 //      free of bank conflicts); each warp ldmatrix.x4's its A and B fragments, reads its
 //      metadata word per 16 rows with one 32-bit load (the kernel layout stores the
-//      registers), and issues the two MMA steps of the tile (16-bit: the same word
-//      with selector 0 then 1; 8-bit: one word per k64 step). The accumulators go
+//      registers), and issues two MMA steps per unit (16-bit: the same word with
+//      selector 0 then 1; 8-bit: one word per k64 step). The accumulators go
 //      through shared memory so the epilogue stores whole rows of out with 8-byte
 //      stores. Three tile shapes by M (decode M <= 16, medium, large), and split-K when
 //      the tiles alone do not fill the GPU: each split writes an fp32/int32 partial,
 //      the last split of a tile (a counter per tile) sums them in a fixed order and
 //      runs the epilogue, so results are deterministic and need one launch.
-//      Measured: docs/sparse24.md.
+//      Measured on an H100 (cuBLAS dense in the same run): decode M <= 16 1.3-1.5x
+//      faster than cuBLAS f16/bf16 (16x14336x4096: 38.6 us, 1.73 TB/s) and 1.1-1.7x
+//      faster than cuBLASLt i8; 8192^3 only 300-330 TFLOP/s f16/bf16 (0.40-0.43x
+//      cuBLAS) and 0.52-0.56 POP/s i8: about a third of the mma.sp ceiling (ncu: the
+//      tensor pipe 35 % busy, "wait" stalls, 8 warps per SM). The Hopper rung
+//      (wgmma.sp + TMA) is the fix; docs/sparse24.md has the numbers and what was tried.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*'     Bench: ctk bench sparse24
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "check.cuh"
 #include "formats/fp16.h"
@@ -174,19 +183,23 @@ __global__ void gemm_v1_kernel(GemmArgs a) {
 
 // ---- v2: mma.sp, ldmatrix, cp.async pipeline -----------------------------------------
 
-// Tile geometry. Bytes per row of a K tile: compressed weight 64, activations 128,
-// whatever the dtype (16-bit: 64 logical K; 8-bit: 128 logical K).
-constexpr int kRowBytesA = 64;
-constexpr int kRowBytesB = 128;
-
-template <class Op, int BN_, int BM_, int WARPS_N_, int WARPS_M_, int STAGES_>
+// Tile geometry. A K tile is KT "units"; a unit is 64 bytes of compressed weight and
+// 128 bytes of activations per row whatever the dtype (16-bit: 64 logical K, two k32
+// MMA steps; 8-bit: 128 logical K, two k64 steps).
+template <class Op, int BN_, int BM_, int WARPS_N_, int WARPS_M_, int STAGES_, int KT_ = 1, int MIN_BLOCKS_ = 1>
 struct V2Config {
     using Acc = typename Op::Acc;
-    static constexpr int BN = BN_, BM = BM_, WARPS_N = WARPS_N_, WARPS_M = WARPS_M_, STAGES = STAGES_;
+    static constexpr int BN = BN_, BM = BM_, WARPS_N = WARPS_N_, WARPS_M = WARPS_M_, STAGES = STAGES_, KT = KT_;
+    static constexpr int kMinBlocks = MIN_BLOCKS_;
     static constexpr int kThreads = 32 * WARPS_N * WARPS_M;
+    static constexpr int kES = Op::kES;
     static constexpr bool kEightBit = Op::kES == 1;
-    static constexpr int kTileK = kRowBytesB / Op::kES;   // logical K per tile: 64 or 128
-    static constexpr int kMetaBlocks = kTileK / 64;        // 64-K metadata blocks per tile: 1 or 2
+    static constexpr int kRowBytesA = 64 * KT;             // compressed weight bytes per row per tile
+    static constexpr int kRowBytesB = 128 * KT;            // activation bytes per row per tile
+    static constexpr int kSteps = 2 * KT;                  // MMA steps per tile
+    static constexpr int kStepK = 64 / kES;                // logical K per MMA step: 32 or 64
+    static constexpr int kTileK = kSteps * kStepK;         // logical K per tile
+    static constexpr int kMetaBlocks = kTileK / 64;        // 64-K metadata blocks per tile
     static constexpr int WTN = BN / WARPS_N / 16;          // 16-row MMA tiles per warp
     static constexpr int WTM = BM / WARPS_M / 8;           // 8-column MMA tiles per warp
     static constexpr int kBytesA = BN * kRowBytesA;
@@ -196,41 +209,49 @@ struct V2Config {
     static constexpr int kCLd = BN + 4;                    // staged accumulators: row stride (words)
     static constexpr int kSmemBytes = std::max(STAGES * kStageBytes, BM * kCLd * 4);
     static_assert(WTN >= 1 && WTM >= 1 && BN % (16 * WARPS_N) == 0 && BM % (8 * WARPS_M) == 0, "tile shape");
-    static constexpr int kES = Op::kES;
-    static_assert(kSparse24KPad % kTileK == 0 && kSparse24RowPad % BN == 0,
-                  "the layout padding (formats/sparse24_layout.h) must be a multiple of the tile");
+    static_assert(kSparse24RowPad % BN == 0, "the row padding (formats/sparse24_layout.h) must be a multiple of BN");
 };
 
-// Swizzled offsets (bytes) of 16-byte chunk c of row r: A rows are 4 chunks (pairs of
-// rows share a 128-byte bank window), B rows are 8 chunks. XOR with the row keeps the 8
-// rows an ldmatrix reads at one logical chunk in 8 different bank groups.
-__device__ __forceinline__ uint32_t swz_a(int r, int c) { return r * kRowBytesA + ((c ^ ((r >> 1) & 3)) << 4); }
-__device__ __forceinline__ uint32_t swz_b(int r, int c) { return r * kRowBytesB + ((c ^ (r & 7)) << 4); }
+// Swizzled byte offset of 16-byte chunk c of row r in a tile with RB bytes per row. An
+// ldmatrix reads one logical chunk of 8 consecutive rows; the XOR puts those 8 reads in
+// 8 different 16-byte bank groups. 64-byte rows: pairs of rows share a 128-byte bank
+// window, so XOR with (r >> 1); 128 bytes and more: XOR with r. The XOR only touches
+// the low 2 or 3 bits of c, so a chunk stays inside its own 64/128-byte group.
+template <int RB>
+__device__ __forceinline__ uint32_t swz(int r, int c) {
+    return RB == 64 ? r * RB + ((c ^ ((r >> 1) & 3)) << 4) : r * RB + ((c ^ (r & 7)) << 4);
+}
 
 // Copies K tile `kt` into stage buffers A, B, E (shared addresses) with cp.async.
+// Past Kp (the last tile when kTileK does not divide Kp) weight and metadata are
+// zero-filled and the compute loop skips those steps; past K the activations are zero.
 template <class C>
 __device__ __forceinline__ void load_tile(const GemmArgs& a, int64_t n0, int64_t m0, int64_t kt, uint32_t sA,
                                           uint32_t sB, uint32_t sE, int tid) {
     const int64_t ldA = a.Kp / 2 * C::kES, ldB = a.K * C::kES;  // row bytes in global memory
-    // Compressed weight: BN rows x 4 chunks (always inside [Np, Kp/2]).
-    for (int c = tid; c < C::BN * 4; c += C::kThreads) {
-        const int r = c >> 2, ch = c & 3;
-        ptx::cp_async_16(sA + swz_a(r, ch), a.values + (n0 + r) * ldA + kt * kRowBytesA + ch * 16, true);
+    constexpr int kChunksA = C::kRowBytesA / 16, kChunksB = C::kRowBytesB / 16;
+    for (int c = tid; c < C::BN * kChunksA; c += C::kThreads) {
+        const int r = c / kChunksA, ch = c % kChunksA;
+        const int64_t kb = kt * C::kRowBytesA + ch * 16;
+        const bool ok = kb < ldA;
+        ptx::cp_async_16(sA + swz<C::kRowBytesA>(r, ch), ok ? a.values + (n0 + r) * ldA + kb : a.values, ok);
     }
-    // Activations: BM rows x 8 chunks, zero-filled past M and past K.
-    for (int c = tid; c < C::BM * 8; c += C::kThreads) {
-        const int r = c >> 3, ch = c & 7;
-        const int64_t m = m0 + r, kb = kt * kRowBytesB + ch * 16;
+    for (int c = tid; c < C::BM * kChunksB; c += C::kThreads) {
+        const int r = c / kChunksB, ch = c % kChunksB;
+        const int64_t m = m0 + r, kb = kt * C::kRowBytesB + ch * 16;
         const bool ok = m < a.M && kb < ldB;
-        ptx::cp_async_16(sB + swz_b(r, ch), ok ? a.x + m * ldB + kb : a.x, ok);
+        ptx::cp_async_16(sB + swz<C::kRowBytesB>(r, ch), ok ? a.x + m * ldB + kb : a.x, ok);
     }
-    // Metadata: BN/16 row tiles x kMetaBlocks blocks x 128 bytes, copied as is.
+    // Metadata: BN/16 row tiles x kMetaBlocks blocks x 128 bytes, copied as is (a row
+    // tile's blocks are consecutive in memory).
     constexpr int kChunksE = C::kBytesE / 16;
     const int64_t blocks_per_row_tile = a.Kp / 64;
     for (int c = tid; c < kChunksE; c += C::kThreads) {
         const int rt = c / (C::kMetaBlocks * 8), b = (c / 8) % C::kMetaBlocks, ch = c & 7;
-        const int64_t block = (n0 / 16 + rt) * blocks_per_row_tile + kt * C::kMetaBlocks + b;
-        ptx::cp_async_16(sE + c * 16, reinterpret_cast<const uint8_t*>(a.meta) + block * 128 + ch * 16, true);
+        const int64_t kblock = kt * C::kMetaBlocks + b;
+        const bool ok = kblock < blocks_per_row_tile;
+        const int64_t block = (n0 / 16 + rt) * blocks_per_row_tile + kblock;
+        ptx::cp_async_16(sE + c * 16, reinterpret_cast<const uint8_t*>(a.meta) + (ok ? block * 128 + ch * 16 : 0), ok);
     }
 }
 
@@ -243,7 +264,7 @@ struct SplitK {
 };
 
 template <class Op, class C>
-__global__ void __launch_bounds__(C::kThreads) gemm_v2_kernel(GemmArgs a, SplitK sk, int tiles_m, int tiles_n) {
+__global__ void __launch_bounds__(C::kThreads, C::kMinBlocks) gemm_v2_kernel(GemmArgs a, SplitK sk, int tiles_m, int tiles_n) {
     using Acc = typename Op::Acc;
     extern __shared__ __align__(128) uint8_t smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -257,7 +278,7 @@ __global__ void __launch_bounds__(C::kThreads) gemm_v2_kernel(GemmArgs a, SplitK
     const int tile_m = first_m + (pid % in_group) % group_m, tile_n = (pid % in_group) / group_m;
     const int64_t n0 = static_cast<int64_t>(tile_n) * C::BN, m0 = static_cast<int64_t>(tile_m) * C::BM;
 
-    const int64_t k_tiles = a.Kp / C::kTileK;
+    const int64_t k_tiles = (a.Kp + C::kTileK - 1) / C::kTileK;
     const int64_t kt_begin = static_cast<int64_t>(blockIdx.z) * sk.tiles_per_split;
     const int64_t kt_end = min(k_tiles, kt_begin + sk.tiles_per_split);
     const int n_tiles = static_cast<int>(kt_end - kt_begin);
@@ -300,27 +321,31 @@ __global__ void __launch_bounds__(C::kThreads) gemm_v2_kernel(GemmArgs a, SplitK
         const uint32_t sA = stage_a(s), sB = stage_b(s);
         const uint32_t* sE = reinterpret_cast<const uint32_t*>(smem + s * C::kStageBytes + C::kBytesA + C::kBytesB);
 
-        // Two MMA steps per tile (16-bit: k32 + k32, 8-bit: k64 + k64).
+        // kSteps MMA steps per tile (16-bit: k32 each, a metadata word serving two
+        // steps with selectors 0 and 1; 8-bit: k64 each, one word per step).
+        const int64_t k_tile0 = (kt_begin + it) * C::kTileK;
 #pragma unroll
-        for (int step = 0; step < 2; ++step) {
-            uint32_t fa[C::WTN][4], fb[C::WTM][4], fe[C::WTN];
+        for (int step = 0; step < C::kSteps; ++step) {
+            if (k_tile0 + step * C::kStepK >= a.Kp) break;  // partial last tile (uniform)
+            uint32_t fa[C::WTN][4], fe[C::WTN];
 #pragma unroll
             for (int i = 0; i < C::WTN; ++i) {
-                ptx::ldmatrix_x4(fa[i], sA + swz_a(a_row + 16 * i, 2 * step + a_chunk));
-                // 16-bit: the tile's one block, word used with selector `step`;
-                // 8-bit: block `step`, selector 0.
-                const int blk = C::kEightBit ? step : 0;
+                ptx::ldmatrix_x4(fa[i], sA + swz<C::kRowBytesA>(a_row + 16 * i, 2 * step + a_chunk));
+                const int blk = C::kEightBit ? step : step / 2;
                 fe[i] = sE[((wn * C::WTN + i) * C::kMetaBlocks + blk) * 32 + lane];
             }
+            // One B fragment at a time: 4 live registers, so the compiler can keep the
+            // next loads in flight under the MMAs.
 #pragma unroll
-            for (int j = 0; j < C::WTM; ++j) ptx::ldmatrix_x4(fb[j], sB + swz_b(b_row + 8 * j, 4 * step + b_chunk));
+            for (int j = 0; j < C::WTM; ++j) {
+                uint32_t fb[4];
+                ptx::ldmatrix_x4(fb, sB + swz<C::kRowBytesB>(b_row + 8 * j, 4 * step + b_chunk));
 #pragma unroll
-            for (int i = 0; i < C::WTN; ++i)
-#pragma unroll
-                for (int j = 0; j < C::WTM; ++j) {
-                    if (step == 0) Op::template mma<0>(acc[i][j], fa[i], fb[j], fe[i]);
-                    else Op::template mma<C::kEightBit ? 0 : 1>(acc[i][j], fa[i], fb[j], fe[i]);
+                for (int i = 0; i < C::WTN; ++i) {
+                    if (C::kEightBit || step % 2 == 0) Op::template mma<0>(acc[i][j], fa[i], fb, fe[i]);
+                    else Op::template mma<1>(acc[i][j], fa[i], fb, fe[i]);
                 }
+            }
         }
     }
     ptx::cp_async_wait<0>();
@@ -431,17 +456,29 @@ int* counter_buffer(int64_t n) {
     return static_cast<int*>(w.counters.raw());
 }
 
+// Blocks of this configuration that fit on one SM (registers, shared memory, threads).
 template <class Op, class C>
-void launch_v2(const GemmArgs& a, int sms, int max_splits_wanted) {
+int resident_blocks_per_sm() {
+    static int n = 0;
+    if (n == 0) {
+        CUDA_CHECK(cudaFuncSetAttribute(gemm_v2_kernel<Op, C>, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemm_v2_kernel<Op, C>, C::kThreads, C::kSmemBytes));
+        n = std::max(n, 1);
+    }
+    return n;
+}
+
+// Launches one configuration. Split-K only when the output tiles fill less than half
+// of the resident block slots: then as many splits as fit in ONE wave of resident
+// blocks (a second, nearly empty wave would double the time), >= 4 K tiles per split.
+template <class Op, class C>
+void launch_v2(const GemmArgs& a) {
     const int tiles_n = static_cast<int>(a.Np / C::BN), tiles_m = static_cast<int>((a.M + C::BM - 1) / C::BM);
     const int tiles = tiles_n * tiles_m;
-    const int64_t k_tiles = a.Kp / C::kTileK;
-    // Split K only when the tiles alone leave SMs idle; keep >= 4 K tiles per split.
+    const int64_t k_tiles = (a.Kp + C::kTileK - 1) / C::kTileK;
+    const int slots = resident_blocks_per_sm<Op, C>() * device_sm_count();
     int splits = 1;
-    if (tiles < max_splits_wanted * sms / 2) {
-        splits = static_cast<int>(std::min<int64_t>((max_splits_wanted * sms + tiles - 1) / tiles, std::max<int64_t>(1, k_tiles / 4)));
-        splits = std::max(1, std::min(splits, 16));
-    }
+    if (2 * tiles <= slots) splits = static_cast<int>(std::min<int64_t>({slots / tiles, std::max<int64_t>(1, k_tiles / 4), 32}));
     SplitK sk{};
     sk.tiles_per_split = static_cast<int>((k_tiles + splits - 1) / splits);
     sk.splits = static_cast<int>((k_tiles + sk.tiles_per_split - 1) / sk.tiles_per_split);
@@ -449,40 +486,53 @@ void launch_v2(const GemmArgs& a, int sms, int max_splits_wanted) {
         sk.partial = partial_buffer(static_cast<size_t>(sk.splits) * a.M * a.Np * sizeof(typename Op::Acc));
         sk.counters = counter_buffer(tiles);
     }
-    auto kernel = gemm_v2_kernel<Op, C>;
-    static bool attr_set = false;  // one per instantiation
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
-        attr_set = true;
-    }
     dim3 grid(tiles, 1, sk.splits);
-    kernel<<<grid, C::kThreads, C::kSmemBytes>>>(a, sk, tiles_m, tiles_n);
+    gemm_v2_kernel<Op, C><<<grid, C::kThreads, C::kSmemBytes>>>(a, sk, tiles_m, tiles_n);
     CUDA_CHECK_LAUNCH();
 }
 
-// Tile shapes by M: decode (M <= 16) streams the weight with many small blocks; medium;
-// large (M > 128 and enough tiles to fill the GPU).
+// The tile shapes. Decode (M <= 16): 64 weight rows x 16 tokens, 4 warps, deep pipeline,
+// split-K to fill the GPU. Medium: 128 x 64, 4 warps of 64 x 32, several blocks per SM.
+// Large: 128 x 256, 8 warps of 64 x 64.
+template <class Op> using Small = V2Config<Op, 64, 16, 4, 1, 6>;
+template <class Op> using SmallKT4 = V2Config<Op, 64, 16, 4, 1, 4, 4>;
+template <class Op> using Medium = V2Config<Op, 128, 64, 2, 2, 4, 1, 3>;
+template <class Op> using Square = V2Config<Op, 128, 128, 2, 2, 4, 1, 2>;
+template <class Op> using Square16 = V2Config<Op, 128, 128, 2, 4, 4, 1, 2>;
+template <class Op> using Wide16 = V2Config<Op, 128, 256, 2, 8, 4, 1, 1>;
+template <class Op> using Large = V2Config<Op, 128, 256, 2, 4, 4>;
+
+// Testing and tuning override: CTK_SPARSE24_TILE = small | smallkt4 | medium | square |
+// square16 | wide16 | large forces one tile shape for every call (the GPU tests run each
+// shape through the awkward-size and real-valued cases this way; docs/sparse24.md lists
+// what each measured). Unset: the choice below.
+const char* forced_tile() {
+    static const char* v = std::getenv("CTK_SPARSE24_TILE");
+    return v;
+}
+
 template <class Op>
 void gemm_v2(const GemmArgs& a) {
-    const int sms = device_sm_count();
-    using Small = V2Config<Op, 64, 16, 4, 1, 6>;
-    using Medium = V2Config<Op, 128, 64, 2, 2, 4>;
-    using Large = V2Config<Op, 128, 256, 2, 4, 4>;
-    const int64_t tiles_large = (a.Np / 128) * ((a.M + 255) / 256);
-    if (a.M <= 16) {
-        launch_v2<Op, Small>(a, sms, 4);
-    } else if (a.M <= 128 || tiles_large * 4 < 3 * sms) {
-        launch_v2<Op, Medium>(a, sms, 2);
-    } else {
-        launch_v2<Op, Large>(a, sms, 1);
+    if (const char* f = forced_tile()) {
+        const std::string t = f;
+        if (t == "small") return launch_v2<Op, Small<Op>>(a);
+        if (t == "smallkt4") return launch_v2<Op, SmallKT4<Op>>(a);
+        if (t == "medium") return launch_v2<Op, Medium<Op>>(a);
+        if (t == "square") return launch_v2<Op, Square<Op>>(a);
+        if (t == "square16") return launch_v2<Op, Square16<Op>>(a);
+        if (t == "wide16") return launch_v2<Op, Wide16<Op>>(a);
+        if (t == "large") return launch_v2<Op, Large<Op>>(a);
     }
+    const int64_t tiles_large = (a.Np / 128) * ((a.M + 255) / 256);
+    if (a.M <= 16) launch_v2<Op, SmallKT4<Op>>(a);
+    else if (a.M <= 128 || tiles_large * 4 < 3 * device_sm_count()) launch_v2<Op, Medium<Op>>(a);
+    else launch_v2<Op, Large<Op>>(a);
 }
-// fp8 mma.sp is emulated on sm_90 (huge SASS): small and medium tiles only.
+// fp8 mma.sp is emulated on sm_90 (an F2FP unpack and two HMMA.SP per instruction):
+// the larger tiles spill the emulation to local memory, so fp8 uses the decode tile.
 template <>
 void gemm_v2<OpE4M3>(const GemmArgs& a) {
-    const int sms = device_sm_count();
-    if (a.M <= 16) launch_v2<OpE4M3, V2Config<OpE4M3, 64, 16, 4, 1, 6>>(a, sms, 4);
-    else launch_v2<OpE4M3, V2Config<OpE4M3, 128, 64, 2, 2, 4>>(a, sms, 2);
+    launch_v2<OpE4M3, Small<OpE4M3>>(a);
 }
 
 template <class Op>

@@ -10,6 +10,7 @@
 //   read + written; peer: a device-to-device copy of the dense weight.
 // Options: --quick (8192^3 and M = 16 only), --no-v1 (skip the readable rung).
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -62,10 +63,44 @@ double time_or_zero(const std::function<void()>& fn, std::string& note) {
 
 void bench_sparse24(const Args& args, std::vector<BenchCase>& out) {
     bool quick = false, v1 = true;
-    for (const std::string& a : args) {
+    std::vector<std::string> only;  // "dtype:MxNxK" cases (GEMM v2 only)
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
         if (a == "--quick") quick = true;
         else if (a == "--no-v1") v1 = false;
-        else throw Error(cat("bench sparse24: unknown option '", a, "' (expected --quick or --no-v1)"));
+        else if (a == "--only" && i + 1 < args.size()) only.push_back(args[++i]);
+        else throw Error(cat("bench sparse24: unknown option '", a, "' (expected --quick, --no-v1 or --only dtype:MxNxK)"));
+    }
+    auto emit = [&](BenchCase c) {
+        bench_emit(c);
+        out.push_back(c);
+    };
+    if (!only.empty()) {
+        for (const std::string& o : only) {
+            DType t;
+            long long M = 0, N = 0, K = 0;
+            const size_t colon = o.find(':');
+            CTK_CHECK(colon != std::string::npos && dtype_from_name(o.substr(0, colon), &t) &&
+                          std::sscanf(o.c_str() + colon + 1, "%lldx%lldx%lld", &M, &N, &K) == 3,
+                      "bench sparse24: --only expects dtype:MxNxK, found '", o, "'");
+            Tensor w = cuda::device_empty(t, {N, K}), x = cuda::device_empty(t, {M, K});
+            cuda::fill_random_24(w, 7, t == DType::I8 ? 100.0f : 1.0f, false);
+            cuda::fill_random(x, 8, t == DType::I8 ? 100.0f : 1.0f, false);
+            cuda::Sparse24KernelWeight wk = cuda::sparse24_compress(w);
+            const bool w8a8 = t == DType::I8 || t == DType::F8E4M3;
+            Tensor xs = w8a8 ? device_scales(M, 3, 1e-3f) : Tensor(), ws = w8a8 ? device_scales(N, 4, 1e-2f) : Tensor();
+            Tensor o_ = cuda::device_empty(t == DType::F16 ? DType::F16 : DType::BF16, {M, N});
+            BenchCase c;
+            c.op = "sparse24_gemm_v2";
+            c.shape = mnk(M, N, K);
+            c.dtype = dtype_name(t);
+            c.ms = cuda::time_median_ms([&] { cuda::sparse24_gemm_into(o_, x, wk, xs, ws, Tensor(), 2); });
+            c.flops = 2.0 * M * N * K;
+            c.bytes = double(M) * K * dtype_size(t) + double(wk.values.nbytes()) + double(wk.meta.nbytes()) + 2.0 * M * N;
+            if (const char* tile = std::getenv("CTK_SPARSE24_TILE")) c.note = tile;
+            emit(c);
+        }
+        return;
     }
     struct NK {
         int64_t N, K;
@@ -74,10 +109,6 @@ void bench_sparse24(const Args& args, std::vector<BenchCase>& out) {
     std::vector<int64_t> ms_all = {1, 16, 128, 1024, 4096};
     if (quick) nks = {{4096, 4096}, {8192, 8192}};
 
-    auto emit = [&](BenchCase c) {
-        bench_emit(c);
-        out.push_back(c);
-    };
 
     // ---- GEMM ----
     for (DType t : {DType::F16, DType::BF16, DType::I8, DType::F8E4M3}) {
