@@ -108,8 +108,8 @@ struct DemoRow {
 template <class Layer>
 void load_sharded(Layer& layer, const std::string& name, const Tensor& full) {
     int64_t row0 = 0;
-    for (size_t s = 0; s < layer.logical_widths.size(); ++s) {
-        int64_t w = layer.logical_widths[s];
+    for (size_t s = 0; s < layer.params.widths.size(); ++s) {
+        int64_t w = layer.params.widths[s];
         load(layer, name, full.rows(row0, row0 + w).clone(), static_cast<int>(s));
         row0 += w;
     }

@@ -22,7 +22,6 @@
 //
 // Every validation throws ctk::Error naming the parameter, the expected and the found.
 #pragma once
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +29,7 @@
 #include "core/tensor.h"
 #include "layers/backend.h"
 #include "layers/quant_args.h"
+#include "layers/sharded_params.h"
 #include "ref/sparse24.h"
 
 namespace ctk {
@@ -43,11 +43,9 @@ struct Sparse24Linear {
     DType weight_dtype = DType::BF16;  // f16/bf16 (= params dtype) for sparse-only, i8 or f8e4m3
 
     // ---- create_weights ----
-    std::vector<int64_t> logical_widths;  // output features of each shard (q, k, v / gate, up)
     int64_t input_size = 0;               // K
     DType params_dtype = DType::BF16;     // activation and output dtype: f16 or bf16
-    std::map<std::string, Tensor> params; // host tensors, by vLLM parameter name
-    std::map<std::string, std::vector<bool>> loaded;  // per parameter, per shard
+    ShardedParams params;                 // by vLLM parameter name, + the shard widths (q, k, v)
 
     // ---- process_weights_after_loading ----
     bool processed = false;
@@ -55,7 +53,7 @@ struct Sparse24Linear {
     Tensor input_scale;   // [1] f32 for static input quantization, else undefined
     ref::Sparse24 weight_cpu;  // Backend::CPU: values [N, K/2] + codes [N, K/4]
 
-    int64_t out_features() const;  // N
+    int64_t out_features() const { return params.total_rows(); }  // N
     bool quantized() const { return weight_quant.has_value(); }
 };
 
