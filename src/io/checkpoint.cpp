@@ -108,8 +108,9 @@ std::map<std::string, std::vector<DType>> expected_params(const LayerScheme& s, 
             p["bitmask"] = {DType::U8};
             p["shape"] = {DType::I64};
         }
-        if (s.weight_quant) p["weight_scale"] = {DType::F32};
-        if (s.input_quant && !s.input_quant->dynamic) p["input_scale"] = {DType::F32};
+        // Scales: compressed-tensors stores them in the model dtype; vLLM copies them into f32.
+        if (s.weight_quant) p["weight_scale"] = floats;
+        if (s.input_quant && !s.input_quant->dynamic) p["input_scale"] = floats;
     }
     return p;
 }

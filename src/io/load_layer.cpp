@@ -75,11 +75,16 @@ LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend ba
             create_weights(*out.sparse24, desc.logical_widths, desc.in_features, params_dtype);
         });
         Sparse24Linear& layer = *out.sparse24;
-        for (const auto& kv : layer.params) {
-            const std::string& p = kv.first;
+        std::vector<std::string> names;  // copied: loading mutates the parameter map's values
+        for (const auto& kv : layer.params.tensors) names.push_back(kv.first);
+        for (const std::string& p : names) {
+            // Float weights (sparse-only) become params_dtype and scales f32, as vLLM's
+            // weight loader converts when it copies into its parameters.
             bool float_weight = !layer.quantized() && (p == "weight" || p == "compressed");
+            bool scale = p == "weight_scale" || p == "input_scale";
             load_all(p, [&](const Tensor& t, int shard) {
-                load(layer, p, float_weight ? convert_float(t, params_dtype) : t, shard);
+                Tensor v = float_weight ? convert_float(t, params_dtype) : scale ? convert_float(t, DType::F32) : t;
+                load(layer, p, v, shard);
             });
         }
         process([&] { process_weights_after_loading(layer); });
