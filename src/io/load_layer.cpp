@@ -32,6 +32,23 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
     return out;
 }
 
+// Every 4-bit group of a sparse-24-bitmask must flag exactly 2 columns. Checked per
+// shard so the error names the shard's tensor (and its own row numbers).
+void check_bitmask_nibbles(const Tensor& bitmask) {
+    CTK_CHECK(bitmask.dtype == DType::U8 && bitmask.ndim() == 2, "bitmask: expected u8 [N, K/8], found ",
+              bitmask.describe());
+    const uint8_t* b = bitmask.data<uint8_t>();
+    const int64_t rows = bitmask.size(0), cols = bitmask.size(1);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+            for (int half = 0; half < 2; ++half) {
+                int nibble = (b[r * cols + c] >> (4 * half)) & 0xF;
+                int bits = __builtin_popcount(static_cast<unsigned>(nibble));
+                CTK_CHECK(bits == 2, "bitmask: row ", r, ", group ", 2 * c + half, " (columns ", 8 * c + 4 * half, "..",
+                          8 * c + 4 * half + 3, ") has ", bits, " bits set; 2:4 needs exactly 2");
+            }
+}
+
 }  // namespace
 
 LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend backend, DType params_dtype) {
@@ -83,6 +100,7 @@ LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend ba
             bool float_weight = !layer.quantized() && (p == "weight" || p == "compressed");
             bool scale = p == "weight_scale" || p == "input_scale";
             load_all(p, [&](const Tensor& t, int shard) {
+                if (p == "bitmask") check_bitmask_nibbles(t);
                 Tensor v = float_weight ? convert_float(t, params_dtype) : scale ? convert_float(t, DType::F32) : t;
                 load(layer, p, v, shard);
             });
