@@ -356,6 +356,8 @@ TEST_CASE("ct_config: every bad field gives one error naming file, field and pos
          "quantization_config.sparsity_config.targets", "\"Linear\"", "expected a list of strings"},
         {"{\"ignore\": \"lm_head\"}", "quantization_config.ignore", "\"lm_head\"",
          "expected a list of strings, found \"lm_head\""},
+        {"{\"ignore\": [\"re:" + std::string(1001, 'a') + "\"]}", "quantization_config.ignore[0]", "\"re:",
+         "regular expression of 1001 characters (ctk accepts up to 1000)"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.config);

@@ -26,6 +26,8 @@ const char* const kQuantArgsFields[] = {"num_bits", "type",     "symmetric",   "
 // QuantizationScheme fields (one config group).
 const char* const kGroupFields[] = {"targets", "weights", "input_activations", "output_activations", "format"};
 
+constexpr size_t kMaxRegexChars = 1000;
+
 bool is_one_of(const std::string& s, const char* const* list, size_t n) {
     for (size_t i = 0; i < n; ++i)
         if (s == list[i]) return true;
@@ -214,6 +216,11 @@ void compile_regexes(const Reader& r, CtConfig& cfg, const std::vector<std::stri
     for (size_t i = 0; i < targets.size(); ++i) {
         const std::string& t = targets[i];
         if (!starts_with(t, "re:") || cfg.regexes.count(t.substr(3))) continue;
+        // std::regex compiles recursively: a bound keeps a hostile config from exhausting
+        // the stack (real targets are a few dozen characters).
+        if (t.size() > kMaxRegexChars)
+            r.fail(cat(path, "[", i, "]"), where.is_array() && i < where.array.size() ? where.array[i] : where,
+                   cat("regular expression of ", t.size() - 3, " characters (ctk accepts up to ", kMaxRegexChars, ")"));
         try {
             cfg.regexes.emplace(t.substr(3), std::regex(t.substr(3), std::regex::ECMAScript));
         } catch (const std::regex_error& e) {
