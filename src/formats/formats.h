@@ -4,3 +4,4 @@
 #include "formats/fp8_e4m3.h"
 #include "formats/mxfp4.h"
 #include "formats/sparse24.h"
+#include "formats/sparse24_layout.h"

@@ -171,16 +171,25 @@ void process_weights_after_loading(Sparse24Linear& layer) {
     layer.params.require_all_loaded();
     const int64_t K = layer.input_size;
 
-    // Weight: straight from the bitmask (each nibble is a group code; no dense copy), or
-    // compressed from the dense 2:4 weight (throws naming row and group if it is not 2:4).
-    if (layer.format == SparsityFormat::Sparse24Bitmask) {
-        layer.weight_cpu = ref::bitmask_to_sparse24(layer.params.get("compressed"), layer.params.get("bitmask"), K);
-    } else {
-        layer.weight_cpu = ref::compress_24(layer.params.get("weight"));
-    }
     if (layer.quantized()) {
         layer.weight_scale = channelwise_weight_scale(layer);
         if (!layer.input_quant->dynamic) layer.input_scale = layer.params.get("input_scale").clone();
+    }
+    // Weight: straight from the bitmask (each nibble is a group code; no dense copy), or
+    // compressed from the dense 2:4 weight (throws naming row and group if it is not 2:4).
+    const bool bitmask = layer.format == SparsityFormat::Sparse24Bitmask;
+    if (layer.backend == Backend::CPU) {
+        layer.weight_cpu = bitmask ? ref::bitmask_to_sparse24(layer.params.get("compressed"),
+                                                              layer.params.get("bitmask"), K)
+                                   : ref::compress_24(layer.params.get("weight"));
+    } else {
+#if CTK_HAVE_CUDA
+        // The same two paths on the device, straight into the tensor-core layout.
+        layer.weight_gpu = bitmask ? cuda::sparse24_from_bitmask(cuda::to_device(layer.params.get("compressed")),
+                                                                 cuda::to_device(layer.params.get("bitmask")), K)
+                                   : cuda::sparse24_compress(cuda::to_device(layer.params.get("weight")));
+        if (layer.quantized()) layer.weight_scale_gpu = cuda::to_device(layer.weight_scale);
+#endif
     }
     layer.params.reset(layer.params.widths);  // the loaded forms are no longer needed
     layer.processed = true;
@@ -188,12 +197,32 @@ void process_weights_after_loading(Sparse24Linear& layer) {
 
 // ---- apply -----------------------------------------------------------------------
 
+// The CUDA backend: the same steps as the CPU path below, with the kernels of cuda/ops.h.
+static Tensor apply_cuda(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
+#if CTK_HAVE_CUDA
+    if (!layer.quantized()) return cuda::sparse24_gemm(x, layer.weight_gpu, Tensor(), Tensor(), bias, layer.params_dtype);
+    const QuantArgs& iq = *layer.input_quant;
+    cuda::QuantResult q;
+    if (layer.weight_dtype == DType::I8)
+        q = iq.dynamic ? cuda::quant_int8_dynamic_per_token(x)
+                       : cuda::quant_int8_static(x, layer.input_scale.data<float>()[0]);
+    else
+        q = iq.dynamic ? cuda::quant_fp8_dynamic_per_token(x)
+                       : cuda::quant_fp8_static(x, layer.input_scale.data<float>()[0]);
+    return cuda::sparse24_gemm(q.q, layer.weight_gpu, q.scale, layer.weight_scale_gpu, bias, layer.params_dtype);
+#else
+    (void)layer, (void)x, (void)bias;
+    throw Error("apply: this build has no GPU kernels");
+#endif
+}
+
 Tensor apply(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
     check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
-    CTK_CHECK(layer.backend == Backend::CPU, "apply: backend ", backend_name(layer.backend),
-              " is not available for Sparse24Linear in this build");
-    CTK_CHECK(x.device == Device::CPU, "x: the cpu backend needs a host tensor, found ", x.describe());
+    CTK_CHECK(x.device == (layer.backend == Backend::CPU ? Device::CPU : Device::CUDA), "x: the ",
+              backend_name(layer.backend), " backend needs a ", layer.backend == Backend::CPU ? "host" : "device",
+              " tensor, found ", x.describe());
+    if (layer.backend == Backend::CUDA) return apply_cuda(layer, x, bias);
     if (!layer.quantized()) return ref::scaled_sparse_gemm(x, layer.weight_cpu, Tensor(), Tensor(), bias, layer.params_dtype);
 
     // W8A8: dynamic activation quantization is always per token (as vLLM runs it, even

@@ -31,6 +31,9 @@
 #include "layers/quant_args.h"
 #include "layers/sharded_params.h"
 #include "ref/sparse24.h"
+#if CTK_HAVE_CUDA
+#include "ops.h"
+#endif
 
 namespace ctk {
 
@@ -52,6 +55,10 @@ struct Sparse24Linear {
     Tensor weight_scale;  // [N] f32 per channel, or [1] f32 (sparse-only: undefined = 1)
     Tensor input_scale;   // [1] f32 for static input quantization, else undefined
     ref::Sparse24 weight_cpu;  // Backend::CPU: values [N, K/2] + codes [N, K/4]
+#if CTK_HAVE_CUDA
+    cuda::Sparse24KernelWeight weight_gpu;  // Backend::CUDA: values + metadata in the kernel layout
+    Tensor weight_scale_gpu;                // Backend::CUDA: [N] f32 on the device
+#endif
 
     int64_t out_features() const { return params.total_rows(); }  // N
     bool quantized() const { return weight_quant.has_value(); }
