@@ -15,7 +15,7 @@
 #include "io/checkpoint.h"
 #include "io/compress.h"
 #include "io/load_layer.h"
-#include "ref/ct_weight_quant.h"
+#include "ref/weight_quant.h"
 #include "ref/gemm.h"
 #include "ref/mxfp4.h"
 #include "ref/quant.h"
@@ -209,7 +209,7 @@ TEST_CASE("checkpoint: stored tensors equal the references applied to the dense 
                 Tensor want = ref::prune_24(w);
                 if (v.scheme != io::CompressScheme::Sparse24) {
                     DType qt = v.scheme == io::CompressScheme::Sparse24W8A8Int8 ? DType::I8 : DType::F8E4M3;
-                    ref::QuantizedWeight qw = ref::quantize_weight_8bit_ct(want, qt, v.per_channel);
+                    ref::QuantizedWeight qw = ref::quantize_weight_8bit(want, qt, v.per_channel);
                     want = qw.q;
                     CHECK(same_bytes(ck.tensors.load(m + ".weight_scale"), qw.scale));
                     if (!v.dynamic) {
@@ -261,7 +261,7 @@ TEST_CASE("checkpoint: load_layer + apply equals the reference GEMM on the dense
                     std::vector<float> scales;
                     for (const auto& m : d.shards) {
                         Tensor wm = dense.load(m + ".weight");
-                        ref::QuantizedWeight qw = ref::quantize_weight_8bit_ct(ref::prune_24(wm), qt, v.per_channel);
+                        ref::QuantizedWeight qw = ref::quantize_weight_8bit(ref::prune_24(wm), qt, v.per_channel);
                         qs.push_back(qw.q);
                         for (int64_t r = 0; r < wm.shape[0]; ++r)
                             scales.push_back(ref::load_f32(qw.scale, v.per_channel ? r : 0));

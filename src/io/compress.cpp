@@ -11,7 +11,7 @@
 #include "io/ct_config.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "ref/ct_weight_quant.h"
+#include "ref/weight_quant.h"
 #include "ref/mxfp4.h"
 #include "ref/sparse24.h"
 #include "ref/tensor_math.h"
@@ -293,7 +293,7 @@ CompressSummary compress_model(const std::string& in_path, const std::string& ou
                 Tensor stored = pruned;
                 if (w8a8) {
                     DType qt = opt.scheme == CompressScheme::Sparse24W8A8Int8 ? DType::I8 : DType::F8E4M3;
-                    ref::QuantizedWeight qw = ref::quantize_weight_8bit_ct(pruned, qt, opt.per_channel);
+                    ref::QuantizedWeight qw = ref::quantize_weight_8bit(pruned, qt, opt.per_channel);
                     stored = qw.q;
                     made.push_back({m + ".weight_scale", qw.scale});
                     if (!opt.dynamic_inputs) {
