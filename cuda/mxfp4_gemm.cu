@@ -61,8 +61,6 @@ namespace {
 
 constexpr int kTileN = 16;     // W rows per tile (one warp's MMA A operand)
 constexpr int kChunkK = 64;    // W columns per tile: 4 k16 steps, 2 scale blocks
-constexpr int kTilesPerCta = 8;  // v2 and v3: 8 tiles = 128 rows of W per CTA
-constexpr int kThreads = 256;
 
 // ---------------------------------------------------------------------------------
 // Shared helpers
@@ -124,10 +122,10 @@ __global__ void v1_dequantize_kernel(const uint32_t* __restrict__ words, const u
     int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= static_cast<int64_t>(k_chunks) * n_tiles * 128) return;
     const int s = idx % 4, lane = (idx / 4) % 32;
-    const int64_t t = (idx / 128) % n_tiles, c = idx / (128 * static_cast<int64_t>(n_tiles));
+    const int64_t c = (idx / 128) % k_chunks, t = idx / (128 * static_cast<int64_t>(k_chunks));
     const int g = lane / 4, q = lane % 4;
     const uint32_t word = words[idx];
-    const uint32_t sw = swords[(c * n_tiles + t) * 8 + g];
+    const uint32_t sw = swords[(t * k_chunks + c) * 8 + g];
     const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
     const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
 #pragma unroll
@@ -216,8 +214,8 @@ struct Stripe {
 template <bool BF16, int MT>
 __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
     v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
-              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
-              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [n_tiles, k_chunks, 8]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
               float* __restrict__ partials,          // [n_tiles, max_contrib, 32 lanes, MT] float4
@@ -241,7 +239,7 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
     // Global -> this warp's stage `slot`: unit (t, c).
     auto load_unit = [&](int t, int c, int slot) {
         uint8_t* st = ring + slot * L::kStage;
-        const int64_t tile = static_cast<int64_t>(c) * n_tiles + t;
+        const int64_t tile = static_cast<int64_t>(t) * k_chunks + c;
         ptx::cp_async_16(ptx::smem_addr(st + lane * 16), words + tile * 32 + lane, true);
         ptx::cp_async_4(ptx::smem_addr(st + L::kW + lane * 4), swords + tile * 8 + g);
         for (int p = lane; p < M * 8; p += 32) {  // the M real rows, 8 pieces of 8 values each
@@ -379,17 +377,21 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
 // ---------------------------------------------------------------------------------
 
 
-template <int BM>
+// WGS warpgroups, one 16-row tile of W per warp: the CTA covers 64 WGS rows of W and BM
+// rows of x.
+template <int WGS, int BM>
 struct V3Smem {
+    static constexpr int kThreads = 128 * WGS;
+    static constexpr int kTiles = 4 * WGS;
     static constexpr int kStages = BM == 256 ? 4 : 5;
     static constexpr int kX = BM * 128;                 // BM rows x 64 values, 128B-swizzled
-    static constexpr int kW = kTilesPerCta * 32 * 16;   // 4096: raw fragments of 8 tiles
-    static constexpr int kS = kTilesPerCta * 8 * 4;     // 256: scale words
+    static constexpr int kW = kTiles * 32 * 16;         // raw fragments, 512 B per tile
+    static constexpr int kS = kTiles * 8 * 4;           // scale words, 32 B per tile
     static constexpr int kStage = (kX + kW + kS + 1023) / 1024 * 1024;  // x stays 1024-aligned
-    static constexpr int kA = 128 * 128;                // dequantized W tile: 128 rows x 64 values
+    static constexpr int kA = kTiles * 16 * 128;        // dequantized W tile: 64 WGS rows x 64 values
     static constexpr int kABuffers = 3;                 // chunk c in the MMAs, c + 1 being written, c - 1 retiring
     static constexpr int kAOffset = kStage * kStages;   // the A buffers follow the stages
-    static constexpr int kOutRow = 128 * 2 + 16;        // staged output row: 128 n + padding
+    static constexpr int kOutRow = kTiles * 16 * 2 + 16;  // staged output row: 64 WGS n + padding
     static constexpr int kUsed = kAOffset + kABuffers * kA;
     static constexpr int kTotal = (kUsed > BM * kOutRow ? kUsed : BM * kOutRow) + 1024;  // + alignment
 };
@@ -429,15 +431,15 @@ __device__ __forceinline__ void wgmma_ss(float (&d)[BM / 2], uint64_t desc_a, ui
 // 128B swizzle (what wgmma_desc_k_major_sw128 describes).
 __device__ __forceinline__ int sw128_offset(int r, int j) { return r * 128 + ((j ^ (r % 8)) * 16); }
 
-template <bool BF16, int BM>
-__global__ void __launch_bounds__(kThreads, 1)
+template <bool BF16, int WGS, int BM>
+__global__ void __launch_bounds__(128 * WGS, 1)
     v3_kernel(const uint16_t* __restrict__ x,        // [M, K]
-              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
-              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [n_tiles, k_chunks, 8]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
               int M, int N, int K, int n_tiles, int k_chunks, int fold_shift, float out_scale) {
-    using L = V3Smem<BM>;
+    using L = V3Smem<WGS, BM>;
     // Chunk c + kAhead is loaded while chunk c + 1 is dequantized and chunk c multiplied;
     // its slot last held chunk c + kAhead - kStages, whose MMAs must have retired: c - 2.
     constexpr int kStages = L::kStages, kAhead = L::kStages - 2;
@@ -445,28 +447,28 @@ __global__ void __launch_bounds__(kThreads, 1)
     // 1024-byte alignment: the 128B swizzle pattern repeats every 8 rows x 128 B.
     uint8_t* smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4;
-    const int wg = warp / 4;  // warpgroup: W rows 64 wg .. 64 wg + 63 of the CTA's 128
+    const int wg = warp / 4;  // warpgroup: W rows 64 wg .. 64 wg + 63 of the CTA's
     const int nb = blockIdx.x, m0 = blockIdx.y * BM;
 
     auto load_chunk = [&](int c, int slot) {
         uint8_t* st = smem + slot * L::kStage;
-        for (int p = tid; p < BM * 8; p += kThreads) {  // x rows, 16-byte pieces, swizzled
+        for (int p = tid; p < BM * 8; p += L::kThreads) {  // x rows, 16-byte pieces, swizzled
             const int r = p / 8, j = p % 8;
             const int k = c * kChunkK + j * 8;
             const bool ok = m0 + r < M && k < K;
             ptx::cp_async_16(ptx::smem_addr(st + sw128_offset(r, j)), x + (ok ? (int64_t)(m0 + r) * K + k : 0), ok);
         }
         {   // fragments: thread i copies lane i % 32 of tile i / 32
-            const int t = nb * kTilesPerCta + warp;
+            const int t = nb * L::kTiles + warp;
             const bool ok = t < n_tiles;
             ptx::cp_async_16(ptx::smem_addr(st + L::kX + tid * 16),
-                             words + (ok ? ((int64_t)c * n_tiles + t) * 32 + lane : 0), ok);
+                             words + (ok ? ((int64_t)t * k_chunks + c) * 32 + lane : 0), ok);
         }
-        if (tid < 16) {
-            const int t = nb * kTilesPerCta + tid / 2;
+        if (tid < 2 * L::kTiles) {  // scale words: 32 B per tile
+            const int t = nb * L::kTiles + tid / 2;
             const bool ok = t < n_tiles;
             ptx::cp_async_16(ptx::smem_addr(st + L::kX + L::kW + tid * 16),
-                             swords + (ok ? ((int64_t)c * n_tiles + t) * 8 + (tid % 2) * 4 : 0), ok);
+                             swords + (ok ? ((int64_t)t * k_chunks + c) * 8 + (tid % 2) * 4 : 0), ok);
         }
     };
 
@@ -541,13 +543,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     ptx::cp_async_wait<0>();
     __syncthreads();  // pipeline smem is reused for the output tile below
 
-    // Epilogue: acc (rows n, cols m) -> out tile [BM][128] in smem -> 16-byte stores.
+    // Epilogue: acc (rows n, cols m) -> out tile [BM][64 WGS] in smem -> 16-byte stores.
     const int q = lane % 4;
     const int n_local0 = warp * 16 + g;  // = 64 wg + 16 (warp % 4) + g
+    const int n0 = nb * L::kTiles * 16;
     float bias_v[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        const int n = nb * 128 + n_local0 + 8 * h;
+        const int n = n0 + n_local0 + 8 * h;
         if (bias && n < N) bias_v[h] = act_to_float<BF16>(bias[n]);
     }
     uint16_t* tile = reinterpret_cast<uint16_t*>(smem);
@@ -562,9 +565,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     __syncthreads();
     const bool vec_ok = N % 8 == 0;
-    for (int p = tid; p < BM * 16; p += kThreads) {
-        const int m = p / 16, j = p % 16;
-        const int gm = m0 + m, gn = nb * 128 + j * 8;
+    constexpr int kPieces = L::kTiles * 2;  // 16-byte pieces per output row of the tile
+    for (int p = tid; p < BM * kPieces; p += L::kThreads) {
+        const int m = p / kPieces, j = p % kPieces;
+        const int gm = m0 + m, gn = n0 + j * 8;
         if (gm >= M || gn >= N) continue;
         const uint16_t* src = tile + m * kRow + j * 8;
         uint16_t* dst = out + (int64_t)gm * N + gn;
@@ -662,30 +666,32 @@ void run_v1(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
     CUDA_CHECK(cudaStreamSynchronize(0));  // wd is freed on return
 }
 
-template <bool BF16, int BM>
+template <bool BF16, int WGS, int BM>
 void launch_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    auto kernel = v3_kernel<BF16, BM>;
-    const int smem = V3Smem<BM>::kTotal;
+    using L = V3Smem<WGS, BM>;
+    auto kernel = v3_kernel<BF16, WGS, BM>;
     static bool configured = false;
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kTotal));
         configured = true;
     }
-    const int n_blocks = static_cast<int>((w.n_tiles + kTilesPerCta - 1) / kTilesPerCta);
+    const int n_blocks = static_cast<int>((w.n_tiles + L::kTiles - 1) / L::kTiles);
     dim3 grid(static_cast<unsigned>(n_blocks), static_cast<unsigned>((M + BM - 1) / BM));
-    kernel<<<grid, kThreads, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
-                                     static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
-                                     static_cast<int>(M), static_cast<int>(w.N), static_cast<int>(w.K),
-                                     static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks), w.fold_shift,
-                                     exp2_float(w.fold_shift));
+    kernel<<<grid, L::kThreads, L::kTotal>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                             static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                             static_cast<int>(M), static_cast<int>(w.N), static_cast<int>(w.K),
+                                             static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks), w.fold_shift,
+                                             exp2_float(w.fold_shift));
     CUDA_CHECK_LAUNCH();
 }
 
 template <bool BF16>
 void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
-    if (M >= 512) launch_v3<BF16, 256>(x, w, bias, out, M);
-    else launch_v3<BF16, 128>(x, w, bias, out, M);
+    // Large M: 4 warpgroups, 256 rows of W per CTA (x is re-read from L2 half as often);
+    // smaller M: 2 warpgroups, so that N / 128 CTAs fill more of the GPU.
+    if (M >= 512) launch_v3<BF16, 4, 128>(x, w, bias, out, M);
+    else launch_v3<BF16, 2, 128>(x, w, bias, out, M);
 }
 
 }  // namespace

@@ -22,8 +22,8 @@ struct Mxfp4KernelWeight {
     int64_t n_tiles = 0;    // ceil(N / 16)
     int64_t k_chunks = 0;   // ceil(K / 64)
     DType act_dtype = DType::BF16;  // activations and output: bf16 or f16
-    Tensor words;           // [k_chunks, n_tiles, 32, 4] i32, device (ref/mxfp4_repack.h)
-    Tensor scale_words;     // [k_chunks, n_tiles, 8] i32, device
+    Tensor words;           // [n_tiles, k_chunks, 32, 4] i32, device (ref/mxfp4_repack.h)
+    Tensor scale_words;     // [n_tiles, k_chunks, 8] i32, device
 
     // Scale codes the layer uses, code 255 (NaN blocks) left out; min > max if every
     // block is NaN.
@@ -74,7 +74,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 
 // Which rung version 0 runs for M rows: v2 up to kMxfp4V2MaxM rows (memory-bound decode),
 // v3 above (if the layer is foldable, else v2).
-constexpr int64_t kMxfp4V2MaxM = 32;
+constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 }  // namespace ctk::cuda
