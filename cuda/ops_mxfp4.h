@@ -11,6 +11,7 @@
 // range of scale codes the layer uses, and decides how the kernels that fold the scale
 // into a 16-bit weight (v1, v3) keep it exact (see Mxfp4KernelWeight::fold_shift).
 #pragma once
+#include <functional>
 #include <string>
 
 #include "core/tensor.h"
@@ -76,5 +77,18 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // v3 above (if the layer is foldable, else v2).
 constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
+
+}  // namespace ctk::cuda
+
+namespace ctk::cuda {
+
+// ---- benchmark helper (proposed for device.cu) -----------------------------------
+// Median ms of fn() between CUDA events, like time_median_ms, but the L2 is flushed by
+// READING a 256 MiB buffer before each run. time_median_ms flushes with a memset, which
+// leaves the L2 full of dirty lines: a memory-bound kernel timed right after it also pays
+// for writing those lines back (up to the L2 size, ~50 MB on an H100), which doubles the
+// DRAM traffic of a 31 MB decode GEMM. After a read flush the weights still come from
+// DRAM, and nothing else competes for it.
+double time_median_ms_clean_l2(const std::function<void()>& fn, int warmup = 5, int iters = 30);
 
 }  // namespace ctk::cuda
