@@ -34,10 +34,10 @@ struct Mxfp4KernelWeight {
     // v1 and v3 dequantize to a 16-bit weight w' = e2m1 * 2^(code - 127 - fold_shift)
     // and multiply the fp32 accumulator by 2^fold_shift: exact as long as every w' is
     // a 16-bit number and the fp32 products keep clear of under/overflow (see
-    // mxfp4_fold_plan for the exponent window). foldable says
-    // such a shift exists for [min_code, max_code]; if not, fold_error says why, v1 and
-    // v3 refuse the layer and the default (version 0) uses v2, which applies the scale
-    // to fp32 partial sums and takes any code.
+    // mxfp4_fold_plan for the exponent window). foldable says such a shift exists for
+    // [min_code, max_code]; if not, fold_error says why, v1 and v3 refuse the layer and
+    // the default (version 0) uses v2, which applies the scale to fp32 partial sums and
+    // takes any code.
     bool foldable = true;
     int fold_shift = 0;
     std::string fold_error;
