@@ -3,43 +3,57 @@
 //   x    [M, K]  bf16 or f16, row-major, M >= 1, K % 32 == 0
 //   W    Mxfp4KernelWeight (cuda/mxfp4_repack.cu): E2M1 codes and E8M0 scales in the
 //        tile layout of ref/mxfp4_repack.h (16 rows x 64 columns per tile, one 16-byte
-//        A fragment per lane per tile)
+//        mma A fragment per lane per tile, tile-major)
 //   bias [N]     x's dtype, or undefined
 //   out  [M, N]  x's dtype; fp32 accumulation, bias added in fp32, one rounding
 //
-// A weight is e2m1(code) * 2^(scale - 127), exact. Every rung computes with exact weight
-// values and fp32 sums, so it differs from the CPU reference (ref::mxfp4_gemm) only in
-// the order of the fp32 additions.
+// A weight is e2m1(code) * 2^(scale - 127), exact. Every rung multiplies exact weight
+// values and sums in fp32, so it differs from the CPU reference (ref::mxfp4_gemm) only in
+// the order of the fp32 additions (tests/test_gpu_mxfp4.cpp: kSumOrderUlps).
 //
-// The ladder (numbers: H100 SXM, bf16, L2 flushed, `ctk bench mxfp4`; docs/mxfp4.md):
+// The ladder. Times: H100 SXM, bf16, 14336x4096 layer (31 MB of MXFP4), median of CUDA
+// events, L2 flushed by a read before each call; cuBLAS bf16 on the dequantized weight
+// in the same run: 44.7 us (M = 1), 44.8 us (M = 16), 586 us (M = 4096). docs/mxfp4.md
+// has the full table.
 //
 // v1 (readable): one kernel dequantizes the tiles into a dense [N, K] 16-bit weight with
-//    the scale folded in, a second one is a plain shared-memory tiled GEMM (fp32 FMA,
-//    4x4 outputs per thread). Easy to check; it writes and re-reads the 16-bit weight,
-//    4x the bytes of the 4-bit one, and uses no tensor cores.
-//    Measured: 1x14336x4096 0.42 ms, 4096x14336x4096 25 ms (see docs/mxfp4.md).
+//    the scale folded in (Mxfp4KernelWeight::fold_shift), a second is a plain
+//    shared-memory tiled GEMM (fp32 FMA, 4x4 outputs per thread). Easy to check; it
+//    allocates, writes and re-reads the 16-bit weight (4x the bytes of the 4-bit one)
+//    and uses no tensor cores. Measured: 890 us at M = 1 (allocation included).
 //
-// v2 (fused decode, M <= 64 per launch, larger M in 64-row slices): Marlin's ideas on
-//    our layout. Each warp owns one 16-row tile of W; a lane's 16-byte cp.async brings
-//    exactly its A fragment for 4 k16 steps, through a 4-stage shared-memory pipeline
-//    shared with the x tile (also cp.async). Nibbles become bf16/f16 with two logic ops
-//    and one multiply per pair (e2m1_pair below). W is the 16-row MMA operand and x the
-//    8-column one (out^T = W x^T), so M = 1 wastes nothing but the 7 unused columns of
-//    the n8 operand. The E8M0 scale is applied exactly, in fp32, to the partial sum of
-//    each 32-block (two m16n8k16 MMAs): no 16-bit range limit, so every code 0..255
-//    works in bf16 and f16. Work: a striped partition (Marlin) - the (n-block, k-chunk)
-//    units are cut into equal contiguous stripes, one per resident CTA, so every SM gets
-//    the same number of bytes whatever N and K; n-blocks cut by a stripe boundary are
-//    summed deterministically (partials in fp32, the last CTA to arrive adds them in
-//    stripe order). Measured: 1x14336x4096 in 0.0XX ms (see docs/mxfp4.md).
+// v2 (fused decode; M <= 16 per launch, larger M in 16-row slices): Marlin's ideas on our
+//    layout. Every warp is an independent worker with its own 4-stage cp.async ring in
+//    shared memory: for each (tile, k-chunk) unit of its stripe a lane copies exactly its
+//    16-byte A fragment (4 k16 steps), its scale word and a share of the x rows, and
+//    reads back what it copied (a __syncwarp for x) - no block-wide barrier. Nibbles
+//    become bf16/f16 with two shifts, two logic ops and one multiply per pair
+//    (formats/mxfp4_bits.h). W is the 16-row MMA operand and x the 8-column one
+//    (out^T = W x^T, mma.m16n8k16), so M = 1 wastes only the unused columns of the n8
+//    operand. The E8M0 scale is applied exactly, in fp32, to the partial sum of each
+//    32-block (two MMAs): no 16-bit range limit, so v2 takes every code 0..255 in bf16
+//    and f16. Work: the (tile, chunk) units, chunk fastest, are cut into equal stripes,
+//    one per resident warp (Marlin's striped partition), so every SM streams the same
+//    bytes and M = 1 fills the GPU; tiles cut by a stripe boundary are summed
+//    deterministically (fp32 partials; the last warp to arrive adds them in stripe order).
+//    Measured: 28.6 us at M = 1 (1.56x cuBLAS, 1.1 TB/s), 44.8 us at M = 16 (1.00x).
+//    History: a first version with 8 warps per CTA sharing an x tile behind block-wide
+//    barriers took 32.1 us; a k-major tile order instead of tile-major changed nothing.
+//    ncu (M = 1): DRAM 29 % of peak, SM 64 %, 7.4 cycles between issues per warp: it is
+//    instruction-bound, not memory-bound (see docs/mxfp4.md for what to try next).
 //
-// v3 (large M): wgmma (sm_90a). A CTA computes a 128 (n) x BM (m) tile; two warpgroups
-//    each own 64 rows of W and issue wgmma m64nBMk16 with A (the weights) from
-//    REGISTERS - dequantized straight from the same 16-byte fragments, scale folded into
-//    the 16-bit value (exact; fold_shift keeps f16 in range) - and B (x) from shared
-//    memory, stored with the 128-byte swizzle by cp.async. 5-stage pipeline; one wgmma
-//    group stays in flight while the next chunk is dequantized. Output staged through
-//    shared memory for 16-byte stores. Measured: 4096x14336x4096 at XXX TFLOP/s.
+// v3 (M > 16): wgmma (sm_90a). A CTA of WGS warpgroups (2, or 4 for M >= 512) computes a
+//    (64 WGS) x 128 tile of out^T; each warp dequantizes its 16 rows of W for a k64 chunk
+//    (scale folded into the 16-bit value, exact by the fold plan) and stores them with
+//    stmatrix into a 128B-swizzled shared tile; wgmma m64n128k16 reads that tile (A) and
+//    the x tile (B, cp.async'ed with the same swizzle) through descriptors. 5-stage
+//    cp.async pipeline, 3 A buffers: chunk c's wgmmas are issued before chunk c + 1 is
+//    waited for and dequantized, and retired one chunk later. Output staged through
+//    shared memory for 16-byte stores. Measured: 1146 us at M = 4096 (420 TFLOP/s, 0.51x
+//    cuBLAS), 64 us at M = 16..64. History: A straight from registers (wgmma RS) was
+//    serialized by ptxas (C7513: the next chunk's fragments are written while a wgmma
+//    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
+//    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
 #include <cuda_runtime.h>
@@ -61,8 +75,6 @@ namespace {
 
 constexpr int kTileN = 16;     // W rows per tile (one warp's MMA A operand)
 constexpr int kChunkK = 64;    // W columns per tile: 4 k16 steps, 2 scale blocks
-constexpr int kTilesPerCta = 8;  // v2 and v3: 8 tiles = 128 rows of W per CTA
-constexpr int kThreads = 256;
 
 // ---------------------------------------------------------------------------------
 // Shared helpers
@@ -124,10 +136,10 @@ __global__ void v1_dequantize_kernel(const uint32_t* __restrict__ words, const u
     int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= static_cast<int64_t>(k_chunks) * n_tiles * 128) return;
     const int s = idx % 4, lane = (idx / 4) % 32;
-    const int64_t t = (idx / 128) % n_tiles, c = idx / (128 * static_cast<int64_t>(n_tiles));
+    const int64_t c = (idx / 128) % k_chunks, t = idx / (128 * static_cast<int64_t>(k_chunks));
     const int g = lane / 4, q = lane % 4;
     const uint32_t word = words[idx];
-    const uint32_t sw = swords[(c * n_tiles + t) * 8 + g];
+    const uint32_t sw = swords[(t * k_chunks + c) * 8 + g];
     const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
     const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
 #pragma unroll
@@ -216,8 +228,8 @@ struct Stripe {
 template <bool BF16, int MT>
 __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
     v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
-              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
-              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [n_tiles, k_chunks, 8]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
               float* __restrict__ partials,          // [n_tiles, max_contrib, 32 lanes, MT] float4
@@ -241,7 +253,7 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
     // Global -> this warp's stage `slot`: unit (t, c).
     auto load_unit = [&](int t, int c, int slot) {
         uint8_t* st = ring + slot * L::kStage;
-        const int64_t tile = static_cast<int64_t>(c) * n_tiles + t;
+        const int64_t tile = static_cast<int64_t>(t) * k_chunks + c;
         ptx::cp_async_16(ptx::smem_addr(st + lane * 16), words + tile * 32 + lane, true);
         ptx::cp_async_4(ptx::smem_addr(st + L::kW + lane * 4), swords + tile * 8 + g);
         for (int p = lane; p < M * 8; p += 32) {  // the M real rows, 8 pieces of 8 values each
@@ -379,17 +391,24 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
 // ---------------------------------------------------------------------------------
 
 
-template <int BM>
+// WGS warpgroups, one 16-row tile of W per warp: the CTA covers 64 WGS rows of W and
+// kV3RowsX = 128 rows of x (the N = 128 of wgmma m64n128k16).
+constexpr int kV3RowsX = 128;
+
+template <int WGS>
 struct V3Smem {
-    static constexpr int kStages = BM == 256 ? 4 : 5;
+    static constexpr int BM = kV3RowsX;
+    static constexpr int kThreads = 128 * WGS;
+    static constexpr int kTiles = 4 * WGS;
+    static constexpr int kStages = 5;
     static constexpr int kX = BM * 128;                 // BM rows x 64 values, 128B-swizzled
-    static constexpr int kW = kTilesPerCta * 32 * 16;   // 4096: raw fragments of 8 tiles
-    static constexpr int kS = kTilesPerCta * 8 * 4;     // 256: scale words
+    static constexpr int kW = kTiles * 32 * 16;         // raw fragments, 512 B per tile
+    static constexpr int kS = kTiles * 8 * 4;           // scale words, 32 B per tile
     static constexpr int kStage = (kX + kW + kS + 1023) / 1024 * 1024;  // x stays 1024-aligned
-    static constexpr int kA = 128 * 128;                // dequantized W tile: 128 rows x 64 values
+    static constexpr int kA = kTiles * 16 * 128;        // dequantized W tile: 64 WGS rows x 64 values
     static constexpr int kABuffers = 3;                 // chunk c in the MMAs, c + 1 being written, c - 1 retiring
     static constexpr int kAOffset = kStage * kStages;   // the A buffers follow the stages
-    static constexpr int kOutRow = 128 * 2 + 16;        // staged output row: 128 n + padding
+    static constexpr int kOutRow = kTiles * 16 * 2 + 16;  // staged output row: 64 WGS n + padding
     static constexpr int kUsed = kAOffset + kABuffers * kA;
     static constexpr int kTotal = (kUsed > BM * kOutRow ? kUsed : BM * kOutRow) + 1024;  // + alignment
 };
@@ -414,30 +433,26 @@ __device__ __forceinline__ void folded_fragment(uint32_t word, uint32_t mul_row_
     a[3] = mul_pair<BF16>(e2m1_pair_placed<BF16, 3>(word), mul_row_g8);
 }
 
-template <bool BF16, int BM>
-__device__ __forceinline__ void wgmma_ss(float (&d)[BM / 2], uint64_t desc_a, uint64_t desc_b) {
-    if constexpr (BM == 256) {
-        if (BF16) ptx::wgmma_m64n256k16_ss_bf16(d, desc_a, desc_b);
-        else ptx::wgmma_m64n256k16_ss_f16(d, desc_a, desc_b);
-    } else {
-        if (BF16) ptx::wgmma_m64n128k16_ss_bf16(d, desc_a, desc_b);
-        else ptx::wgmma_m64n128k16_ss_f16(d, desc_a, desc_b);
-    }
+template <bool BF16>
+__device__ __forceinline__ void wgmma_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
+    if (BF16) ptx::wgmma_m64n128k16_ss_bf16(d, desc_a, desc_b);
+    else ptx::wgmma_m64n128k16_ss_f16(d, desc_a, desc_b);
 }
 
 // Byte offset of 16-byte chunk j of row r in a K-major tile of 128-byte rows with the
 // 128B swizzle (what wgmma_desc_k_major_sw128 describes).
 __device__ __forceinline__ int sw128_offset(int r, int j) { return r * 128 + ((j ^ (r % 8)) * 16); }
 
-template <bool BF16, int BM>
-__global__ void __launch_bounds__(kThreads, 1)
+template <bool BF16, int WGS>
+__global__ void __launch_bounds__(128 * WGS, 1)
     v3_kernel(const uint16_t* __restrict__ x,        // [M, K]
-              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
-              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [n_tiles, k_chunks, 8]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
               int M, int N, int K, int n_tiles, int k_chunks, int fold_shift, float out_scale) {
-    using L = V3Smem<BM>;
+    using L = V3Smem<WGS>;
+    constexpr int BM = L::BM;
     // Chunk c + kAhead is loaded while chunk c + 1 is dequantized and chunk c multiplied;
     // its slot last held chunk c + kAhead - kStages, whose MMAs must have retired: c - 2.
     constexpr int kStages = L::kStages, kAhead = L::kStages - 2;
@@ -445,28 +460,28 @@ __global__ void __launch_bounds__(kThreads, 1)
     // 1024-byte alignment: the 128B swizzle pattern repeats every 8 rows x 128 B.
     uint8_t* smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4;
-    const int wg = warp / 4;  // warpgroup: W rows 64 wg .. 64 wg + 63 of the CTA's 128
+    const int wg = warp / 4;  // warpgroup: W rows 64 wg .. 64 wg + 63 of the CTA's
     const int nb = blockIdx.x, m0 = blockIdx.y * BM;
 
     auto load_chunk = [&](int c, int slot) {
         uint8_t* st = smem + slot * L::kStage;
-        for (int p = tid; p < BM * 8; p += kThreads) {  // x rows, 16-byte pieces, swizzled
+        for (int p = tid; p < BM * 8; p += L::kThreads) {  // x rows, 16-byte pieces, swizzled
             const int r = p / 8, j = p % 8;
             const int k = c * kChunkK + j * 8;
             const bool ok = m0 + r < M && k < K;
             ptx::cp_async_16(ptx::smem_addr(st + sw128_offset(r, j)), x + (ok ? (int64_t)(m0 + r) * K + k : 0), ok);
         }
         {   // fragments: thread i copies lane i % 32 of tile i / 32
-            const int t = nb * kTilesPerCta + warp;
+            const int t = nb * L::kTiles + warp;
             const bool ok = t < n_tiles;
             ptx::cp_async_16(ptx::smem_addr(st + L::kX + tid * 16),
-                             words + (ok ? ((int64_t)c * n_tiles + t) * 32 + lane : 0), ok);
+                             words + (ok ? ((int64_t)t * k_chunks + c) * 32 + lane : 0), ok);
         }
-        if (tid < 16) {
-            const int t = nb * kTilesPerCta + tid / 2;
+        if (tid < 2 * L::kTiles) {  // scale words: 32 B per tile
+            const int t = nb * L::kTiles + tid / 2;
             const bool ok = t < n_tiles;
             ptx::cp_async_16(ptx::smem_addr(st + L::kX + L::kW + tid * 16),
-                             swords + (ok ? ((int64_t)c * n_tiles + t) * 8 + (tid % 2) * 4 : 0), ok);
+                             swords + (ok ? ((int64_t)t * k_chunks + c) * 8 + (tid % 2) * 4 : 0), ok);
         }
     };
 
@@ -494,7 +509,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         ptx::named_barrier_sync(1 + wg, 128);  // the warpgroup's 4 warps have written their rows
     };
 
-    float acc[BM / 2];
+    float acc[BM / 2];  // m64n128: 64 fp32 per thread
 #pragma unroll
     for (int i = 0; i < BM / 2; ++i) acc[i] = 0.0f;
 
@@ -517,7 +532,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
         ptx::wgmma_fence();
 #pragma unroll
-        for (int s = 0; s < 4; ++s) wgmma_ss<BF16, BM>(acc, desc_a + 2 * s, desc_b + 2 * s);  // +32 B per k16
+        for (int s = 0; s < 4; ++s) wgmma_ss<BF16>(acc, desc_a + 2 * s, desc_b + 2 * s);  // +32 B per k16
         ptx::wgmma_commit();
 
         // 2. While the tensor cores work on chunks c (and maybe c - 1): bring chunk c + 1
@@ -541,13 +556,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     ptx::cp_async_wait<0>();
     __syncthreads();  // pipeline smem is reused for the output tile below
 
-    // Epilogue: acc (rows n, cols m) -> out tile [BM][128] in smem -> 16-byte stores.
+    // Epilogue: acc (rows n, cols m) -> out tile [BM][64 WGS] in smem -> 16-byte stores.
     const int q = lane % 4;
     const int n_local0 = warp * 16 + g;  // = 64 wg + 16 (warp % 4) + g
+    const int n0 = nb * L::kTiles * 16;
     float bias_v[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        const int n = nb * 128 + n_local0 + 8 * h;
+        const int n = n0 + n_local0 + 8 * h;
         if (bias && n < N) bias_v[h] = act_to_float<BF16>(bias[n]);
     }
     uint16_t* tile = reinterpret_cast<uint16_t*>(smem);
@@ -562,9 +578,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     __syncthreads();
     const bool vec_ok = N % 8 == 0;
-    for (int p = tid; p < BM * 16; p += kThreads) {
-        const int m = p / 16, j = p % 16;
-        const int gm = m0 + m, gn = nb * 128 + j * 8;
+    constexpr int kPieces = L::kTiles * 2;  // 16-byte pieces per output row of the tile
+    for (int p = tid; p < BM * kPieces; p += L::kThreads) {
+        const int m = p / kPieces, j = p % kPieces;
+        const int gm = m0 + m, gn = n0 + j * 8;
         if (gm >= M || gn >= N) continue;
         const uint16_t* src = tile + m * kRow + j * 8;
         uint16_t* dst = out + (int64_t)gm * N + gn;
@@ -662,30 +679,32 @@ void run_v1(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
     CUDA_CHECK(cudaStreamSynchronize(0));  // wd is freed on return
 }
 
-template <bool BF16, int BM>
+template <bool BF16, int WGS>
 void launch_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    auto kernel = v3_kernel<BF16, BM>;
-    const int smem = V3Smem<BM>::kTotal;
+    using L = V3Smem<WGS>;
+    auto kernel = v3_kernel<BF16, WGS>;
     static bool configured = false;
     if (!configured) {
-        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kTotal));
         configured = true;
     }
-    const int n_blocks = static_cast<int>((w.n_tiles + kTilesPerCta - 1) / kTilesPerCta);
-    dim3 grid(static_cast<unsigned>(n_blocks), static_cast<unsigned>((M + BM - 1) / BM));
-    kernel<<<grid, kThreads, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
-                                     static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
-                                     static_cast<int>(M), static_cast<int>(w.N), static_cast<int>(w.K),
-                                     static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks), w.fold_shift,
-                                     exp2_float(w.fold_shift));
+    const int n_blocks = static_cast<int>((w.n_tiles + L::kTiles - 1) / L::kTiles);
+    dim3 grid(static_cast<unsigned>(n_blocks), static_cast<unsigned>((M + L::BM - 1) / L::BM));
+    kernel<<<grid, L::kThreads, L::kTotal>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                             static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                             static_cast<int>(M), static_cast<int>(w.N), static_cast<int>(w.K),
+                                             static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks), w.fold_shift,
+                                             exp2_float(w.fold_shift));
     CUDA_CHECK_LAUNCH();
 }
 
 template <bool BF16>
 void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
-    if (M >= 512) launch_v3<BF16, 256>(x, w, bias, out, M);
-    else launch_v3<BF16, 128>(x, w, bias, out, M);
+    // Large M: 4 warpgroups, 256 rows of W per CTA (x is re-read from L2 half as often);
+    // smaller M: 2 warpgroups, so that N / 128 CTAs fill more of the GPU.
+    if (M >= 512) launch_v3<BF16, 4>(x, w, bias, out, M);
+    else launch_v3<BF16, 2>(x, w, bias, out, M);
 }
 
 }  // namespace

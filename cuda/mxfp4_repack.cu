@@ -2,8 +2,8 @@
 //
 // In:  packed [N, K/2] u8 (compressed-tensors: even column in the low nibble),
 //      scales [N, K/32] u8 (E8M0 codes), both device tensors, K % 32 == 0.
-// Out: Mxfp4KernelWeight (cuda/ops_mxfp4.h): words [k_chunks, n_tiles, 32, 4] i32 and
-//      scale_words [k_chunks, n_tiles, 8] i32 in the tile layout of ref/mxfp4_repack.h
+// Out: Mxfp4KernelWeight (cuda/ops_mxfp4.h): words [n_tiles, k_chunks, 32, 4] i32 and
+//      scale_words [n_tiles, k_chunks, 8] i32 in the tile layout of ref/mxfp4_repack.h
 //      (its CPU twin; tests/test_gpu_mxfp4.cpp compares them bit for bit), plus the
 //      range of scale codes the layer uses and the fold plan derived from it.
 //
@@ -22,7 +22,7 @@ namespace {
 constexpr int kTileN = 16, kChunkK = 64;
 constexpr uint32_t kPadScale = 127;
 
-// One thread per word: (chunk c, tile t, lane, step s) -> 8 nibbles, nibble i taken
+// One thread per word: (tile t, chunk c, lane, step s) -> 8 nibbles, nibble i taken
 // from W[16t + row_i][64c + 16s + col_i] (row/col tables in ref/mxfp4_repack.h).
 __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t* __restrict__ words, int N, int K,
                                     int n_tiles, int k_chunks) {
@@ -31,8 +31,8 @@ __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t
     if (idx >= total) return;
     const int s = idx % 4;
     const int lane = (idx / 4) % 32;
-    const int64_t t = (idx / 128) % n_tiles;
-    const int64_t c = idx / (128 * static_cast<int64_t>(n_tiles));
+    const int64_t c = (idx / 128) % k_chunks;
+    const int64_t t = idx / (128 * static_cast<int64_t>(k_chunks));
     const int g = lane / 4, q = lane % 4;
     const int64_t n0 = t * kTileN, k0 = c * kChunkK + s * 16;
     const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
@@ -50,7 +50,7 @@ __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t
     words[idx] = word;
 }
 
-// One thread per scale word: (chunk c, tile t, g) -> codes of rows 16t+g, 16t+g+8 for
+// One thread per scale word: (tile t, chunk c, g) -> codes of rows 16t+g, 16t+g+8 for
 // the chunk's two 32-blocks.
 __global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_t* __restrict__ swords, int N,
                                      int K, int n_tiles, int k_chunks) {
@@ -58,8 +58,8 @@ __global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_
     int64_t total = static_cast<int64_t>(k_chunks) * n_tiles * 8;
     if (idx >= total) return;
     const int g = idx % 8;
-    const int64_t t = (idx / 8) % n_tiles;
-    const int64_t c = idx / (8 * static_cast<int64_t>(n_tiles));
+    const int64_t c = (idx / 8) % k_chunks;
+    const int64_t t = idx / (8 * static_cast<int64_t>(k_chunks));
     const int blocks = K / kMxBlock;
     auto code = [&](int64_t n, int64_t b) -> uint32_t {
         return (n < N && b < blocks) ? scales[n * blocks + b] : kPadScale;
@@ -178,8 +178,8 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed, const Tensor& scales, DType
     w.fold_shift = plan.shift;
     w.fold_error = plan.error;
 
-    w.words = device_empty(DType::I32, {w.k_chunks, w.n_tiles, 32, 4});
-    w.scale_words = device_empty(DType::I32, {w.k_chunks, w.n_tiles, 8});
+    w.words = device_empty(DType::I32, {w.n_tiles, w.k_chunks, 32, 4});
+    w.scale_words = device_empty(DType::I32, {w.n_tiles, w.k_chunks, 8});
     repack_words_kernel<<<blocks_for(w.words.numel(), threads), threads>>>(
         static_cast<const uint8_t*>(packed.raw()), static_cast<uint32_t*>(w.words.raw()), static_cast<int>(N),
         static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks));

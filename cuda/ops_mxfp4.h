@@ -11,6 +11,7 @@
 // range of scale codes the layer uses, and decides how the kernels that fold the scale
 // into a 16-bit weight (v1, v3) keep it exact (see Mxfp4KernelWeight::fold_shift).
 #pragma once
+#include <functional>
 #include <string>
 
 #include "core/tensor.h"
@@ -22,8 +23,8 @@ struct Mxfp4KernelWeight {
     int64_t n_tiles = 0;    // ceil(N / 16)
     int64_t k_chunks = 0;   // ceil(K / 64)
     DType act_dtype = DType::BF16;  // activations and output: bf16 or f16
-    Tensor words;           // [k_chunks, n_tiles, 32, 4] i32, device (ref/mxfp4_repack.h)
-    Tensor scale_words;     // [k_chunks, n_tiles, 8] i32, device
+    Tensor words;           // [n_tiles, k_chunks, 32, 4] i32, device (ref/mxfp4_repack.h)
+    Tensor scale_words;     // [n_tiles, k_chunks, 8] i32, device
 
     // Scale codes the layer uses, code 255 (NaN blocks) left out; min > max if every
     // block is NaN.
@@ -33,10 +34,10 @@ struct Mxfp4KernelWeight {
     // v1 and v3 dequantize to a 16-bit weight w' = e2m1 * 2^(code - 127 - fold_shift)
     // and multiply the fp32 accumulator by 2^fold_shift: exact as long as every w' is
     // a 16-bit number and the fp32 products keep clear of under/overflow (see
-    // mxfp4_fold_plan for the exponent window). foldable says
-    // such a shift exists for [min_code, max_code]; if not, fold_error says why, v1 and
-    // v3 refuse the layer and the default (version 0) uses v2, which applies the scale
-    // to fp32 partial sums and takes any code.
+    // mxfp4_fold_plan for the exponent window). foldable says such a shift exists for
+    // [min_code, max_code]; if not, fold_error says why, v1 and v3 refuse the layer and
+    // the default (version 0) uses v2, which applies the scale to fp32 partial sums and
+    // takes any code.
     bool foldable = true;
     int fold_shift = 0;
     std::string fold_error;
@@ -74,7 +75,20 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 
 // Which rung version 0 runs for M rows: v2 up to kMxfp4V2MaxM rows (memory-bound decode),
 // v3 above (if the layer is foldable, else v2).
-constexpr int64_t kMxfp4V2MaxM = 32;
+constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
+
+}  // namespace ctk::cuda
+
+namespace ctk::cuda {
+
+// ---- benchmark helper (proposed for device.cu) -----------------------------------
+// Median ms of fn() between CUDA events, like time_median_ms, but the L2 is flushed by
+// READING a 256 MiB buffer before each run. time_median_ms flushes with a memset, which
+// leaves the L2 full of dirty lines: a memory-bound kernel timed right after it also pays
+// for writing those lines back (up to the L2 size, ~50 MB on an H100), which doubles the
+// DRAM traffic of a 31 MB decode GEMM. After a read flush the weights still come from
+// DRAM, and nothing else competes for it.
+double time_median_ms_clean_l2(const std::function<void()>& fn, int warmup = 5, int iters = 30);
 
 }  // namespace ctk::cuda

@@ -189,8 +189,8 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
-// wgmma.mma_async m64nNk16 (9.7.15.5), A and B from shared memory through descriptors
-// (both K-major: imm-trans-a = imm-trans-b = 0), fp32 accumulators d, N/2 per thread:
+// wgmma.mma_async m64n128k16 (9.7.15.5), A and B from shared memory through descriptors
+// (both K-major: imm-trans-a = imm-trans-b = 0), fp32 accumulators d, 64 per thread:
 // for n8 block j, d[4j..4j+3] = (row g, col 8j+2t), (row g, col 8j+2t+1), (row g+8, col
 // 8j+2t), (row g+8, col 8j+2t+1), rows counted within this warp's 16 of the 64. The
 // accumulators are always added to (scale-d = 1; zero them first).
@@ -210,36 +210,13 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
         : CTK_WGMMA_ACC16(0), CTK_WGMMA_ACC16(16), CTK_WGMMA_ACC16(32), CTK_WGMMA_ACC16(48)                    \
         : "l"(desc_a), "l"(desc_b))
 
-#define CTK_WGMMA_SS_N256(ABTYPE)                                                                              \
-    asm volatile(                                                                                              \
-        "wgmma.mma_async.sync.aligned.m64n256k16.f32." ABTYPE "." ABTYPE " "                                   \
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                             \
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                    \
-        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                     \
-        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                     \
-        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                     \
-        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                     \
-        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "         \
-        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "   \
-        "%128, %129, 1, 1, 1, 0, 0;\n"                                                                         \
-        : CTK_WGMMA_ACC16(0), CTK_WGMMA_ACC16(16), CTK_WGMMA_ACC16(32), CTK_WGMMA_ACC16(48),                   \
-          CTK_WGMMA_ACC16(64), CTK_WGMMA_ACC16(80), CTK_WGMMA_ACC16(96), CTK_WGMMA_ACC16(112)                  \
-        : "l"(desc_a), "l"(desc_b))
-
 __device__ __forceinline__ void wgmma_m64n128k16_ss_bf16(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
     CTK_WGMMA_SS_N128("bf16");
 }
 __device__ __forceinline__ void wgmma_m64n128k16_ss_f16(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
     CTK_WGMMA_SS_N128("f16");
 }
-__device__ __forceinline__ void wgmma_m64n256k16_ss_bf16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
-    CTK_WGMMA_SS_N256("bf16");
-}
-__device__ __forceinline__ void wgmma_m64n256k16_ss_f16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
-    CTK_WGMMA_SS_N256("f16");
-}
 #undef CTK_WGMMA_SS_N128
-#undef CTK_WGMMA_SS_N256
 #undef CTK_WGMMA_ACC16
 
 }  // namespace ctk::cuda::ptx

@@ -90,7 +90,7 @@ TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes an
     Mxfp4Repacked r = mxfp4_repack(w);
     CHECK(r.n_tiles == 2);
     CHECK(r.k_chunks == 2);
-    CHECK(r.words.shape == Shape{2, 2, 32, 4});
+    CHECK(r.words.shape == Shape{2, 2, 32, 4});  // [n_tiles, k_chunks, 32, 4]
     CHECK(r.scale_words.shape == Shape{2, 2, 8});
     const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
     // Chunk 1 covers columns 64..127: block 2 is real, block 3 (columns 96..127) is padding.
@@ -102,7 +102,7 @@ TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes an
     const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
     for (int t = 0; t < 2; ++t)
         for (int lane = 0; lane < 32; ++lane)
-            for (int step = 2; step < 4; ++step) CHECK(words[((1 * 2 + t) * 32 + lane) * 4 + step] == 0u);
+            for (int step = 2; step < 4; ++step) CHECK(words[((t * 2 + 1) * 32 + lane) * 4 + step] == 0u);
 }
 
 TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the words reproduces the GEMM exactly") {
@@ -126,8 +126,8 @@ TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the word
             for (int lane = 0; lane < 32; ++lane) {
                 const int g = lane / 4, q = lane % 4;
                 for (int step = 0; step < 4; ++step) {
-                    const uint32_t word = words[((c * r.n_tiles + t) * 32 + lane) * 4 + step];
-                    const uint32_t sw = swords[(c * r.n_tiles + t) * 8 + g];
+                    const uint32_t word = words[((t * r.k_chunks + c) * 32 + lane) * 4 + step];
+                    const uint32_t sw = swords[(t * r.k_chunks + c) * 8 + g];
                     for (int j = 0; j < 4; ++j) {          // register a_j (cuda/ptx.cuh)
                         for (int half = 0; half < 2; ++half) {  // low / high 16 bits
                             const int row = g + 8 * (j & 1), col = 2 * q + half + 8 * (j >> 1);

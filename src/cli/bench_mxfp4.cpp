@@ -4,10 +4,18 @@
 // Cases: M in {1, 16, 64, 256, 4096} x (N, K) in {(4096, 4096), (14336, 4096),
 // (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); f16 for a subset;
 // each rung alone on 14336x4096 for the ladder in docs/mxfp4.md.
-// Conventions (cli/bench.h): median of CUDA events, L2 flushed before every run; GB/s
-// counts the 4-bit weight at 4.25 bits per element (codes + one E8M0 byte per 32), the
-// activations read and the output written once.
+// Conventions (cli/bench.h): median of CUDA events. The L2 is flushed before every run
+// by reading 256 MiB (cuda::time_median_ms_clean_l2), so weights come from DRAM and no
+// dirty lines are written back during the timed call; the note column repeats both
+// timings with the shared harness's memset flush (cuda::time_median_ms), which leaves the
+// L2 dirty and so charges a memory-bound call with up to ~50 MB of write-back.
+// GB/s counts the 4-bit weight at 4.25 bits per element (codes + one E8M0 byte per 32),
+// the activations read and the output written once.
+//
+//   ctk bench mxfp4                  all cases
+//   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "cli/bench.h"
@@ -72,11 +80,18 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) 
     c.op = version ? cat("mxfp4_gemm_v", version) : cat("mxfp4_gemm (v", used, ")");
     c.shape = mnk(M, l.N, l.K);
     c.dtype = dtype_name(dt);
-    c.ms = cuda::time_median_ms([&] { cuda::mxfp4_gemm_out(out, x, l.w, Tensor(), version); });
+    auto ours = [&] { cuda::mxfp4_gemm_out(out, x, l.w, Tensor(), version); };
+    auto peer = [&] { cublas_gemm(x, l.dense, peer_out); };
+    c.ms = cuda::time_median_ms_clean_l2(ours);
     c.flops = 2.0 * M * l.N * l.K;
     c.bytes = l.N * l.K * 4.25 / 8 + 2.0 * M * l.K + 2.0 * M * l.N;
     c.peer = cat("cublas_", dtype_name(dt));
-    c.peer_ms = cuda::time_median_ms([&] { cublas_gemm(x, l.dense, peer_out); });
+    c.peer_ms = cuda::time_median_ms_clean_l2(peer);
+    const double dirty_ours = cuda::time_median_ms(ours), dirty_peer = cuda::time_median_ms(peer);
+    char note[96];
+    std::snprintf(note, sizeof note, "memset flush: %.4f / %.4f ms (%.2fx)", dirty_ours, dirty_peer,
+                  dirty_peer / dirty_ours);
+    c.note = note;
     bench_emit(c);
     return c;
 }
@@ -84,8 +99,21 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) 
 }  // namespace
 
 void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
-    CTK_CHECK(args.empty(), "bench mxfp4 takes no options, found '", args[0], "'");
     Rng rng(42);
+    if (!args.empty()) {
+        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options or 'once M N K V', found '",
+                  args[0], "' and ", args.size() - 1, " more");
+        const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
+        const int version = std::stoi(args[4]);
+        Layer l = make_layer(rng, N, K, DType::BF16);
+        Tensor x = cuda::to_device(random_activations(rng, M, K, DType::BF16));
+        Tensor o = cuda::device_empty(DType::BF16, {M, N});
+        for (int i = 0; i < 3; ++i) cuda::mxfp4_gemm_out(o, x, l.w, Tensor(), version);
+        cuda::synchronize();
+        std::printf("ran mxfp4_gemm v%d %s three times\n", version ? version : cuda::mxfp4_gemm_best_version(M, l.w),
+                    mnk(M, N, K).c_str());
+        return;
+    }
     const int64_t Ms[] = {1, 16, 64, 256, 4096};
     struct NK { int64_t N, K; };
     const NK shapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192}};

@@ -17,8 +17,8 @@ Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
     r.K = K;
     r.n_tiles = (N + kMxTileN - 1) / kMxTileN;
     r.k_chunks = (K + kMxChunkK - 1) / kMxChunkK;
-    r.words = Tensor::empty(DType::I32, {r.k_chunks, r.n_tiles, 32, 4});
-    r.scale_words = Tensor::empty(DType::I32, {r.k_chunks, r.n_tiles, 8});
+    r.words = Tensor::empty(DType::I32, {r.n_tiles, r.k_chunks, 32, 4});
+    r.scale_words = Tensor::empty(DType::I32, {r.n_tiles, r.k_chunks, 8});
     const uint8_t* c = codes.data<uint8_t>();
     const uint8_t* s = w.scales.data<uint8_t>();
     auto code_at = [&](int64_t n, int64_t k) -> uint32_t { return (n < N && k < K) ? c[n * K + k] : 0u; };
@@ -39,11 +39,11 @@ Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
                     const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
                     uint32_t word = 0;
                     for (int i = 0; i < 8; ++i) word |= code_at(n + rows[i], k + cols[i]) << (4 * i);
-                    words[((ch * r.n_tiles + t) * 32 + lane) * 4 + step] = word;
+                    words[((t * r.k_chunks + ch) * 32 + lane) * 4 + step] = word;
                 }
             }
             for (int g = 0; g < 8; ++g) {
-                swords[(ch * r.n_tiles + t) * 8 + g] = scale_at(n + g, 2 * ch) | scale_at(n + g + 8, 2 * ch) << 8 |
+                swords[(t * r.k_chunks + ch) * 8 + g] = scale_at(n + g, 2 * ch) | scale_at(n + g + 8, 2 * ch) << 8 |
                                                        scale_at(n + g, 2 * ch + 1) << 16 |
                                                        scale_at(n + g + 8, 2 * ch + 1) << 24;
             }
