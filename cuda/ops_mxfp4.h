@@ -79,16 +79,3 @@ constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 }  // namespace ctk::cuda
-
-namespace ctk::cuda {
-
-// ---- benchmark helper (proposed for device.cu) -----------------------------------
-// Median ms of fn() between CUDA events, like time_median_ms, but the L2 is flushed by
-// READING a 256 MiB buffer before each run. time_median_ms flushes with a memset, which
-// leaves the L2 full of dirty lines: a memory-bound kernel timed right after it also pays
-// for writing those lines back (up to the L2 size, ~50 MB on an H100), which doubles the
-// DRAM traffic of a 31 MB decode GEMM. After a read flush the weights still come from
-// DRAM, and nothing else competes for it.
-double time_median_ms_clean_l2(const std::function<void()>& fn, int warmup = 5, int iters = 30);
-
-}  // namespace ctk::cuda

@@ -5,10 +5,8 @@
 // (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); f16 for a subset;
 // each rung alone on 14336x4096 for the ladder in docs/mxfp4.md.
 // Conventions (cli/bench.h): median of CUDA events. The L2 is flushed before every run
-// by reading 256 MiB (cuda::time_median_ms_clean_l2), so weights come from DRAM and no
-// dirty lines are written back during the timed call; the note column repeats both
-// timings with the shared harness's memset flush (cuda::time_median_ms), which leaves the
-// L2 dirty and so charges a memory-bound call with up to ~50 MB of write-back.
+// by reading 256 MiB (cuda::time_median_ms), so weights come from DRAM and no
+// dirty lines are written back during the timed call.
 // GB/s counts the 4-bit weight at 4.25 bits per element (codes + one E8M0 byte per 32),
 // the activations read and the output written once.
 //
@@ -82,16 +80,11 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) 
     c.dtype = dtype_name(dt);
     auto ours = [&] { cuda::mxfp4_gemm_out(out, x, l.w, Tensor(), version); };
     auto peer = [&] { cublas_gemm(x, l.dense, peer_out); };
-    c.ms = cuda::time_median_ms_clean_l2(ours);
+    c.ms = cuda::time_median_ms(ours);
     c.flops = 2.0 * M * l.N * l.K;
     c.bytes = l.N * l.K * 4.25 / 8 + 2.0 * M * l.K + 2.0 * M * l.N;
     c.peer = cat("cublas_", dtype_name(dt));
-    c.peer_ms = cuda::time_median_ms_clean_l2(peer);
-    const double dirty_ours = cuda::time_median_ms(ours), dirty_peer = cuda::time_median_ms(peer);
-    char note[96];
-    std::snprintf(note, sizeof note, "memset flush: %.4f / %.4f ms (%.2fx)", dirty_ours, dirty_peer,
-                  dirty_peer / dirty_ours);
-    c.note = note;
+    c.peer_ms = cuda::time_median_ms(peer);
     bench_emit(c);
     return c;
 }
