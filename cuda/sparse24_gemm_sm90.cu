@@ -475,13 +475,17 @@ int choose_splits(int tiles, int k_blocks, int sms) {
 }  // namespace
 
 bool sparse24_v3_available() {
-    if (device_count() == 0 || device_capability() < 90) return false;
-    cudaFuncAttributes a;
-    if (cudaFuncGetAttributes(&a, KernelFor<OpF16>::get<8>()) != cudaSuccess) {
-        cudaGetLastError();
-        return false;
-    }
-    return a.binaryVersion >= 90;
+    // Cached: the launcher asks on every call, and device queries cost microseconds.
+    static const bool available = [] {
+        if (device_count() == 0 || device_capability() < 90) return false;
+        cudaFuncAttributes a;
+        if (cudaFuncGetAttributes(&a, KernelFor<OpF16>::get<8>()) != cudaSuccess) {
+            cudaGetLastError();
+            return false;
+        }
+        return a.binaryVersion >= 90;  // SASS for sm_90a, not a PTX-only or sm_80 build
+    }();
+    return available;
 }
 
 Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtype, const Sparse24V3Options& opt) {
@@ -504,7 +508,7 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     const int tiles_w = static_cast<int>(sparse24_padded_rows(N) / kBM);
     const int tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
     const int k_blocks = static_cast<int>((K + plan.stage_k - 1) / plan.stage_k);
-    const int sms = device_count() ? device_sm_count() : 132;
+    static const int sms = device_count() ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
     plan.tiles = tiles_w * tiles_m;
     CTK_CHECK(opt.splits >= 0, "sparse24_gemm_v3: splits: expected >= 0, found ", opt.splits);
     plan.splits = opt.splits ? std::min(opt.splits, k_blocks) : choose_splits(plan.tiles, k_blocks, sms);
@@ -560,10 +564,11 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
                   " (the output dtype), found ", dtype_name(bias.dtype));
         expect_shape(bias, {N}, cat(op, ": bias"));
     }
-    CTK_CHECK(device_capability() >= 90, op, ": needs an sm_90 (Hopper) device, found ", device_description(),
-              "; use sparse24_gemm version 2 (mma.sp) there");
-    CTK_CHECK(sparse24_v3_available(), op, ": this build has no sm_90a kernels (built for another ARCH; rebuild with",
-              " ARCH=sm_90a)");
+    if (!sparse24_v3_available()) {
+        CTK_CHECK(device_capability() >= 90, op, ": needs an sm_90 (Hopper) device, found ", device_description(),
+                  "; use sparse24_gemm version 2 (mma.sp) there");
+        throw Error(cat(op, ": this build has no sm_90a kernels (built for another ARCH; rebuild with ARCH=sm_90a)"));
+    }
 
     const Sparse24V3Plan plan = sparse24_gemm_v3_plan(M, N, K, dt, opt);
     Params p{};

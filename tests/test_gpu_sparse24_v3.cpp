@@ -48,6 +48,7 @@ struct V3Case {
     bool bias = false;
     bool vec_scales = false;
     bool exact_data = true;
+    bool uniform_codes = false;  // every group keeps positions 0, 1 (metadata-independent probe)
     cuda::Sparse24V3Options opt{};
     uint64_t seed = 1;
 };
@@ -83,7 +84,7 @@ Tensor random_w24(const V3Case& c, Rng& rng) {
     static const int kPairs[6][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
     for (int64_t n = 0; n < c.N; ++n)
         for (int64_t g = 0; g < c.K / 4; ++g) {
-            const int* pr = kPairs[rng.below(6)];
+            const int* pr = c.uniform_codes ? kPairs[0] : kPairs[rng.below(6)];
             const bool sparse_group = rng.below(16) == 0;
             for (int i = 0; i < 2; ++i) {
                 float v = draw(c.dt, c.exact_data, rng, true);
@@ -187,6 +188,18 @@ void expect_refusal() {
 }  // namespace
 
 TEST_SUITE("gpu") {
+
+TEST_CASE("sparse24 v3: one tile, uniform metadata then random metadata (layout probe)") {
+    // If the uniform case passes and the random one fails, the metadata path is wrong;
+    // if both fail, the operand layouts (swizzle, descriptors, fragments) are.
+    if (!v3_runs_here()) return expect_refusal();
+    for (DType dt : kV3Dtypes)
+        for (bool uniform : {true, false}) {
+            V3Case c;
+            c.dt = dt, c.M = 16, c.N = 128, c.K = 128, c.uniform_codes = uniform, c.seed = 50;
+            run_case(c);
+        }
+}
 
 TEST_CASE("sparse24 v3: exact data, every dtype, awkward M, N off the tile, K past a stage") {
     if (!v3_runs_here()) return expect_refusal();
