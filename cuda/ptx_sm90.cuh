@@ -82,6 +82,46 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
 #endif
 }
 
+// ---- clusters (sm_90) ---------------------------------------------------------------------
+
+// %cluster_ctarank (10.x "Special registers"): this CTA's rank inside its cluster.
+__device__ __forceinline__ uint32_t cluster_ctarank() {
+    uint32_t r = 0;
+#if CTK_SM90A
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+#endif
+    return r;
+}
+
+// mapa.shared::cluster (9.7.9.x "mapa"): the shared::cluster address of the same
+// variable in CTA `rank` of the cluster.
+__device__ __forceinline__ uint32_t map_to_cta(uint32_t smem_addr, uint32_t rank) {
+    uint32_t r = 0;
+#if CTK_SM90A
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(smem_addr), "r"(rank));
+#endif
+    return r;
+}
+
+// mbarrier.arrive on a barrier of another CTA of the cluster (address from map_to_cta):
+// a consumer tells the peer's producer that a stage is free. Default (.release.cta)
+// semantics, as CUTLASS's ClusterBarrier: the stage was only read, by wgmma, which
+// wgmma.wait_group already completed; ".release.cluster" would add a MEMBAR.GPU per call.
+__device__ __forceinline__ void mbar_arrive_cluster(uint32_t cluster_bar) {
+#if CTK_SM90A
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(cluster_bar) : "memory");
+#endif
+}
+
+// barrier.cluster.arrive.release + barrier.cluster.wait.acquire (9.7.13.2): every thread
+// of every CTA of the cluster. Used after the barriers are initialised (before any CTA
+// touches a peer's) and before exit (no CTA leaves while a peer may still signal it).
+__device__ __forceinline__ void cluster_sync() {
+#if CTK_SM90A
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#endif
+}
+
 // ---- bulk tensor copy, TMA (9.7.9.25) --------------------------------------------------
 
 // cp.async.bulk.tensor.2d global -> shared, tile mode: copies the box at coordinates
@@ -95,6 +135,21 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const void* tmap, uint
         "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
         " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
         "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(bar)
+        : "memory");
+#endif
+}
+
+// The same copy multicast to every CTA of the cluster in `cta_mask` (.multicast::cluster):
+// the box lands at the same shared-memory offset in each of them and completes its bytes
+// on the barrier at the same offset in each. Two CTAs that need the same activation tile
+// fetch half of it each and share it, halving that tile's L2 -> SM traffic.
+__device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1,
+                                                      uint16_t cta_mask) {
+#if CTK_SM90A
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster"
+        " [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
         : "memory");
 #endif
 }

@@ -94,6 +94,7 @@ constexpr int kStageBytesA = kBM * kRowBytesA;
 constexpr int kGroupM = 8;                // token tiles per raster group (L2 reuse of weight tiles)
 constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
 constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
+constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
 
 template <class Op>
 constexpr int stage_k() { return kRowBytesB / Op::kEsize; }  // 64 (16-bit) or 128 (8-bit)
@@ -106,7 +107,7 @@ constexpr int num_stages() {
     return std::min(BN >= 128 ? 8 : 16, kSmemBudget / stage_bytes<Op, BN>());
 }
 template <class Op, int BN>
-constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 256; }
+constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 512; }
 
 struct Params {
     int M, N;
@@ -122,23 +123,28 @@ struct Params {
     int* counters;         // split-K arrival counters, one per tile, zero between launches
 };
 
-// Unit u of the persistent loop -> (weight tile, token tile, split). Splits of one tile
-// are consecutive units, so they run at the same time on neighbouring CTAs; tiles go in
-// groups of kGroupM token tiles, token tile fastest, so the CTAs running together share
-// weight tiles (and a group's activations stay in L2 while it sweeps the weight).
+// Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
+// CTAs, a unit is CL neighbouring weight tiles that share one token tile (CTA `rank`
+// takes weight tile CL * pw + rank). Splits of one tile are consecutive units, so they
+// run at the same time on neighbouring CTAs; tiles go in groups of kGroupM token tiles,
+// token tile fastest, so the CTAs running together share weight tiles (and a group's
+// activations stay in L2 while it sweeps the weight).
 struct Unit {
     int tw, tm, split, tile, kb0, kb1;
 };
-__device__ __forceinline__ Unit decode_unit(int u, const Params& p) {
+template <int CL>
+__device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank) {
     Unit r;
     r.split = u % p.splits;
-    r.tile = u / p.splits;
-    const int group_size = kGroupM * p.tiles_w;
-    const int group = r.tile / group_size, first_m = group * kGroupM;
+    const int pair = u / p.splits;
+    const int tiles_wc = p.tiles_w / CL;
+    const int group_size = kGroupM * tiles_wc;
+    const int group = pair / group_size, first_m = group * kGroupM;
     const int gm = min(kGroupM, p.tiles_m - first_m);
-    const int local = r.tile - group * group_size;
+    const int local = pair - group * group_size;
     r.tm = first_m + local % gm;
-    r.tw = local / gm;
+    r.tw = (local / gm) * CL + rank;
+    r.tile = pair * CL + rank;  // unique per (weight tile, token tile): split-K counters
     r.kb0 = static_cast<int>(static_cast<long long>(r.split) * p.k_blocks / p.splits);
     r.kb1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_blocks / p.splits);
     return r;
@@ -211,8 +217,11 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const Params&
 }
 
 // The kernel. Warpgroup 0 = producer (one elected thread issues every TMA copy),
-// warpgroups 1, 2 = consumers (64 weight rows x BN tokens each).
-template <class Op, int BN>
+// warpgroups 1, 2 = consumers (64 weight rows x BN tokens each). CL = 2: clusters of two
+// CTAs on neighbouring weight tiles share the token tile; each loads half of it and
+// multicasts it to both, and a stage is free only when the consumers of both CTAs have
+// released it (each consumer warp arrives on its own and on the peer's empty barrier).
+template <class Op, int BN, int CL>
 __global__ void __launch_bounds__(kThreads, 1)
     sparse24_gemm_v3_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_b,
                             const __grid_constant__ CUtensorMap tm_e, const Params p) {
@@ -235,35 +244,45 @@ __global__ void __launch_bounds__(kThreads, 1)
     int* last_flag = reinterpret_cast<int*>(empty + STAGES);
 
     const int wg = threadIdx.x / 128;
+    const int rank = CL > 1 ? static_cast<int>(ptx::cluster_ctarank()) : 0;
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; ++s) {
-            ptx::mbar_init(ptx::smem_u32(&full[s]), 1);   // the producer's arrive.expect_tx
-            ptx::mbar_init(ptx::smem_u32(&empty[s]), 8);  // one arrive per consumer warp
+            ptx::mbar_init(ptx::smem_u32(&full[s]), 1);        // the producer's arrive.expect_tx
+            ptx::mbar_init(ptx::smem_u32(&empty[s]), 8 * CL);  // one arrive per consumer warp of the cluster
         }
         ptx::fence_mbarrier_init();
         ptx::prefetch_tensormap(&tm_a);
         ptx::prefetch_tensormap(&tm_b);
         ptx::prefetch_tensormap(&tm_e);
     }
-    __syncthreads();
+    if constexpr (CL > 1) ptx::cluster_sync();
+    else __syncthreads();
 
-    const int units = p.tiles_w * p.tiles_m * p.splits;
+    const int units = (p.tiles_w / CL) * p.tiles_m * p.splits;
+    const int first_unit = blockIdx.x / CL, unit_step = gridDim.x / CL;
     if (wg == 0) {
         // ---- producer ------------------------------------------------------------------
         ptx::setmaxnreg_dec<kProducerRegs>();
         if (threadIdx.x == 0) {
             int stage = 0;
             uint32_t phase = 0;
-            for (int u = blockIdx.x; u < units; u += gridDim.x) {
-                const Unit w = decode_unit(u, p);
+            for (int u = first_unit; u < units; u += unit_step) {
+                const Unit w = decode_unit<CL>(u, p, rank);
                 for (int kb = w.kb0; kb < w.kb1; ++kb) {
                     ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
                     const uint32_t bar = ptx::smem_u32(&full[stage]);
                     ptx::mbar_arrive_expect_tx(bar, kTxBytes);
                     ptx::tma_load_2d(ptx::smem_u32(smem_a + stage * kStageBytesA), &tm_a, bar,
                                      kb * (kRowBytesA / Op::kEsize), w.tw * kBM);
-                    ptx::tma_load_2d(ptx::smem_u32(smem_b + stage * kStageBytesB), &tm_b, bar,
-                                     kb * stage_k<Op>(), w.tm * BN);
+                    if constexpr (CL == 1) {
+                        ptx::tma_load_2d(ptx::smem_u32(smem_b + stage * kStageBytesB), &tm_b, bar,
+                                         kb * stage_k<Op>(), w.tm * BN);
+                    } else {
+                        // This CTA's half of the token rows, into both CTAs at the same offset.
+                        ptx::tma_load_2d_multicast(
+                            ptx::smem_u32(smem_b + stage * kStageBytesB + rank * (BN / CL) * kRowBytesB), &tm_b, bar,
+                            kb * stage_k<Op>(), w.tm * BN + rank * (BN / CL), static_cast<uint16_t>((1u << CL) - 1));
+                    }
                     ptx::tma_load_2d(ptx::smem_u32(smem_e + stage * kStageBytesE), &tm_e, bar, kb * 32 * P,
                                      w.tw * (kBM / 16));
                     if (++stage == STAGES) stage = 0, phase ^= 1;
@@ -282,8 +301,19 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int i = 0; i < BN / 2; ++i) acc[i] = Acc(0);
 
-        for (int u = blockIdx.x; u < units; u += gridDim.x) {
-            const Unit w = decode_unit(u, p);
+        // Frees a stage: one arrive per warp, on this CTA's barrier and the peers'.
+        auto release = [&](int s) {
+            __syncwarp();
+            if (lane == 0) {
+                const uint32_t bar = ptx::smem_u32(&empty[s]);
+                ptx::mbar_arrive(bar);
+#pragma unroll
+                for (int peer = 1; peer < CL; ++peer)
+                    ptx::mbar_arrive_cluster(ptx::map_to_cta(bar, static_cast<uint32_t>((rank + peer) % CL)));
+            }
+        };
+        for (int u = first_unit; u < units; u += unit_step) {
+            const Unit w = decode_unit<CL>(u, p, rank);
             int prev = -1;
             for (int kb = w.kb0; kb < w.kb1; ++kb) {
                 ptx::mbar_wait(ptx::smem_u32(&full[stage]), phase);
@@ -311,16 +341,12 @@ __global__ void __launch_bounds__(kThreads, 1)
                 }
                 ptx::wgmma_commit();
                 ptx::wgmma_wait<1>();  // the previous stage's wgmmas are done: free it
-                if (prev >= 0) {
-                    __syncwarp();
-                    if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&empty[prev]));
-                }
+                if (prev >= 0) release(prev);
                 prev = stage;
                 if (++stage == STAGES) stage = 0, phase ^= 1;
             }
             ptx::wgmma_wait<0>();
-            __syncwarp();
-            if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&empty[prev]));
+            release(prev);
 
             if (p.splits > 1) {
                 // Split-K: every split stores its partial tile; the last to arrive (per-tile
@@ -340,23 +366,35 @@ __global__ void __launch_bounds__(kThreads, 1)
                 ptx::named_barrier_sync(1, kConsumerThreads);
                 if (!*last_flag) continue;
                 __threadfence();
+                // Chunks of up to 8 vectors: their loads are in flight together (a loop of
+                // single dependent loads would pay the L2 latency S * Q times).
+                constexpr int QC = Q < 8 ? Q : 8;
 #pragma unroll
-                for (int q = 0; q < Q; ++q) {
-                    Acc sum[4], v[4];
-                    unpack4(__ldcg(&part[static_cast<size_t>(q) * kConsumerThreads + ct]), sum);
+                for (int q0 = 0; q0 < Q; q0 += QC) {
 #pragma unroll 1
-                    for (int s = 1; s < p.splits; ++s) {
-                        unpack4(__ldcg(&part[(static_cast<size_t>(s) * Q + q) * kConsumerThreads + ct]), v);
+                    for (int s = 0; s < p.splits; ++s) {
+                        Vec v[QC];
 #pragma unroll
-                        for (int i = 0; i < 4; ++i) sum[i] = sum[i] + v[i];
+                        for (int i = 0; i < QC; ++i)
+                            v[i] = __ldcg(&part[(static_cast<size_t>(s) * Q + q0 + i) * kConsumerThreads + ct]);
+#pragma unroll
+                        for (int i = 0; i < QC; ++i) {
+                            Acc a[4];
+                            unpack4(v[i], a);
+#pragma unroll
+                            for (int c = 0; c < 4; ++c)
+                                acc[4 * (q0 + i) + c] = (s == 0) ? a[c] : acc[4 * (q0 + i) + c] + a[c];
+                        }
                     }
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) acc[4 * q + i] = sum[i];
                 }
                 if (ct == 0) p.counters[w.tile] = 0;  // ready for the next launch
             }
             epilogue<BN>(acc, p, w.tw * kBM + cw * 64 + warp * 16 + (lane >> 2), w.tm * BN, lane);
         }
+    }
+    if constexpr (CL > 1) {
+        __syncwarp();
+        ptx::cluster_sync();  // no CTA exits while its peer may still arrive on its barriers
     }
 #else
     (void)tm_a, (void)tm_b, (void)tm_e, (void)p;
@@ -411,15 +449,46 @@ SplitWorkspace& split_workspace() {
     return *w;
 }
 
-// Template dispatch over the operand type and the token tile.
-template <class Op>
-struct KernelFor {
-    template <int BN>
-    static const void* get() { return reinterpret_cast<const void*>(&sparse24_gemm_v3_kernel<Op, BN>); }
-    template <int BN>
-    static int smem() { return smem_bytes<Op, BN>(); }
-    template <int BN>
-    static int stages() { return num_stages<Op, BN>(); }
+// One kernel instantiation: its shared-memory opt-in, residency and launch.
+template <class Op, int BN, int CL>
+struct Launcher {
+    static constexpr auto kernel = &sparse24_gemm_v3_kernel<Op, BN, CL>;
+    static const void* fn() { return reinterpret_cast<const void*>(kernel); }
+
+    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute* attr) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(ctas, 1, 1);
+        cfg.blockDim = dim3(kThreads, 1, 1);
+        cfg.dynamicSmemBytes = smem_bytes<Op, BN>();
+        attr->id = cudaLaunchAttributeClusterDimension;
+        attr->val.clusterDim.x = CL, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        return cfg;
+    }
+
+    // CTAs that can be resident at once (whole clusters): the persistent grid size.
+    // The first call also raises the kernel's dynamic shared-memory limit.
+    static int resident_ctas() {
+        static const int n = [] {
+            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<Op, BN>()));
+            cudaLaunchAttribute attr;
+            cudaLaunchConfig_t cfg = config(CL * device_sm_count(), &attr);
+            int clusters = 0;
+            CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+            CTK_CHECK(clusters > 0, "sparse24_gemm_v3: no cluster of ", CL, " CTAs with ", smem_bytes<Op, BN>(),
+                      " bytes of shared memory fits on this device");
+            return clusters * CL;
+        }();
+        return n;
+    }
+
+    static void launch(int ctas, const CUtensorMap& a, const CUtensorMap& b, const CUtensorMap& e, const Params& p) {
+        resident_ctas();  // the shared-memory opt-in
+        cudaLaunchAttribute attr;
+        cudaLaunchConfig_t cfg = config(ctas, &attr);
+        CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, a, b, e, p));
+    }
 };
 
 template <class Op, class F>
@@ -458,15 +527,18 @@ int choose_bn(int64_t M) {
 }
 
 // Split-K by a small cost model in units of "one stage": a CTA runs ceil(units / ctas)
-// units of ceil(k_blocks / S) stages, plus about one stage per unit to store and re-read
-// the partial tile when S > 1. Only splits when the tiles alone leave SMs idle.
-int choose_splits(int tiles, int k_blocks, int sms) {
+// units of ceil(k_blocks / S) stages, plus the partial tile's traffic when S > 1. Only
+// splits when the tiles alone leave SMs idle.
+// partial_stages: the bytes of one fp32 partial tile in units of a stage's bytes (a unit
+// writes one; the last split of a tile reads all S of them back).
+int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
     if (tiles >= sms) return 1;
     int best = 1;
     double best_cost = 1e300;
     for (int s = 1; s <= std::min(k_blocks, 32); ++s) {
         const double waves = std::ceil(double(tiles) * s / sms);
-        const double cost = waves * (std::ceil(double(k_blocks) / s) + (s > 1 ? 1.0 : 0.0));
+        const double extra = s > 1 ? partial_stages : 0.0;
+        const double cost = waves * (std::ceil(double(k_blocks) / s) + extra) + s * extra;
         if (cost < best_cost - 1e-9) best = s, best_cost = cost;
     }
     return best;
@@ -479,7 +551,7 @@ bool sparse24_v3_available() {
     static const bool available = [] {
         if (device_count() == 0 || device_capability() < 90) return false;
         cudaFuncAttributes a;
-        if (cudaFuncGetAttributes(&a, KernelFor<OpF16>::get<8>()) != cudaSuccess) {
+        if (cudaFuncGetAttributes(&a, Launcher<OpF16, 8, 1>::fn()) != cudaSuccess) {
             cudaGetLastError();
             return false;
         }
@@ -495,26 +567,46 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
               "sparse24_gemm_v3: sizes must fit in int32, found M = ", M, ", N = ", N, ", K = ", K);
     Sparse24V3Plan plan;
     plan.bn = opt.bn ? opt.bn : choose_bn(M);
+    const int tiles_w = static_cast<int>(sparse24_padded_rows(N) / kBM);
+    const int tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
+    // Clusters of 2 (activation tile multicast) for the large token tiles, where the
+    // activation tile is most of a stage; they pair neighbouring weight tiles.
+    CTK_CHECK(opt.cluster >= 0 && opt.cluster <= 2, "sparse24_gemm_v3: cluster: expected 0, 1 or 2, found ",
+              opt.cluster);
+    plan.cluster = opt.cluster ? opt.cluster : (plan.bn >= 128 && tiles_w % 2 == 0 ? 2 : 1);
+    CTK_CHECK(plan.cluster == 1 || tiles_w % 2 == 0, "sparse24_gemm_v3: cluster = 2 needs an even number of ",
+              kBM, "-row weight tiles, found ", tiles_w, " (N = ", N, ")");
+    CTK_CHECK(plan.cluster == 1 || plan.bn >= kMinClusterBN, "sparse24_gemm_v3: cluster = 2 needs bn >= ",
+              kMinClusterBN, ", found ", plan.bn);
+    const bool have_device = device_count() > 0;
+    static const int sms = have_device ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
+    int resident = sms;
     with_op(dtype, [&](auto op) {
         using Op = decltype(op);
         plan.stage_k = stage_k<Op>();
         with_bn<Op>(plan.bn, [&](auto bn) {
-            plan.stages = num_stages<Op, bn.value>();
-            plan.smem_bytes = smem_bytes<Op, bn.value>();
+            constexpr int BN = decltype(bn)::value;
+            plan.stages = num_stages<Op, BN>();
+            plan.smem_bytes = smem_bytes<Op, BN>();
+            if (have_device) {
+                if constexpr (BN >= kMinClusterBN) {
+                    if (plan.cluster == 2) resident = Launcher<Op, BN, 2>::resident_ctas();
+                }
+                if (plan.cluster == 1) resident = Launcher<Op, BN, 1>::resident_ctas();
+            }
             return 0;
         });
         return 0;
     });
-    const int tiles_w = static_cast<int>(sparse24_padded_rows(N) / kBM);
-    const int tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
     const int k_blocks = static_cast<int>((K + plan.stage_k - 1) / plan.stage_k);
-    static const int sms = device_count() ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
     plan.tiles = tiles_w * tiles_m;
     CTK_CHECK(opt.splits >= 0, "sparse24_gemm_v3: splits: expected >= 0, found ", opt.splits);
-    plan.splits = opt.splits ? std::min(opt.splits, k_blocks) : choose_splits(plan.tiles, k_blocks, sms);
-    const int units = plan.tiles * plan.splits;
-    const int cap = opt.max_ctas > 0 ? opt.max_ctas : sms;
-    plan.ctas = std::min(units, cap);
+    const double stage_bytes_now = plan.smem_bytes / double(plan.stages);
+    plan.splits = opt.splits ? std::min(opt.splits, k_blocks)
+                             : choose_splits(plan.tiles, k_blocks, sms, kBM * plan.bn * 4.0 / stage_bytes_now);
+    const int units = plan.tiles / plan.cluster * plan.splits;  // cluster-wide units
+    int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;
+    plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
     return plan;
 }
 
@@ -614,7 +706,7 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     const CUtensorMapDataType elem = es == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
     const CUtensorMap tm_a = make_tensor_map(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
                                              CU_TENSOR_MAP_SWIZZLE_64B, "values");
-    const CUtensorMap tm_b = make_tensor_map(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn,
+    const CUtensorMap tm_b = make_tensor_map(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
                                              CU_TENSOR_MAP_SWIZZLE_128B, "x");
     const int P = plan.stage_k / 64;
     const CUtensorMap tm_e = make_tensor_map(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
@@ -624,14 +716,11 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
         using Op = decltype(op);
         return with_bn<Op>(plan.bn, [&](auto bn) {
             constexpr int BN = decltype(bn)::value;
-            auto kernel = &sparse24_gemm_v3_kernel<Op, BN>;
-            const int smem = smem_bytes<Op, BN>();
-            static bool attr_set = false;  // per instantiation
-            if (!attr_set) {
-                CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-                attr_set = true;
+            if (plan.cluster == 2) {
+                if constexpr (BN >= kMinClusterBN) Launcher<Op, BN, 2>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
+            } else {
+                Launcher<Op, BN, 1>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
             }
-            kernel<<<plan.ctas, kThreads, smem>>>(tm_a, tm_b, tm_e, p);
             CUDA_CHECK_LAUNCH();
             return 0;
         });

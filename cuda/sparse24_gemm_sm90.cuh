@@ -23,6 +23,8 @@ struct Sparse24V3Options {
     int bn = 0;        // token tile (the wgmma N): 0 = by M, else 8, 16, 32, 64, 128 or 256
     int splits = 0;    // split-K factor: 0 = by the cost model, else 1.. (clamped to the K blocks)
     int max_ctas = 0;  // persistent grid cap: 0 = one CTA per SM
+    int cluster = 0;   // CTAs per cluster sharing the activation tile (TMA multicast): 0 = by
+                       // bn (2 for bn >= 128 when the 128-row weight tiles pair up), 1 or 2
 };
 
 // What a launch will do (the tile shape, pipeline depth, split-K and grid).
@@ -33,7 +35,8 @@ struct Sparse24V3Plan {
     int stages = 0;   // pipeline depth
     int tiles = 0;    // output tiles
     int splits = 0;   // K splits per tile
-    int ctas = 0;     // persistent CTAs launched
+    int cluster = 1;  // CTAs per cluster (2: activation tile multicast to a pair of weight tiles)
+    int ctas = 0;     // persistent CTAs launched (a multiple of cluster)
     int smem_bytes = 0;
 };
 

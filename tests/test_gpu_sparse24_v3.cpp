@@ -57,7 +57,7 @@ std::string describe(const V3Case& c) {
     return cat("sparse24_gemm_v3 ", dtype_name(c.dt), " M=", c.M, " N=", c.N, " K=", c.K, " out=", dtype_name(c.out),
                c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
                c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
-               " max_ctas=", c.opt.max_ctas, " seed=", c.seed);
+               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " seed=", c.seed);
 }
 
 // A value for w (is_w) or x: i8 over its range; exact data: w in -3..3, x in -1..1, so
@@ -262,9 +262,24 @@ TEST_CASE("sparse24 v3: every token tile, split-K and a persistent grid smaller 
             c.bias = true, c.vec_scales = true, c.seed = ++seed;
             // 3 weight tiles x ceil(100 / bn) token tiles x 3 splits on 5 CTAs: each CTA
             // runs several units, the stage ring wraps many times, splits meet out of order.
-            c.opt.bn = bn, c.opt.splits = 3, c.opt.max_ctas = 5;
+            c.opt.bn = bn, c.opt.splits = 3, c.opt.max_ctas = 5, c.opt.cluster = 1;
             run_case(c);
         }
+}
+
+TEST_CASE("sparse24 v3: clusters of two CTAs sharing the activation tile (TMA multicast)") {
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 450;
+    for (DType dt : kV3Dtypes)
+        for (int bn : {64, 128, 256})
+            for (int splits : {1, 3}) {
+                V3Case c;
+                c.dt = dt, c.M = 300, c.N = 500, c.K = 1024;  // 4 weight tiles = 2 pairs; N off the tile
+                c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = ++seed;
+                // 6 CTAs = 3 clusters for 2 pairs x ceil(300 / bn) token tiles x splits units.
+                c.opt.bn = bn, c.opt.splits = splits, c.opt.max_ctas = 6, c.opt.cluster = 2;
+                run_case(c);
+            }
 }
 
 TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays deterministic") {
@@ -324,6 +339,10 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
     throws_with([&] { cuda::sparse24_gemm_v3(cuda::device_zeros(DType::F32, {M, K}), values, meta, N, K, none, none, none, DType::F16); },
                 "x: expected dtype");
     throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, 128, none, none, none, DType::F16); }, "x: expected K = 128");
+    cuda::Sparse24V3Options pair;
+    pair.cluster = 2, pair.bn = 128;
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
+                "cluster = 2 needs an even number");
 }
 
 }  // TEST_SUITE

@@ -223,8 +223,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 c.flops = 2.0 * M * N * K;
                 c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
                 char note[96];
-                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d ctas=%d", plan.bn, plan.stages,
-                              plan.splits, plan.ctas);
+                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d cluster=%d ctas=%d", plan.bn,
+                              plan.stages, plan.splits, plan.cluster, plan.ctas);
                 c.note = note;
 
                 // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
@@ -245,6 +245,24 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 }
                 bench_emit(c);
                 out.push_back(c);
+
+                // The same kernel without the activation multicast (clusters of 1), to
+                // show what the multicast buys (peer column: the multicast version).
+                if (plan.cluster == 2) {
+                    cuda::Sparse24V3Options one;
+                    one.cluster = 1;
+                    BenchCase c1 = c;
+                    c1.op = "sparse24_gemm_v3_nomcast";
+                    c1.ms = cuda::time_median_ms([&] {
+                        cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
+                                                    scaled ? w_scale_d : Tensor(), Tensor(), one);
+                    });
+                    c1.peer = "sparse24_gemm_v3";
+                    c1.peer_ms = ms;
+                    c1.note = "cluster=1";
+                    bench_emit(c1);
+                    out.push_back(c1);
+                }
 
                 // Peer 2: cuSPARSELt with a cached, searched plan.
                 if (lt_why.empty()) {
