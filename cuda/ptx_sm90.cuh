@@ -204,6 +204,19 @@ __device__ __forceinline__ void wgmma_wait() {
 
 // ---- registers and barriers --------------------------------------------------------------
 
+// ld.shared.u32 (9.7.9.8): a 32-bit load from a shared-memory address (an LDS, where a
+// generic pointer would become a generic LD).
+__device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr) {
+    uint32_t v;
+    asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+// An empty asm that "reads" two registers: keeps their values (and so their physical
+// registers) alive up to this point. Used to hold a wgmma.sp's metadata registers until
+// wgmma.wait_group has retired it (the tensor cores read them while the MMA runs).
+__device__ __forceinline__ void keep_alive(uint32_t a, uint32_t b) { asm volatile("" ::"r"(a), "r"(b)); }
+
 // setmaxnreg.{inc,dec}.sync.aligned.u32 (sm_90a): the whole warpgroup moves its per-thread
 // register allocation to N, so the producer gives registers to the consumers.
 template <int N>

@@ -315,13 +315,20 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int u = first_unit; u < units; u += unit_step) {
             const Unit w = decode_unit<CL>(u, p, rank);
             int prev = -1;
-            for (int kb = w.kb0; kb < w.kb1; ++kb) {
+            int kb = w.kb0;
+            // The metadata registers are read by the tensor cores while a wgmma.sp runs
+            // (for N >= 128 well after issue), so a stage's words must stay untouched until
+            // its group has completed: two register sets, alternating by stage parity
+            // (compile-time, so they stay in registers), and the set of group i-1 is kept
+            // alive until wait_group 1 in step i has retired that group.
+            uint32_t meta[2][2];
+            auto step = [&](auto parity) {
+                constexpr int PAR = decltype(parity)::value;
                 ptx::mbar_wait(ptx::smem_u32(&full[stage]), phase);
                 // This warp's metadata words: row block 4 cw + warp of the tile, lane's word.
-                const uint32_t* e = reinterpret_cast<const uint32_t*>(smem_e + stage * kStageBytesE) +
-                                    (cw * 4 + warp) * (32 * P) + lane;
-                const uint32_t e0 = e[0];
-                const uint32_t e1 = (P == 2) ? e[32] : e0;
+                const uint32_t e_addr = ptx::smem_u32(smem_e + stage * kStageBytesE) + ((cw * 4 + warp) * (32 * P) + lane) * 4;
+                meta[PAR][0] = ptx::ld_shared_u32(e_addr);
+                meta[PAR][1] = (P == 2) ? ptx::ld_shared_u32(e_addr + 128) : meta[PAR][0];
                 const uint64_t da = ptx::smem_desc(ptx::smem_u32(smem_a + stage * kStageBytesA + cw * 64 * kRowBytesA),
                                                    ptx::Swizzle::B64, 8 * kRowBytesA);
                 const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem_b + stage * kStageBytesB), ptx::Swizzle::B128,
@@ -332,19 +339,27 @@ __global__ void __launch_bounds__(kThreads, 1)
                 // or 32 8-bit ones), B 64 bytes (the instruction's K). Descriptor +n = +16n bytes.
                 if constexpr (P == 1) {
                     // 16-bit: one word, two k32 steps: selector 0 (lanes t=0,1), then 1 (t=2,3).
-                    Op::template mma<BN, 0>(acc, da, db, e0, scale_d);
-                    Op::template mma<BN, 1>(acc, da + 2, db + 4, e0, 1);
+                    Op::template mma<BN, 0>(acc, da, db, meta[PAR][0], scale_d);
+                    Op::template mma<BN, 1>(acc, da + 2, db + 4, meta[PAR][0], 1);
                 } else {
                     // 8-bit: one word per k64 step, selector 0.
-                    Op::template mma<BN, 0>(acc, da, db, e0, scale_d);
-                    Op::template mma<BN, 0>(acc, da + 2, db + 4, e1, 1);
+                    Op::template mma<BN, 0>(acc, da, db, meta[PAR][0], scale_d);
+                    Op::template mma<BN, 0>(acc, da + 2, db + 4, meta[PAR][1], 1);
                 }
                 ptx::wgmma_commit();
                 ptx::wgmma_wait<1>();  // the previous stage's wgmmas are done: free it
+                ptx::keep_alive(meta[PAR ^ 1][0], meta[PAR ^ 1][1]);
                 if (prev >= 0) release(prev);
                 prev = stage;
                 if (++stage == STAGES) stage = 0, phase ^= 1;
+                ++kb;
+            };
+            meta[1][0] = meta[1][1] = 0;
+            while (kb + 1 < w.kb1) {
+                step(std::integral_constant<int, 0>{});
+                step(std::integral_constant<int, 1>{});
             }
+            if (kb < w.kb1) step(std::integral_constant<int, 0>{});
             ptx::wgmma_wait<0>();
             release(prev);
 
@@ -537,7 +552,10 @@ int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
     double best_cost = 1e300;
     for (int s = 1; s <= std::min(k_blocks, 32); ++s) {
         const double waves = std::ceil(double(tiles) * s / sms);
-        const double extra = s > 1 ? partial_stages : 0.0;
+        // Per split unit: its partial tile plus a fixed ~4 stages (store, fence, counter,
+        // pipeline restart), the cost measured on H100 at M = 1, N = 14336 (8 splits of
+        // 8 stages ran 2.4x slower than 1 split of 64).
+        const double extra = s > 1 ? partial_stages + 4.0 : 0.0;
         const double cost = waves * (std::ceil(double(k_blocks) / s) + extra) + s * extra;
         if (cost < best_cost - 1e-9) best = s, best_cost = cost;
     }
