@@ -175,17 +175,24 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const Params&
         if (p.bias) bv[h] = p.out_bf16 ? bf16_to_float(p.bias[n]) : __half2float(__ushort_as_half(p.bias[n]));
     }
     const bool pair_ok = (p.N % 2) == 0;
+    // This lane's token scales, all loads issued before any is used: one memory latency
+    // per tile instead of BN / 4 dependent ones (measured: the fp8/i8 epilogue with vector
+    // scales took ~13 us per 128 x 256 tile before, ~3 us without scales).
+    float xsv[BN / 4];
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+            xsv[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j) {
         uint16_t r[2][2];  // [h][e]
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-            const int m = min(m0 + 8 * j + 2 * t + e, p.M - 1);
-            const float xsv = p.xs ? p.xs[p.xs_vec ? m : 0] : 1.0f;
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
-                float v = __fmul_rn(wsv[h], __fmul_rn(xsv, acc_to_float(acc[4 * j + 2 * h + e])));
+                float v = __fmul_rn(wsv[h], __fmul_rn(xsv[2 * j + e], acc_to_float(acc[4 * j + 2 * h + e])));
                 if (p.bias) v = __fadd_rn(v, bv[h]);
                 // cvt.rn (IEEE round to nearest even, one instruction): the same bits as
                 // formats/fp16.h for every non-NaN value.
