@@ -131,3 +131,35 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CU_OBJ:.o=.d)
+
+# ---- Fuzzing and sanitizers (issue 7: robustness of the readers) ------------------
+# make fuzz: libFuzzer (Debian's clang + libclang-rt-dev) with ASan/UBSan on the JSON,
+#   safetensors and config.json readers, FUZZ_SECONDS each (default 60), seeded with
+#   tests/data. Any crash, leak, sanitizer report or broken invariant fails the target.
+# make asan: the whole test suite (and the ctk program its CLI tests run) built with
+#   -fsanitize=address,undefined, CPU path only, in $(BUILD)-asan, then run.
+FUZZ_CXX     ?= clang++
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(BUILD)-fuzz
+FUZZ_LIB     := src/core/tensor.cpp src/io/json.cpp src/io/safetensors.cpp src/io/ct_config.cpp src/layers/quant_args.cpp
+SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: fuzz asan
+fuzz:
+	@command -v $(FUZZ_CXX) >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-dev"; exit 1; }
+	@for t in json safetensors ct_config; do \
+	  mkdir -p $(FUZZ_DIR)/corpus_$$t && \
+	  $(FUZZ_CXX) -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer $(SAN_FLAGS) tests/fuzz/fuzz_$$t.cpp $(FUZZ_LIB) \
+	    -o $(FUZZ_DIR)/fuzz_$$t || exit 1; \
+	  for f in tests/data/*/*; do \
+	    case $$t:$$f in json:*.json|ct_config:*.json|safetensors:*.safetensors) \
+	      cp $$f $(FUZZ_DIR)/corpus_$$t/$$(echo $$f | tr / _);; esac; \
+	  done; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/crash_$$t- $(FUZZ_DIR)/corpus_$$t || exit 1; \
+	done
+
+asan:
+	$(MAKE) BUILD=$(BUILD)-asan NVCC= CXX="$(CXX) $(SAN_FLAGS)" all
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-asan/ctk_tests

@@ -1,7 +1,80 @@
 // Launchers of the mxfp4 kernels (part of cuda/ops.h; include that instead).
+//
+// MXFP4 W4A16 linear: out[M, N] = x[M, K] @ dequant(W)^T (+ bias), W given in the
+// compressed-tensors layout (weight_packed [N, K/2] u8, weight_scale [N, K/32] u8 E8M0).
+//
+//   Mxfp4KernelWeight w = mxfp4_repack(packed_dev, scales_dev, DType::BF16);  // once, at load
+//   Tensor out = mxfp4_gemm(x_dev, w, bias_dev);                              // every call
+//
+// mxfp4_repack is vLLM's process_weights_after_loading: it reorders the codes and scales
+// into the tile layout the kernels read (ref/mxfp4_repack.h, the CPU twin), finds the
+// range of scale codes the layer uses, and decides how the kernels that fold the scale
+// into a 16-bit weight (v1, v3) keep it exact (see Mxfp4KernelWeight::fold_shift).
 #pragma once
+#include <string>
+
 #include "core/tensor.h"
 
 namespace ctk::cuda {
+
+struct Mxfp4KernelWeight {
+    int64_t N = 0, K = 0;   // logical W shape
+    int64_t n_tiles = 0;    // ceil(N / 16)
+    int64_t k_chunks = 0;   // ceil(K / 64)
+    DType act_dtype = DType::BF16;  // activations and output: bf16 or f16
+    Tensor words;           // [k_chunks, n_tiles, 32, 4] i32, device (ref/mxfp4_repack.h)
+    Tensor scale_words;     // [k_chunks, n_tiles, 8] i32, device
+
+    // Scale codes the layer uses, code 255 (NaN blocks) left out; min > max if every
+    // block is NaN.
+    int min_code = 255, max_code = -1;
+    int64_t nan_blocks = 0;
+
+    // v1 and v3 dequantize to a 16-bit weight w' = e2m1 * 2^(code - 127 - fold_shift)
+    // and multiply the fp32 accumulator by 2^fold_shift: exact as long as every w' is
+    // a 16-bit number and the fp32 products keep clear of under/overflow (see
+    // mxfp4_fold_plan for the exponent window). foldable says
+    // such a shift exists for [min_code, max_code]; if not, fold_error says why, v1 and
+    // v3 refuse the layer and the default (version 0) uses v2, which applies the scale
+    // to fp32 partial sums and takes any code.
+    bool foldable = true;
+    int fold_shift = 0;
+    std::string fold_error;
+};
+
+// The fold plan for a range of scale codes (exposed for tests). The folded exponent
+// e = code - 127 - shift must satisfy, for every finite code of the layer:
+//   e <= 1:     v3 turns a bit-placed E2M1 pair (e2m1 * 2^-126 in bf16, * 2^-14 in f16)
+//               into e2m1 * 2^e with ONE multiply by 2^(126 + e) / 2^(14 + e), which must
+//               itself be a 16-bit number (2^127 / 2^15 at most);
+//   e >= -23 (f16): 0.5 * 2^e stays an exact f16 value (2^-24 is the smallest subnormal);
+//   e >= -100 (bf16): keeps the fp32 products with activations away from the subnormals.
+// So a layer folds when its codes span at most 24 (f16) or 101 (bf16) binades; the shift
+// closest to 0 is picked (0 for every layer whose codes lie in 104..128 (f16) / 27..128).
+struct Mxfp4FoldPlan {
+    bool foldable = true;
+    int shift = 0;
+    std::string error;
+};
+Mxfp4FoldPlan mxfp4_fold_plan(int min_code, int max_code, DType act_dtype);
+
+// packed_dev: [N, K/2] u8, scales_dev: [N, K/32] u8, both on the device; K % 32 == 0.
+// Throws when a weight's value does not fit fp32/bf16 (|e2m1| * 2^(code-127) >= 2^128:
+// code 254 with |e2m1| >= 2, code 253 with |e2m1| >= 4), naming row, block and codes.
+Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_dev, DType act_dtype);
+
+// x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
+// [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
+// mxfp4_gemm_best_version), 1/2/3 = that rung (v1 and v3 throw for a layer that is not
+// foldable).
+Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
+// The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
+void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
+                    int version = 0);
+
+// Which rung version 0 runs for M rows: v2 up to kMxfp4V2MaxM rows (memory-bound decode),
+// v3 above (if the layer is foldable, else v2).
+constexpr int64_t kMxfp4V2MaxM = 32;
+int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 }  // namespace ctk::cuda

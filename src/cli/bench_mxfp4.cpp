@@ -1,7 +1,108 @@
-// ctk bench mxfp4 (placeholder until the mxfp4 kernels land).
+// ctk bench mxfp4: the MXFP4 W4A16 GEMM (cuda/mxfp4_gemm.cu) beside cuBLAS dense on the
+// dequantized (unquantized) 16-bit weight, timed in the same run.
+//
+// Cases: M in {1, 16, 64, 256, 4096} x (N, K) in {(4096, 4096), (14336, 4096),
+// (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); f16 for a subset;
+// each rung alone on 14336x4096 for the ladder in docs/mxfp4.md.
+// Conventions (cli/bench.h): median of CUDA events, L2 flushed before every run; GB/s
+// counts the 4-bit weight at 4.25 bits per element (codes + one E8M0 byte per 32), the
+// activations read and the output written once.
+#include <cstdio>
+#include <vector>
+
 #include "cli/bench.h"
+#include "cli/peer_cublas.h"
 #include "core/error.h"
+#include "core/random.h"
+#include "formats/fp16.h"
+#include "ref/mxfp4.h"
+#if CTK_HAVE_CUDA
+#include "ops.h"
+#endif
 
 namespace ctk::cli {
-void bench_mxfp4(const Args&, std::vector<BenchCase>&) { throw Error("bench mxfp4: not implemented yet"); }
+
+#if !CTK_HAVE_CUDA
+void bench_mxfp4(const Args&, std::vector<BenchCase>&) { throw Error("bench mxfp4 needs CUDA"); }
+#else
+
+namespace {
+
+// Random MXFP4 weight (uniform codes, scale codes 110..129 as in vLLM's tests widened).
+ref::Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K) {
+    ref::Mxfp4Weight w;
+    w.packed = Tensor::empty(DType::U8, {N, K / 2});
+    w.scales = Tensor::empty(DType::U8, {N, K / 32});
+    uint8_t* p = w.packed.data<uint8_t>();
+    for (int64_t i = 0; i < N * K / 2; ++i) p[i] = static_cast<uint8_t>(rng.next_u32());
+    uint8_t* s = w.scales.data<uint8_t>();
+    for (int64_t i = 0; i < N * K / 32; ++i) s[i] = static_cast<uint8_t>(110 + rng.below(20));
+    return w;
+}
+
+Tensor random_activations(Rng& rng, int64_t M, int64_t K, DType dt) {
+    Tensor x = Tensor::empty(dt, {M, K});
+    for (int64_t i = 0; i < M * K; ++i) {
+        float v = rng.normal();
+        if (dt == DType::BF16) x.data<bf16_t>()[i].bits = bf16_from_float(v);
+        else x.data<fp16_t>()[i].bits = fp16_from_float(v);
+    }
+    return x;
+}
+
+struct Layer {
+    int64_t N, K;
+    cuda::Mxfp4KernelWeight w;  // repacked for the kernels
+    Tensor dense;               // [N, K] 16-bit dequantized weight for cuBLAS
+};
+
+Layer make_layer(Rng& rng, int64_t N, int64_t K, DType dt) {
+    ref::Mxfp4Weight w = random_weight(rng, N, K);
+    Layer l{N, K, cuda::mxfp4_repack(cuda::to_device(w.packed), cuda::to_device(w.scales), dt),
+            cuda::to_device(ref::mxfp4_dequantize(w, dt))};
+    return l;
+}
+
+BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) {
+    Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
+    Tensor out = cuda::device_empty(dt, {M, l.N});
+    Tensor peer_out = cuda::device_empty(dt, {M, l.N});
+    BenchCase c;
+    const int used = version ? version : cuda::mxfp4_gemm_best_version(M, l.w);
+    c.op = version ? cat("mxfp4_gemm_v", version) : cat("mxfp4_gemm (v", used, ")");
+    c.shape = mnk(M, l.N, l.K);
+    c.dtype = dtype_name(dt);
+    c.ms = cuda::time_median_ms([&] { cuda::mxfp4_gemm_out(out, x, l.w, Tensor(), version); });
+    c.flops = 2.0 * M * l.N * l.K;
+    c.bytes = l.N * l.K * 4.25 / 8 + 2.0 * M * l.K + 2.0 * M * l.N;
+    c.peer = cat("cublas_", dtype_name(dt));
+    c.peer_ms = cuda::time_median_ms([&] { cublas_gemm(x, l.dense, peer_out); });
+    bench_emit(c);
+    return c;
+}
+
+}  // namespace
+
+void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
+    CTK_CHECK(args.empty(), "bench mxfp4 takes no options, found '", args[0], "'");
+    Rng rng(42);
+    const int64_t Ms[] = {1, 16, 64, 256, 4096};
+    struct NK { int64_t N, K; };
+    const NK shapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192}};
+    for (NK s : shapes) {
+        Layer l = make_layer(rng, s.N, s.K, DType::BF16);
+        for (int64_t M : Ms) out.push_back(time_case(rng, l, M, DType::BF16, 0));
+        if (s.N == 14336 && s.K == 4096) {
+            // The ladder: each rung alone (v1 only where it finishes quickly).
+            for (int64_t M : {1, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 1));
+            for (int64_t M : {1, 16, 32, 64}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
+            for (int64_t M : {16, 32, 64, 256, 4096}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
+        }
+    }
+    Layer lh = make_layer(rng, 14336, 4096, DType::F16);
+    for (int64_t M : {1, 16, 256, 4096}) out.push_back(time_case(rng, lh, M, DType::F16, 0));
+}
+
+#endif
+
 }  // namespace ctk::cli

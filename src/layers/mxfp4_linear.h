@@ -6,35 +6,40 @@
 //   create_weights(layer, {N_gate, N_up}, K, DType::BF16);
 //   load(layer, "weight_packed", tensor, shard);   load(layer, "weight_scale", tensor, shard);
 //   process_weights_after_loading(layer);           // validate, repack for the kernel
+//                                                   // (CUDA: tile order, scale range, f16 fold plan)
 //   Tensor out = apply(layer, x, bias);
 //
 // Parameters (shared/reference/mxfp4.md 2.1), N = sum of the logical widths:
 //   weight_packed [N, K/2]  u8   two E2M1 codes per byte, even column in the low nibble
 //   weight_scale  [N, K/32] u8   E8M0 codes (2^(code-127); 255 = NaN block)
 #pragma once
-#include <map>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "layers/backend.h"
 #include "layers/quant_args.h"
+#include "layers/sharded_params.h"
 #include "ref/mxfp4.h"
+#if CTK_HAVE_CUDA
+#include "ops.h"
+#endif
 
 namespace ctk {
 
 struct Mxfp4Linear {
     Backend backend = Backend::CPU;
-    std::vector<int64_t> logical_widths;
     int64_t input_size = 0;            // K
     DType params_dtype = DType::BF16;  // activation and output dtype: bf16 or f16
-    std::map<std::string, Tensor> params;
-    std::map<std::string, std::vector<bool>> loaded;
+    ShardedParams params;              // weight_packed, weight_scale (+ the shard widths)
 
     bool processed = false;
     ref::Mxfp4Weight weight_cpu;  // Backend::CPU
+#if CTK_HAVE_CUDA
+    cuda::Mxfp4KernelWeight weight_gpu;  // Backend::CUDA: codes and scales in the kernel's tile order
+#endif
 
-    int64_t out_features() const;
+    int64_t out_features() const { return params.total_rows(); }
 };
 
 // weight_quant must be MXFP4 (vLLM's _is_mxfp4): 4-bit float, group strategy,

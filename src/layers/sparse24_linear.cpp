@@ -2,19 +2,13 @@
 // apply (CPU backend here; the CUDA backend calls the same-named kernels in cuda/).
 #include "layers/sparse24_linear.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numeric>
 
 #include "ref/gemm.h"
 #include "ref/quant.h"
 
 namespace ctk {
-
-int64_t Sparse24Linear::out_features() const {
-    return std::accumulate(logical_widths.begin(), logical_widths.end(), int64_t{0});
-}
 
 // ---- configuration ---------------------------------------------------------------
 
@@ -72,19 +66,13 @@ void create_weights(Sparse24Linear& layer, const std::vector<int64_t>& widths, i
     if (layer.format == SparsityFormat::Sparse24Bitmask)
         // The bitmask packs 8 columns per byte along K (vLLM checks the output widths here by mistake).
         CTK_CHECK(K % 8 == 0, "input_size: the sparse-24-bitmask format needs K % 8 == 0 per partition, found K = ", K);
-    layer.logical_widths = widths;
     layer.input_size = K;
     layer.params_dtype = params_dtype;
     if (!layer.quantized()) layer.weight_dtype = params_dtype;
+    layer.params.reset(widths);
     const int64_t N = layer.out_features();
     const int64_t shards = static_cast<int64_t>(widths.size());
-
-    layer.params.clear();
-    layer.loaded.clear();
-    auto add = [&](const std::string& name, DType t, const Shape& s) {
-        layer.params[name] = Tensor::zeros(t, s);
-        layer.loaded[name] = std::vector<bool>(widths.size(), false);
-    };
+    auto add = [&](const std::string& name, DType t, const Shape& s) { layer.params.add(name, t, s); };
     if (layer.format == SparsityFormat::Dense) {
         add("weight", layer.weight_dtype, {N, K});
     } else {
@@ -110,24 +98,12 @@ static void check_scales_positive_finite(const Tensor& t, const std::string& wha
 }
 
 void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, int shard) {
-    CTK_CHECK(!layer.params.empty(), "load(", name, "): create_weights has not run");
-    auto it = layer.params.find(name);
-    if (it == layer.params.end()) {
-        std::string known;
-        for (const auto& kv : layer.params) known += (known.empty() ? "" : ", ") + kv.first;
-        throw Error(cat("load: unknown parameter '", name, "' for this layer (expected one of: ", known, ")"));
-    }
-    Tensor& param = it->second;
-    const int64_t shards = static_cast<int64_t>(layer.logical_widths.size());
-    CTK_CHECK(shard >= -1 && shard < shards, name, ": shard ", shard, " out of range (layer has ", shards, " shards)");
+    Tensor& param = layer.params.get(name);
+    layer.params.check_shard(name, shard);
     CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
-    std::string what = shard < 0 ? name : cat(name, " (shard ", shard, ")");
+    const std::string what = ShardedParams::what(name, shard);
     expect_dtype(value, param.dtype, what);
-    std::vector<bool>& done = layer.loaded[name];
-    auto mark = [&](int s) {
-        if (s < 0) done.assign(done.size(), true);
-        else done[s] = true;
-    };
+    auto mark = [&](int s) { layer.params.mark_loaded(name, s); };
 
     if (name == "input_scale") {
         CTK_CHECK(value.numel() == 1, what, ": expected one element, found shape ", shape_str(value.shape));
@@ -136,7 +112,7 @@ void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, i
         // range is clipped (vLLM's 2:4 path keeps the last shard's; its dense W8A8 path the max).
         float v = value.data<float>()[0];
         float& cur = param.data<float>()[0];
-        bool first = std::none_of(done.begin(), done.end(), [](bool b) { return b; });
+        bool first = !layer.params.any_loaded(name);
         cur = first ? v : std::fmax(cur, v);
         mark(shard);
         return;
@@ -158,7 +134,7 @@ void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, i
     if (name == "shape") {
         expect_shape(value, {2, 1}, what);
         const int64_t* s = value.data<int64_t>();
-        int64_t rows = shard < 0 ? layer.out_features() : layer.logical_widths[shard];
+        int64_t rows = shard < 0 ? layer.out_features() : layer.params.widths[shard];
         CTK_CHECK(s[0] == rows && s[1] == layer.input_size, what, ": expected {", rows, ", ", layer.input_size,
                   "}, found {", s[0], ", ", s[1], "}");
         std::memcpy(param.raw(), value.raw(), value.nbytes());
@@ -166,23 +142,15 @@ void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, i
         return;
     }
     // Row-sharded parameters: weight, compressed, bitmask, channel weight_scale.
-    int64_t row0 = 0;
-    for (int i = 0; i < shard; ++i) row0 += layer.logical_widths[i];
-    int64_t rows = shard < 0 ? layer.out_features() : layer.logical_widths[shard];
-    Shape want = param.shape;
-    want[0] = rows;
-    expect_shape(value, want, what);
     if (name == "weight_scale") check_scales_positive_finite(value, what);
-    Tensor dst = param.rows(row0, row0 + rows);
-    std::memcpy(dst.raw(), value.raw(), value.nbytes());
-    mark(shard);
+    layer.params.load_rows(name, value, shard);
 }
 
 // ---- process_weights_after_loading -----------------------------------------------
 
 // Per-tensor (one per shard) weight scales -> one scale per output channel.
 static Tensor channelwise_weight_scale(const Sparse24Linear& layer) {
-    const Tensor& ws = layer.params.at("weight_scale");
+    const Tensor& ws = layer.params.get("weight_scale");
     const int64_t N = layer.out_features();
     Tensor out = Tensor::empty(DType::F32, {N});
     float* o = out.data<float>();
@@ -191,8 +159,8 @@ static Tensor channelwise_weight_scale(const Sparse24Linear& layer) {
         std::memcpy(o, s, sizeof(float) * N);
     } else {
         int64_t row = 0;
-        for (size_t i = 0; i < layer.logical_widths.size(); ++i)
-            for (int64_t r = 0; r < layer.logical_widths[i]; ++r) o[row++] = s[i];
+        for (size_t i = 0; i < layer.params.widths.size(); ++i)
+            for (int64_t r = 0; r < layer.params.widths[i]; ++r) o[row++] = s[i];
     }
     return out;
 }
@@ -200,41 +168,61 @@ static Tensor channelwise_weight_scale(const Sparse24Linear& layer) {
 void process_weights_after_loading(Sparse24Linear& layer) {
     CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
-    for (const auto& kv : layer.loaded)
-        for (size_t s = 0; s < kv.second.size(); ++s)
-            CTK_CHECK(kv.second[s], "process_weights_after_loading: parameter '", kv.first, "' shard ", s,
-                      " was never loaded");
+    layer.params.require_all_loaded();
     const int64_t K = layer.input_size;
 
-    // Weight: straight from the bitmask (each nibble is a group code; no dense copy), or
-    // compressed from the dense 2:4 weight (throws naming row and group if it is not 2:4).
-    if (layer.format == SparsityFormat::Sparse24Bitmask) {
-        layer.weight_cpu = ref::bitmask_to_sparse24(layer.params.at("compressed"), layer.params.at("bitmask"), K);
-    } else {
-        layer.weight_cpu = ref::compress_24(layer.params.at("weight"));
-    }
     if (layer.quantized()) {
         layer.weight_scale = channelwise_weight_scale(layer);
-        if (!layer.input_quant->dynamic) layer.input_scale = layer.params.at("input_scale").clone();
+        if (!layer.input_quant->dynamic) layer.input_scale = layer.params.get("input_scale").clone();
     }
-    layer.params.clear();  // the loaded forms are no longer needed
+    // Weight: straight from the bitmask (each nibble is a group code; no dense copy), or
+    // compressed from the dense 2:4 weight (throws naming row and group if it is not 2:4).
+    const bool bitmask = layer.format == SparsityFormat::Sparse24Bitmask;
+    if (layer.backend == Backend::CPU) {
+        layer.weight_cpu = bitmask ? ref::bitmask_to_sparse24(layer.params.get("compressed"),
+                                                              layer.params.get("bitmask"), K)
+                                   : ref::compress_24(layer.params.get("weight"));
+    } else {
+#if CTK_HAVE_CUDA
+        // The same two paths on the device, straight into the tensor-core layout.
+        layer.weight_gpu = bitmask ? cuda::sparse24_from_bitmask(cuda::to_device(layer.params.get("compressed")),
+                                                                 cuda::to_device(layer.params.get("bitmask")), K)
+                                   : cuda::sparse24_compress(cuda::to_device(layer.params.get("weight")));
+        if (layer.quantized()) layer.weight_scale_gpu = cuda::to_device(layer.weight_scale);
+#endif
+    }
+    layer.params.reset(layer.params.widths);  // the loaded forms are no longer needed
     layer.processed = true;
 }
 
 // ---- apply -----------------------------------------------------------------------
 
+// The CUDA backend: the same steps as the CPU path below, with the kernels of cuda/ops.h.
+static Tensor apply_cuda(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
+#if CTK_HAVE_CUDA
+    if (!layer.quantized()) return cuda::sparse24_gemm(x, layer.weight_gpu, Tensor(), Tensor(), bias, layer.params_dtype);
+    const QuantArgs& iq = *layer.input_quant;
+    cuda::QuantResult q;
+    if (layer.weight_dtype == DType::I8)
+        q = iq.dynamic ? cuda::quant_int8_dynamic_per_token(x)
+                       : cuda::quant_int8_static(x, layer.input_scale.data<float>()[0]);
+    else
+        q = iq.dynamic ? cuda::quant_fp8_dynamic_per_token(x)
+                       : cuda::quant_fp8_static(x, layer.input_scale.data<float>()[0]);
+    return cuda::sparse24_gemm(q.q, layer.weight_gpu, q.scale, layer.weight_scale_gpu, bias, layer.params_dtype);
+#else
+    (void)layer, (void)x, (void)bias;
+    throw Error("apply: this build has no GPU kernels");
+#endif
+}
+
 Tensor apply(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
-    CTK_CHECK(x.ndim() == 2 && x.size(1) == layer.input_size, "x: expected shape [M, ", layer.input_size,
-              "], found ", shape_str(x.shape));
-    expect_dtype(x, layer.params_dtype, "x");
-    if (bias.defined()) {
-        expect_shape(bias, {layer.out_features()}, "bias");
-        expect_dtype(bias, layer.params_dtype, "bias");
-    }
-    CTK_CHECK(layer.backend == Backend::CPU, "apply: backend ", backend_name(layer.backend),
-              " is not available for Sparse24Linear in this build");
-    CTK_CHECK(x.device == Device::CPU, "x: the cpu backend needs a host tensor, found ", x.describe());
+    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
+    CTK_CHECK(x.device == (layer.backend == Backend::CPU ? Device::CPU : Device::CUDA), "x: the ",
+              backend_name(layer.backend), " backend needs a ", layer.backend == Backend::CPU ? "host" : "device",
+              " tensor, found ", x.describe());
+    if (layer.backend == Backend::CUDA) return apply_cuda(layer, x, bias);
     if (!layer.quantized()) return ref::scaled_sparse_gemm(x, layer.weight_cpu, Tensor(), Tensor(), bias, layer.params_dtype);
 
     // W8A8: dynamic activation quantization is always per token (as vLLM runs it, even

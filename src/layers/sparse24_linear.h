@@ -22,7 +22,6 @@
 //
 // Every validation throws ctk::Error naming the parameter, the expected and the found.
 #pragma once
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +29,11 @@
 #include "core/tensor.h"
 #include "layers/backend.h"
 #include "layers/quant_args.h"
+#include "layers/sharded_params.h"
 #include "ref/sparse24.h"
+#if CTK_HAVE_CUDA
+#include "ops.h"
+#endif
 
 namespace ctk {
 
@@ -43,19 +46,21 @@ struct Sparse24Linear {
     DType weight_dtype = DType::BF16;  // f16/bf16 (= params dtype) for sparse-only, i8 or f8e4m3
 
     // ---- create_weights ----
-    std::vector<int64_t> logical_widths;  // output features of each shard (q, k, v / gate, up)
     int64_t input_size = 0;               // K
     DType params_dtype = DType::BF16;     // activation and output dtype: f16 or bf16
-    std::map<std::string, Tensor> params; // host tensors, by vLLM parameter name
-    std::map<std::string, std::vector<bool>> loaded;  // per parameter, per shard
+    ShardedParams params;                 // by vLLM parameter name, + the shard widths (q, k, v)
 
     // ---- process_weights_after_loading ----
     bool processed = false;
     Tensor weight_scale;  // [N] f32 per channel, or [1] f32 (sparse-only: undefined = 1)
     Tensor input_scale;   // [1] f32 for static input quantization, else undefined
     ref::Sparse24 weight_cpu;  // Backend::CPU: values [N, K/2] + codes [N, K/4]
+#if CTK_HAVE_CUDA
+    cuda::Sparse24KernelWeight weight_gpu;  // Backend::CUDA: values + metadata in the kernel layout
+    Tensor weight_scale_gpu;                // Backend::CUDA: [N] f32 on the device
+#endif
 
-    int64_t out_features() const;  // N
+    int64_t out_features() const { return params.total_rows(); }  // N
     bool quantized() const { return weight_quant.has_value(); }
 };
 

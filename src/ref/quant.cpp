@@ -146,7 +146,10 @@ QuantResult quant_int8_dynamic_per_token_azp(const Tensor& x) {
             mn = std::fmin(mn, row[j]);
             mx = std::fmax(mx, row[j]);
         }
-        const float s = (mx - mn) / 255.0f;
+        float s = (mx - mn) / 255.0f;
+        // A row of zeros of both signs: fmin/fmax may pick either zero, so max - min can be
+        // -0. Normalise the scale to +0 so the result does not depend on reduction order.
+        if (s == 0.0f) s = 0.0f;
         const int32_t azp = sat32_rne(-128.0f - mn / s);
         const float inv = 1.0f / s;
         int8_t* q = r.q.data<int8_t>() + i * xr.h;

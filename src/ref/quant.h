@@ -50,7 +50,8 @@ QuantResult quant_int8_static_azp(const Tensor& x, float scale, int32_t azp);
 // inv = amax == 0 ? 0 : 127/amax, q = sat8(rne(x * inv)); amax 0 -> s 0, q 0.
 QuantResult quant_int8_dynamic_per_token(const Tensor& x);
 // int8 dynamic asymmetric per token: s = (max-min)/255, azp = sat32(rne(-128 - min/s))
-// (NaN -> 0), q = sat8(sat32(rne(x * (1/s))) + azp). A constant row has s = 0 and then
+// (NaN -> 0), q = sat8(sat32(rne(x * (1/s))) + azp); a zero s is stored as +0 (fmin/fmax
+// may pick either signed zero). A constant row has s = 0 and then
 // follows the IEEE arithmetic as vLLM does (zero row: azp 0, q 0; see docs/quant.md).
 QuantResult quant_int8_dynamic_per_token_azp(const Tensor& x);
 // fp8 static per-tensor: q = e4m3(clamp(x * (1/s))). scale [1] = s.

@@ -1,9 +1,18 @@
-// CPU reference for 8-bit weight quantization (round-to-nearest, symmetric), the way
-// llm-compressor's RTN observer writes W8A8 checkpoints:
-//   scale = amax / qmax   (qmax 127 for int8, 448 for fp8 e4m3), per output channel or per tensor
-//   q     = int8: sat8(rne(w / scale));  fp8: e4m3(clamp(w / scale))
-// A row (or tensor) of zeros gets scale 1 so the stored scale stays positive and finite.
-// Used by the demo, the examples and `ctk compress`.
+// compressed-tensors' round-to-nearest 8-bit weight quantization, operation by
+// operation, so `ctk compress` writes the bytes llm-compressor writes for a W8A8
+// checkpoint (QuantizationModifier, symmetric static weights, minmax observer).
+//
+// compressed-tensors computes in the weight's own dtype (bf16 for a bf16 model): each
+// torch op works in fp32 and rounds its result to that dtype (round_w below; exact for f32):
+//   amax  = max |w| over a row (channel) or the whole tensor      exact
+//   scale = max(round_w(amax / qh), 2^-23)                         qh = 127.5 (int8: (127 - -128) / 2)
+//                                                                       448   (fp8:  (448 - -448) / 2)
+//   v     = round_w(w / scale) + 0                                 (+0 turns -0 into +0)
+//   q     = int8: rne(clamp(v, -128, 127))    fp8: e4m3(clamp(v, -448, 448))
+// The scale is stored in the weight's dtype: [N, 1] per channel, [1] per tensor.
+// Note qh = 127.5 for int8 (not vLLM's activation 127): the largest weight maps to
+// 127.5 -> 128 -> clamped 127. shared/reference/sparse24-and-quant.md 2.2 gives the
+// order: prune first (in high precision), then quantize, then compress.
 #pragma once
 #include "core/tensor.h"
 
@@ -11,13 +20,11 @@ namespace ctk::ref {
 
 struct QuantizedWeight {
     Tensor q;      // [N, K] i8 or f8e4m3
-    Tensor scale;  // [N, 1] f32 (per channel) or [1] f32 (per tensor)
+    Tensor scale;  // [N, 1] (per channel) or [1] (per tensor), in w's dtype
 };
 
-// w: [N, K] f32, f16 or bf16; out: I8 or F8E4M3. Throws naming row and column on NaN/Inf.
+// w: [N, K] f32, f16 or bf16 (finite); out: I8 or F8E4M3. Returns q [N, K] and the
+// scale in w's dtype. Throws naming row and column on NaN/Inf.
 QuantizedWeight quantize_weight_8bit(const Tensor& w, DType out, bool per_channel);
-
-// Back to f32: q * scale (exact in fp32 for both formats).
-Tensor dequantize_weight_8bit(const QuantizedWeight& qw);
 
 }  // namespace ctk::ref

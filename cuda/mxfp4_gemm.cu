@@ -1,0 +1,740 @@
+// MXFP4 W4A16 GEMM: out[M, N] = x[M, K] @ dequant(W)^T (+ bias).
+//
+//   x    [M, K]  bf16 or f16, row-major, M >= 1, K % 32 == 0
+//   W    Mxfp4KernelWeight (cuda/mxfp4_repack.cu): E2M1 codes and E8M0 scales in the
+//        tile layout of ref/mxfp4_repack.h (16 rows x 64 columns per tile, one 16-byte
+//        A fragment per lane per tile)
+//   bias [N]     x's dtype, or undefined
+//   out  [M, N]  x's dtype; fp32 accumulation, bias added in fp32, one rounding
+//
+// A weight is e2m1(code) * 2^(scale - 127), exact. Every rung computes with exact weight
+// values and fp32 sums, so it differs from the CPU reference (ref::mxfp4_gemm) only in
+// the order of the fp32 additions.
+//
+// The ladder (numbers: H100 SXM, bf16, L2 flushed, `ctk bench mxfp4`; docs/mxfp4.md):
+//
+// v1 (readable): one kernel dequantizes the tiles into a dense [N, K] 16-bit weight with
+//    the scale folded in, a second one is a plain shared-memory tiled GEMM (fp32 FMA,
+//    4x4 outputs per thread). Easy to check; it writes and re-reads the 16-bit weight,
+//    4x the bytes of the 4-bit one, and uses no tensor cores.
+//    Measured: 1x14336x4096 0.42 ms, 4096x14336x4096 25 ms (see docs/mxfp4.md).
+//
+// v2 (fused decode, M <= 64 per launch, larger M in 64-row slices): Marlin's ideas on
+//    our layout. Each warp owns one 16-row tile of W; a lane's 16-byte cp.async brings
+//    exactly its A fragment for 4 k16 steps, through a 4-stage shared-memory pipeline
+//    shared with the x tile (also cp.async). Nibbles become bf16/f16 with two logic ops
+//    and one multiply per pair (e2m1_pair below). W is the 16-row MMA operand and x the
+//    8-column one (out^T = W x^T), so M = 1 wastes nothing but the 7 unused columns of
+//    the n8 operand. The E8M0 scale is applied exactly, in fp32, to the partial sum of
+//    each 32-block (two m16n8k16 MMAs): no 16-bit range limit, so every code 0..255
+//    works in bf16 and f16. Work: a striped partition (Marlin) - the (n-block, k-chunk)
+//    units are cut into equal contiguous stripes, one per resident CTA, so every SM gets
+//    the same number of bytes whatever N and K; n-blocks cut by a stripe boundary are
+//    summed deterministically (partials in fp32, the last CTA to arrive adds them in
+//    stripe order). Measured: 1x14336x4096 in 0.0XX ms (see docs/mxfp4.md).
+//
+// v3 (large M): wgmma (sm_90a). A CTA computes a 128 (n) x BM (m) tile; two warpgroups
+//    each own 64 rows of W and issue wgmma m64nBMk16 with A (the weights) from
+//    REGISTERS - dequantized straight from the same 16-byte fragments, scale folded into
+//    the 16-bit value (exact; fold_shift keeps f16 in range) - and B (x) from shared
+//    memory, stored with the 128-byte swizzle by cp.async. 5-stage pipeline; one wgmma
+//    group stays in flight while the next chunk is dequantized. Output staged through
+//    shared memory for 16-byte stores. Measured: 4096x14336x4096 at XXX TFLOP/s.
+//
+// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "check.cuh"
+#include "formats/fp16.h"
+#include "formats/mxfp4.h"
+#include "formats/mxfp4_bits.h"
+#include "ops.h"
+#include "ptx.cuh"
+
+namespace ctk::cuda {
+
+namespace {
+
+constexpr int kTileN = 16;     // W rows per tile (one warp's MMA A operand)
+constexpr int kChunkK = 64;    // W columns per tile: 4 k16 steps, 2 scale blocks
+constexpr int kTilesPerCta = 8;  // v2 and v3: 8 tiles = 128 rows of W per CTA
+constexpr int kThreads = 256;
+
+// ---------------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------------
+
+// 16-bit float bits -> fp32 and back, the same roundings as the CPU reference.
+template <bool BF16>
+__device__ __forceinline__ float act_to_float(uint16_t h) {
+    return BF16 ? bf16_to_float(h) : fp16_to_float(h);
+}
+template <bool BF16>
+__device__ __forceinline__ uint16_t act_from_float(float v) {
+    return BF16 ? bf16_from_float(v) : fp16_from_float(v);
+}
+
+// E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
+// register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as
+// e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
+template <bool BF16, int J>
+__device__ __forceinline__ uint32_t e2m1_pair_placed(uint32_t word) {
+    return BF16 ? e2m1x2_placed_bf16(word, J) : e2m1x2_placed_f16(word, J);
+}
+template <bool BF16>
+__device__ __forceinline__ uint32_t mul_pair(uint32_t a, uint32_t b) {
+    return BF16 ? ptx::mul_bf16x2(a, b) : ptx::mul_f16x2(a, b);
+}
+// 2^126 as a bf16 pair (exponent field 253) / 2^14 as an f16 pair (exponent field 29).
+template <bool BF16>
+__device__ __forceinline__ uint32_t e2m1_bias_fix() {
+    return BF16 ? 0x7E807E80u : 0x74007400u;
+}
+// The four A-fragment registers of one k16 step: a_j = (nibble j, nibble j+4), exact e2m1.
+template <bool BF16>
+__device__ __forceinline__ void e2m1_fragment(uint32_t word, uint32_t (&a)[4]) {
+    const uint32_t fix = e2m1_bias_fix<BF16>();
+    a[0] = mul_pair<BF16>(e2m1_pair_placed<BF16, 0>(word), fix);
+    a[1] = mul_pair<BF16>(e2m1_pair_placed<BF16, 1>(word), fix);
+    a[2] = mul_pair<BF16>(e2m1_pair_placed<BF16, 2>(word), fix);
+    a[3] = mul_pair<BF16>(e2m1_pair_placed<BF16, 3>(word), fix);
+}
+
+template <bool BF16>
+__device__ __forceinline__ void mma_16x8x16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
+                                            const float (&c)[4]) {
+    if (BF16) ptx::mma_m16n8k16_bf16(d, a, b0, b1, c);
+    else ptx::mma_m16n8k16_f16(d, a, b0, b1, c);
+}
+
+// ---------------------------------------------------------------------------------
+// v1: dequantize to a dense 16-bit weight, then a plain tiled GEMM
+// ---------------------------------------------------------------------------------
+
+// One thread per fragment word: 8 weights w' = e2m1 * 2^(scale-127-shift) (exact in
+// fp32 and, by the fold plan, in the 16-bit type) written to wd [N, K].
+template <bool BF16>
+__global__ void v1_dequantize_kernel(const uint32_t* __restrict__ words, const uint32_t* __restrict__ swords,
+                                     uint16_t* __restrict__ wd, int N, int K, int n_tiles, int k_chunks,
+                                     int shift) {
+    int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (idx >= static_cast<int64_t>(k_chunks) * n_tiles * 128) return;
+    const int s = idx % 4, lane = (idx / 4) % 32;
+    const int64_t t = (idx / 128) % n_tiles, c = idx / (128 * static_cast<int64_t>(n_tiles));
+    const int g = lane / 4, q = lane % 4;
+    const uint32_t word = words[idx];
+    const uint32_t sw = swords[(c * n_tiles + t) * 8 + g];
+    const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
+    const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        const int64_t n = t * kTileN + rows[i], k = c * kChunkK + s * 16 + cols[i];
+        if (n >= N || k >= K) continue;
+        // Scale byte: (row g | g+8) x (block 0 | 1 of the chunk), ref/mxfp4_repack.h.
+        const uint32_t code = (sw >> (8 * ((rows[i] >= 8 ? 1 : 0) + 2 * (s / 2)))) & 0xFF;
+        const float scale = code == kE8M0Nan ? f32_from_bits(0x7FC00000u)
+                                             : f32_from_bits(static_cast<uint32_t>(static_cast<int>(code) - shift) << 23);
+        wd[n * K + k] = act_from_float<BF16>(e2m1_to_float((word >> (4 * i)) & 0xF) * scale);
+    }
+}
+
+// out[m, n] = round(2^shift * sum_k x[m, k] * wd[n, k] + bias[n]). 64x64 output tile per
+// block, 16x16 threads with 4x4 outputs each, k in steps of 16 through shared memory
+// (stored k-major so the inner loop reads rows).
+template <bool BF16>
+__global__ void v1_gemm_kernel(const uint16_t* __restrict__ x, const uint16_t* __restrict__ wd,
+                               const uint16_t* __restrict__ bias, uint16_t* __restrict__ out, int M, int N, int K,
+                               float out_scale) {
+    constexpr int BM = 64, BN = 64, BK = 16;
+    __shared__ float xs[BK][BM + 1];
+    __shared__ float ws[BK][BN + 1];
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < K; k0 += BK) {
+        for (int i = threadIdx.x; i < BM * BK; i += 256) {
+            const int r = i / BK, kk = i % BK;
+            xs[kk][r] = (m0 + r < M && k0 + kk < K) ? act_to_float<BF16>(x[(int64_t)(m0 + r) * K + k0 + kk]) : 0.0f;
+            ws[kk][r] = (n0 + r < N && k0 + kk < K) ? act_to_float<BF16>(wd[(int64_t)(n0 + r) * K + k0 + kk]) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < BK; ++kk)
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xs[kk][ty * 4 + i], ws[kk][tx * 4 + j], acc[i][j]);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
+            if (m >= M || n >= N) continue;
+            float v = acc[i][j] * out_scale;
+            if (bias) v += act_to_float<BF16>(bias[n]);
+            out[(int64_t)m * N + n] = act_from_float<BF16>(v);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// v2: fused decode kernel (mma.sync; every warp its own cp.async pipeline and stripe)
+// ---------------------------------------------------------------------------------
+
+constexpr int kV2Warps = 4;   // warps per CTA; they share nothing but the SM
+constexpr int kV2Stages = 4;  // per-warp pipeline depth (3 units in flight while one is used)
+constexpr int kXRowBytes = kChunkK * 2 + 16;  // 64 activations + 16 bytes of padding:
+                                              // ldmatrix rows land in distinct banks
+
+// One warp's ring of stages. A stage holds one unit = one 16 x 64 tile of W: the lanes'
+// fragments (lane i's 16 bytes at 16 i), one scale word per lane (lane 4g+q holds word g;
+// the four lanes of a row group copy the same word), and x rows 0..8MT-1 of the chunk.
+template <int MT>
+struct V2Smem {
+    static constexpr int kW = 32 * 16;
+    static constexpr int kS = 32 * 4;
+    static constexpr int kX = MT * 8 * kXRowBytes;
+    static constexpr int kStage = kW + kS + kX;
+    static constexpr int kWarp = kStage * kV2Stages;
+    static constexpr int kTotal = kWarp * kV2Warps;
+};
+
+// The unit sequence (unit = (tile t, chunk c), c fastest) cut into stripes of `per_warp`
+// units, one per warp: which warps touch tile t.
+struct Stripe {
+    int per_warp, k_chunks;
+    __device__ __host__ int first_warp(int t) const { return t * k_chunks / per_warp; }
+    __device__ __host__ int last_warp(int t) const { return (t * k_chunks + k_chunks - 1) / per_warp; }
+};
+
+template <bool BF16, int MT>
+__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
+    v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
+              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint16_t* __restrict__ bias,     // [N] or null
+              uint16_t* __restrict__ out,            // [M, N]
+              float* __restrict__ partials,          // [n_tiles, max_contrib, 32 lanes, MT] float4
+              int* __restrict__ counters,            // [n_tiles], zero between launches
+              int M, int N, int K, int n_tiles, int k_chunks, int per_warp, int max_contrib) {
+    extern __shared__ __align__(16) uint8_t smem[];
+    using L = V2Smem<MT>;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int gw = blockIdx.x * kV2Warps + warp;  // this warp's stripe
+    const int u_begin = gw * per_warp;
+    const int u_end = min(u_begin + per_warp, n_tiles * k_chunks);
+    if (u_begin >= u_end) return;  // warp-uniform; the kernel has no block-wide barrier
+    uint8_t* ring = smem + warp * L::kWarp;
+
+    // x rows >= M are never copied: zero them once in every stage.
+    for (int i = lane; i < kV2Stages * MT * 8 * 8; i += 32) {
+        const int st = i / (MT * 64), r = (i / 8) % (MT * 8), j = i % 8;
+        if (r >= M) *reinterpret_cast<uint4*>(ring + st * L::kStage + L::kW + L::kS + r * kXRowBytes + j * 16) = uint4{0, 0, 0, 0};
+    }
+
+    // Global -> this warp's stage `slot`: unit (t, c).
+    auto load_unit = [&](int t, int c, int slot) {
+        uint8_t* st = ring + slot * L::kStage;
+        const int64_t tile = static_cast<int64_t>(c) * n_tiles + t;
+        ptx::cp_async_16(ptx::smem_addr(st + lane * 16), words + tile * 32 + lane, true);
+        ptx::cp_async_4(ptx::smem_addr(st + L::kW + lane * 4), swords + tile * 8 + g);
+        for (int p = lane; p < M * 8; p += 32) {  // the M real rows, 8 pieces of 8 values each
+            const int r = p / 8, j = p % 8, k = c * kChunkK + j * 8;
+            const bool ok = k < K;  // K % 32 == 0: the second half of the last chunk may be past K
+            ptx::cp_async_16(ptx::smem_addr(st + L::kW + L::kS + r * kXRowBytes + j * 16),
+                             x + (ok ? (int64_t)r * K + k : 0), ok);
+        }
+    };
+
+    float acc[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
+
+    // Writes the warp's sums for tile t: directly if it is the tile's only warp, else as
+    // a partial; the last of the tile's warps to arrive adds all partials in stripe order
+    // (the same order whoever is last: deterministic) and writes the output.
+    const Stripe stripe{per_warp, k_chunks};
+    auto flush = [&](int t) {
+        const int first = stripe.first_warp(t), count = stripe.last_warp(t) - first + 1;
+        bool write = true;
+        if (count > 1) {
+            float4* base = reinterpret_cast<float4*>(partials) + (int64_t)t * max_contrib * 32 * MT;
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+                base[((gw - first) * 32 + lane) * MT + mt] = make_float4(acc[mt][0], acc[mt][1], acc[mt][2], acc[mt][3]);
+            __threadfence();
+            __syncwarp();
+            int last = 0;
+            if (lane == 0) last = atomicAdd(&counters[t], 1) == count - 1;
+            write = __shfl_sync(0xFFFFFFFFu, last, 0) != 0;
+            if (write) {
+                __threadfence();
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
+                for (int j = 0; j < count; ++j) {
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt) {
+                        const float4 v = __ldcg(base + (j * 32 + lane) * MT + mt);
+                        acc[mt][0] += v.x;
+                        acc[mt][1] += v.y;
+                        acc[mt][2] += v.z;
+                        acc[mt][3] += v.w;
+                    }
+                }
+                if (lane == 0) counters[t] = 0;  // ready for the next launch
+            }
+        }
+        if (write) {
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {  // rows g and g + 8 of the tile
+                const int n = t * kTileN + g + 8 * half;
+                if (n >= N) continue;
+                const float b = bias ? act_to_float<BF16>(bias[n]) : 0.0f;
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const int m = mt * 8 + 2 * q + e;
+                        if (m < M) out[(int64_t)m * N + n] = act_from_float<BF16>(acc[mt][2 * half + e] + b);
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
+    };
+
+    // Prologue: kV2Stages - 1 units in flight. (lt, lc) = the next unit to load.
+    int lt = u_begin / k_chunks, lc = u_begin % k_chunks;
+    auto advance = [&](int& t, int& c) {
+        if (++c == k_chunks) c = 0, ++t;
+    };
+#pragma unroll
+    for (int i = 0; i < kV2Stages - 1; ++i) {
+        if (u_begin + i < u_end) {
+            load_unit(lt, lc, i);
+            advance(lt, lc);
+        }
+        ptx::cp_async_commit();
+    }
+    const float zero[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int t = u_begin / k_chunks, c = u_begin % k_chunks;
+    for (int u = u_begin, it = 0; u < u_end; ++u, ++it) {
+        ptx::cp_async_wait<kV2Stages - 2>();  // unit u has landed (this lane's copies) ...
+        __syncwarp();                         // ... every lane's; and every lane is done with slot it - 1
+        if (u + kV2Stages - 1 < u_end) {
+            load_unit(lt, lc, (it + kV2Stages - 1) % kV2Stages);
+            advance(lt, lc);
+        }
+        ptx::cp_async_commit();
+
+        const uint8_t* st = ring + (it % kV2Stages) * L::kStage;
+        const uint4 wq = *reinterpret_cast<const uint4*>(st + lane * 16);
+        const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kW + lane * 4);
+        const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
+        const uint32_t x_base = ptx::smem_addr(st + L::kW + L::kS);
+#pragma unroll
+        for (int kb = 0; kb < 2; ++kb) {  // the chunk's two 32-blocks
+            // A fragments (the tile's 16 rows) of the block's two k16 steps.
+            uint32_t a0[4], a1[4];
+            e2m1_fragment<BF16>(wsteps[2 * kb], a0);
+            e2m1_fragment<BF16>(wsteps[2 * kb + 1], a1);
+            // The block's scale, exactly, in fp32: rows g (bytes 0 / 2) and g + 8 (1 / 3).
+            const float s_g = e8m0_to_float((sw >> (16 * kb)) & 0xFF);
+            const float s_g8 = e8m0_to_float((sw >> (16 * kb + 8)) & 0xFF);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                // B fragments of both k16 steps for x rows 8 mt .. 8 mt + 7.
+                uint32_t b[4];
+                ptx::ldmatrix_x4(b, x_base + (mt * 8 + lane % 8) * kXRowBytes + (kb * 32 + (lane / 8) * 8) * 2);
+                float part[4];
+                mma_16x8x16<BF16>(part, a0, b[0], b[1], zero);
+                mma_16x8x16<BF16>(part, a1, b[2], b[3], part);
+                acc[mt][0] = fmaf(part[0], s_g, acc[mt][0]);
+                acc[mt][1] = fmaf(part[1], s_g, acc[mt][1]);
+                acc[mt][2] = fmaf(part[2], s_g8, acc[mt][2]);
+                acc[mt][3] = fmaf(part[3], s_g8, acc[mt][3]);
+            }
+        }
+        if (c == k_chunks - 1 || u == u_end - 1) flush(t);
+        advance(t, c);
+    }
+    ptx::cp_async_wait<0>();
+}
+
+// ---------------------------------------------------------------------------------
+// v3: wgmma; weights dequantized into shared memory, activations cp.async'ed there
+// ---------------------------------------------------------------------------------
+
+
+template <int BM>
+struct V3Smem {
+    static constexpr int kStages = BM == 256 ? 4 : 5;
+    static constexpr int kX = BM * 128;                 // BM rows x 64 values, 128B-swizzled
+    static constexpr int kW = kTilesPerCta * 32 * 16;   // 4096: raw fragments of 8 tiles
+    static constexpr int kS = kTilesPerCta * 8 * 4;     // 256: scale words
+    static constexpr int kStage = (kX + kW + kS + 1023) / 1024 * 1024;  // x stays 1024-aligned
+    static constexpr int kA = 128 * 128;                // dequantized W tile: 128 rows x 64 values
+    static constexpr int kABuffers = 3;                 // chunk c in the MMAs, c + 1 being written, c - 1 retiring
+    static constexpr int kAOffset = kStage * kStages;   // the A buffers follow the stages
+    static constexpr int kOutRow = 128 * 2 + 16;        // staged output row: 128 n + padding
+    static constexpr int kUsed = kAOffset + kABuffers * kA;
+    static constexpr int kTotal = (kUsed > BM * kOutRow ? kUsed : BM * kOutRow) + 1024;  // + alignment
+};
+
+// 2^(126 + e) (bf16) or 2^(14 + e) (f16), e = code - 127 - shift, in both halves: one
+// multiply of a placed E2M1 pair by it gives e2m1 * 2^e exactly (formats/mxfp4_bits.h;
+// the fold plan keeps e in range for every finite code of the layer).
+template <bool BF16>
+__device__ __forceinline__ uint32_t folded_multiplier(uint32_t code, int shift) {
+    const uint32_t h = BF16 ? e8m0_folded_factor_bf16(code, shift) : e8m0_folded_factor_f16(code, shift);
+    return h | (h << 16);
+}
+
+// A fragment with the scale folded in; rows g (a0, a2) and g + 8 (a1, a3) of the tile
+// have their own multiplier.
+template <bool BF16>
+__device__ __forceinline__ void folded_fragment(uint32_t word, uint32_t mul_row_g, uint32_t mul_row_g8,
+                                                uint32_t (&a)[4]) {
+    a[0] = mul_pair<BF16>(e2m1_pair_placed<BF16, 0>(word), mul_row_g);
+    a[1] = mul_pair<BF16>(e2m1_pair_placed<BF16, 1>(word), mul_row_g8);
+    a[2] = mul_pair<BF16>(e2m1_pair_placed<BF16, 2>(word), mul_row_g);
+    a[3] = mul_pair<BF16>(e2m1_pair_placed<BF16, 3>(word), mul_row_g8);
+}
+
+template <bool BF16, int BM>
+__device__ __forceinline__ void wgmma_ss(float (&d)[BM / 2], uint64_t desc_a, uint64_t desc_b) {
+    if constexpr (BM == 256) {
+        if (BF16) ptx::wgmma_m64n256k16_ss_bf16(d, desc_a, desc_b);
+        else ptx::wgmma_m64n256k16_ss_f16(d, desc_a, desc_b);
+    } else {
+        if (BF16) ptx::wgmma_m64n128k16_ss_bf16(d, desc_a, desc_b);
+        else ptx::wgmma_m64n128k16_ss_f16(d, desc_a, desc_b);
+    }
+}
+
+// Byte offset of 16-byte chunk j of row r in a K-major tile of 128-byte rows with the
+// 128B swizzle (what wgmma_desc_k_major_sw128 describes).
+__device__ __forceinline__ int sw128_offset(int r, int j) { return r * 128 + ((j ^ (r % 8)) * 16); }
+
+template <bool BF16, int BM>
+__global__ void __launch_bounds__(kThreads, 1)
+    v3_kernel(const uint16_t* __restrict__ x,        // [M, K]
+              const uint4* __restrict__ words,       // [k_chunks, n_tiles, 32] x 16 B
+              const uint32_t* __restrict__ swords,   // [k_chunks, n_tiles, 8]
+              const uint16_t* __restrict__ bias,     // [N] or null
+              uint16_t* __restrict__ out,            // [M, N]
+              int M, int N, int K, int n_tiles, int k_chunks, int fold_shift, float out_scale) {
+    using L = V3Smem<BM>;
+    // Chunk c + kAhead is loaded while chunk c + 1 is dequantized and chunk c multiplied;
+    // its slot last held chunk c + kAhead - kStages, whose MMAs must have retired: c - 2.
+    constexpr int kStages = L::kStages, kAhead = L::kStages - 2;
+    extern __shared__ uint8_t smem_raw[];
+    // 1024-byte alignment: the 128B swizzle pattern repeats every 8 rows x 128 B.
+    uint8_t* smem = smem_raw + ((1024 - (ptx::smem_addr(smem_raw) & 1023)) & 1023);
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4;
+    const int wg = warp / 4;  // warpgroup: W rows 64 wg .. 64 wg + 63 of the CTA's 128
+    const int nb = blockIdx.x, m0 = blockIdx.y * BM;
+
+    auto load_chunk = [&](int c, int slot) {
+        uint8_t* st = smem + slot * L::kStage;
+        for (int p = tid; p < BM * 8; p += kThreads) {  // x rows, 16-byte pieces, swizzled
+            const int r = p / 8, j = p % 8;
+            const int k = c * kChunkK + j * 8;
+            const bool ok = m0 + r < M && k < K;
+            ptx::cp_async_16(ptx::smem_addr(st + sw128_offset(r, j)), x + (ok ? (int64_t)(m0 + r) * K + k : 0), ok);
+        }
+        {   // fragments: thread i copies lane i % 32 of tile i / 32
+            const int t = nb * kTilesPerCta + warp;
+            const bool ok = t < n_tiles;
+            ptx::cp_async_16(ptx::smem_addr(st + L::kX + tid * 16),
+                             words + (ok ? ((int64_t)c * n_tiles + t) * 32 + lane : 0), ok);
+        }
+        if (tid < 16) {
+            const int t = nb * kTilesPerCta + tid / 2;
+            const bool ok = t < n_tiles;
+            ptx::cp_async_16(ptx::smem_addr(st + L::kX + L::kW + tid * 16),
+                             swords + (ok ? ((int64_t)c * n_tiles + t) * 8 + (tid % 2) * 4 : 0), ok);
+        }
+    };
+
+    // Dequantize this warp's 16 x 64 weights of chunk c (scale folded in) into A buffer
+    // c % 3, then make them visible to the warpgroup's wgmma.
+    const int a_row = warp * 16 + (lane / 8 % 2) * 8 + lane % 8;  // the row this lane addresses for stmatrix
+    auto dequantize_chunk = [&](int c) {
+        const uint8_t* st = smem + (c % kStages) * L::kStage;
+        uint8_t* a_tile = smem + L::kAOffset + (c % L::kABuffers) * L::kA;
+        const uint4 wq = *reinterpret_cast<const uint4*>(st + L::kX + tid * 16);
+        const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kX + L::kW + (warp * 8 + g) * 4);
+        const uint32_t mul_g0 = folded_multiplier<BF16>(sw & 0xFF, fold_shift);
+        const uint32_t mul_g8_0 = folded_multiplier<BF16>((sw >> 8) & 0xFF, fold_shift);
+        const uint32_t mul_g1 = folded_multiplier<BF16>((sw >> 16) & 0xFF, fold_shift);
+        const uint32_t mul_g8_1 = folded_multiplier<BF16>(sw >> 24, fold_shift);
+        const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {
+            uint32_t a[4];
+            folded_fragment<BF16>(wsteps[s], s < 2 ? mul_g0 : mul_g1, s < 2 ? mul_g8_0 : mul_g8_1, a);
+            // Matrix j = lane / 8 of the x4 store: rows + 8 (j odd), columns + 8 (j >= 2).
+            ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a);
+        }
+        ptx::fence_proxy_async_shared();       // stmatrix wrote A; wgmma reads it
+        ptx::named_barrier_sync(1 + wg, 128);  // the warpgroup's 4 warps have written their rows
+    };
+
+    float acc[BM / 2];
+#pragma unroll
+    for (int i = 0; i < BM / 2; ++i) acc[i] = 0.0f;
+
+    for (int i = 0; i < kAhead; ++i) {
+        if (i < k_chunks) load_chunk(i, i);
+        ptx::cp_async_commit();
+    }
+    ptx::cp_async_wait<kAhead - 1>();  // chunk 0 is in
+    ptx::fence_proxy_async_shared();
+    __syncthreads();
+    dequantize_chunk(0);
+
+    for (int c = 0; c < k_chunks; ++c) {
+        // 1. Multiply chunk c (A buffer c % 3, x slot c % kStages): 4 wgmmas, one group.
+        const uint8_t* st = smem + (c % kStages) * L::kStage;
+        const uint8_t* a_tile = smem + L::kAOffset + (c % L::kABuffers) * L::kA + wg * 64 * 128;
+        const uint64_t desc_a = ptx::wgmma_desc_k_major_sw128(ptx::smem_addr(a_tile));
+        const uint64_t desc_b = ptx::wgmma_desc_k_major_sw128(ptx::smem_addr(st));
+#pragma unroll
+        for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int s = 0; s < 4; ++s) wgmma_ss<BF16, BM>(acc, desc_a + 2 * s, desc_b + 2 * s);  // +32 B per k16
+        ptx::wgmma_commit();
+
+        // 2. While the tensor cores work on chunks c (and maybe c - 1): bring chunk c + 1
+        //    in, refill the pipeline, dequantize chunk c + 1.
+        if (c + 1 < k_chunks) {
+            ptx::cp_async_wait<kAhead - 2>();  // chunk c + 1 is in (this thread's copies)
+            ptx::fence_proxy_async_shared();   // cp.async wrote x; wgmma reads it via the async proxy
+            __syncthreads();                   // everyone's copies; every group up to c - 2 has retired
+            if (c + 1 + kAhead - 1 < k_chunks) load_chunk(c + kAhead, (c + kAhead) % kStages);
+            ptx::cp_async_commit();
+            dequantize_chunk(c + 1);           // A buffer (c + 1) % 3 last held chunk c - 2
+        }
+        // 3. Retire chunk c - 1's group: its A buffer and x slot may be reused from here.
+        ptx::wgmma_wait<1>();
+#pragma unroll
+        for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
+    }
+    ptx::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < BM / 2; ++i) ptx::pin_register(acc[i]);
+    ptx::cp_async_wait<0>();
+    __syncthreads();  // pipeline smem is reused for the output tile below
+
+    // Epilogue: acc (rows n, cols m) -> out tile [BM][128] in smem -> 16-byte stores.
+    const int q = lane % 4;
+    const int n_local0 = warp * 16 + g;  // = 64 wg + 16 (warp % 4) + g
+    float bias_v[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int n = nb * 128 + n_local0 + 8 * h;
+        if (bias && n < N) bias_v[h] = act_to_float<BF16>(bias[n]);
+    }
+    uint16_t* tile = reinterpret_cast<uint16_t*>(smem);
+    constexpr int kRow = L::kOutRow / 2;  // in elements
+#pragma unroll
+    for (int j = 0; j < BM / 8; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int m = 8 * j + 2 * q + (e & 1), h = e >> 1;
+            tile[m * kRow + n_local0 + 8 * h] = act_from_float<BF16>(acc[4 * j + e] * out_scale + bias_v[h]);
+        }
+    }
+    __syncthreads();
+    const bool vec_ok = N % 8 == 0;
+    for (int p = tid; p < BM * 16; p += kThreads) {
+        const int m = p / 16, j = p % 16;
+        const int gm = m0 + m, gn = nb * 128 + j * 8;
+        if (gm >= M || gn >= N) continue;
+        const uint16_t* src = tile + m * kRow + j * 8;
+        uint16_t* dst = out + (int64_t)gm * N + gn;
+        if (vec_ok) {
+            *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+        } else {
+            for (int e = 0; e < 8 && gn + e < N; ++e) dst[e] = src[e];
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Launchers
+// ---------------------------------------------------------------------------------
+
+// Grow-only device scratch for v2's partial sums and arrival counters (counters are
+// zeroed once and reset by the kernel itself). One stream, one call at a time.
+struct V2Workspace {
+    Tensor partials, counters;
+    int64_t partial_floats = 0, counter_ints = 0;
+    void reserve(int64_t floats, int64_t ints) {
+        if (floats > partial_floats) {
+            partials = device_empty(DType::F32, {floats});
+            partial_floats = floats;
+        }
+        if (ints > counter_ints) {
+            counters = device_zeros(DType::I32, {ints});
+            counter_ints = ints;
+        }
+    }
+};
+V2Workspace& v2_workspace() {
+    static V2Workspace ws;
+    return ws;
+}
+
+float exp2_float(int e) { return f32_from_bits(static_cast<uint32_t>(e + 127) << 23); }  // |e| <= 126
+
+template <bool BF16, int MT>
+void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
+    auto kernel = v2_kernel<BF16, MT>;
+    const int smem = V2Smem<MT>::kTotal;
+    static int per_sm = 0;  // resident CTAs per SM, from the occupancy calculator
+    if (per_sm == 0) {
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kV2Warps * 32, smem));
+        per_sm = std::max(per_sm, 1);
+    }
+    const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
+    const int total = n_tiles * k_chunks;
+    // Equal stripes for every resident warp: each SM streams the same number of bytes.
+    const int warps = device_sm_count() * per_sm * kV2Warps;
+    const int per_warp = (total + warps - 1) / warps;
+    const int used_warps = (total + per_warp - 1) / per_warp;
+    const int grid = (used_warps + kV2Warps - 1) / kV2Warps;
+    const Stripe stripe{per_warp, k_chunks};
+    int max_contrib = 1;
+    for (int t = 0; t < n_tiles; ++t) max_contrib = std::max(max_contrib, stripe.last_warp(t) - stripe.first_warp(t) + 1);
+    V2Workspace& ws = v2_workspace();
+    ws.reserve(static_cast<int64_t>(n_tiles) * max_contrib * 32 * MT * 4, n_tiles);
+    kernel<<<grid, kV2Warps * 32, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                          static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                          static_cast<float*>(ws.partials.raw()), static_cast<int*>(ws.counters.raw()),
+                                          M, static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, per_warp,
+                                          max_contrib);
+    CUDA_CHECK_LAUNCH();
+}
+
+template <bool BF16>
+void run_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    // Slices of at most 16 rows (two n8 columns of the MMA per warp); each slice streams
+    // the weights again, which is why v3 takes over for larger M.
+    for (int64_t m0 = 0; m0 < M; m0 += 16) {
+        const int rows = static_cast<int>(std::min<int64_t>(16, M - m0));
+        const uint16_t* xs = x + m0 * w.K;
+        uint16_t* os = out + m0 * w.N;
+        if (rows <= 8) launch_v2<BF16, 1>(xs, w, bias, os, rows);
+        else launch_v2<BF16, 2>(xs, w, bias, os, rows);
+    }
+}
+
+template <bool BF16>
+void run_v1(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    Tensor wd = device_empty(w.act_dtype, {w.N, w.K});
+    const int64_t words = w.k_chunks * w.n_tiles * 128;
+    v1_dequantize_kernel<BF16><<<static_cast<int>((words + 255) / 256), 256>>>(
+        static_cast<const uint32_t*>(w.words.raw()), static_cast<const uint32_t*>(w.scale_words.raw()),
+        static_cast<uint16_t*>(wd.raw()), static_cast<int>(w.N), static_cast<int>(w.K), static_cast<int>(w.n_tiles),
+        static_cast<int>(w.k_chunks), w.fold_shift);
+    CUDA_CHECK_LAUNCH();
+    dim3 grid(static_cast<unsigned>((w.N + 63) / 64), static_cast<unsigned>((M + 63) / 64));
+    v1_gemm_kernel<BF16><<<grid, 256>>>(x, static_cast<const uint16_t*>(wd.raw()), bias, out, static_cast<int>(M),
+                                        static_cast<int>(w.N), static_cast<int>(w.K), exp2_float(w.fold_shift));
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaStreamSynchronize(0));  // wd is freed on return
+}
+
+template <bool BF16, int BM>
+void launch_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    auto kernel = v3_kernel<BF16, BM>;
+    const int smem = V3Smem<BM>::kTotal;
+    static bool configured = false;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        configured = true;
+    }
+    const int n_blocks = static_cast<int>((w.n_tiles + kTilesPerCta - 1) / kTilesPerCta);
+    dim3 grid(static_cast<unsigned>(n_blocks), static_cast<unsigned>((M + BM - 1) / BM));
+    kernel<<<grid, kThreads, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                     static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                     static_cast<int>(M), static_cast<int>(w.N), static_cast<int>(w.K),
+                                     static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks), w.fold_shift,
+                                     exp2_float(w.fold_shift));
+    CUDA_CHECK_LAUNCH();
+}
+
+template <bool BF16>
+void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
+    if (M >= 512) launch_v3<BF16, 256>(x, w, bias, out, M);
+    else launch_v3<BF16, 128>(x, w, bias, out, M);
+}
+
+}  // namespace
+
+int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
+    if (M <= kMxfp4V2MaxM || !w.foldable) return 2;
+    return 3;
+}
+
+void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
+    CTK_CHECK(w.words.defined() && w.words.device == Device::CUDA,
+              "w: not a repacked device weight (call mxfp4_repack first)");
+    CTK_CHECK(x.device == Device::CUDA, "x: expected a device tensor, found ", x.describe());
+    CTK_CHECK(x.dtype == w.act_dtype, "x: expected ", dtype_name(w.act_dtype),
+              " (the activation dtype the weight was repacked for), found ", dtype_name(x.dtype));
+    CTK_CHECK(x.ndim() == 2 && x.size(0) >= 1 && x.size(1) == w.K, "x: expected shape [M, ", w.K,
+              "] with M >= 1, found ", shape_str(x.shape));
+    const int64_t M = x.size(0);
+    if (bias.defined()) {
+        CTK_CHECK(bias.device == Device::CUDA, "bias: expected a device tensor, found ", bias.describe());
+        expect_dtype(bias, w.act_dtype, "bias");
+        expect_shape(bias, {w.N}, "bias");
+    }
+    CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
+    expect_dtype(out, w.act_dtype, "out");
+    expect_shape(out, {M, w.N}, "out");
+    CTK_CHECK(version >= 0 && version <= 3, "version: expected 0 (best), 1, 2 or 3, found ", version);
+    if (version == 0) version = mxfp4_gemm_best_version(M, w);
+    CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
+              " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
+              " (use version 0 or 2)");
+    CTK_CHECK(version != 3 || device_capability() == 90, "mxfp4_gemm v3 needs sm_90 (wgmma); this device is sm_",
+              device_capability());
+    const auto* xp = static_cast<const uint16_t*>(x.raw());
+    const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
+    auto* op = static_cast<uint16_t*>(out.raw());
+    const bool bf16 = w.act_dtype == DType::BF16;
+    switch (version) {
+        case 1: bf16 ? run_v1<true>(xp, w, bp, op, M) : run_v1<false>(xp, w, bp, op, M); break;
+        case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
+        default: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
+    }
+}
+
+Tensor mxfp4_gemm(const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
+    CTK_CHECK(x.ndim() == 2, "x: expected shape [M, K], found ", shape_str(x.shape));
+    Tensor out = device_empty(w.act_dtype, {x.size(0), w.N});
+    mxfp4_gemm_out(out, x, w, bias, version);
+    return out;
+}
+
+}  // namespace ctk::cuda

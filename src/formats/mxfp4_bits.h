@@ -1,0 +1,49 @@
+// The integer half of the kernels' E2M1 -> bf16/f16 conversion (cuda/mxfp4_gemm.cu),
+// host+device so the CPU tests can check it exhaustively.
+//
+// A fragment word holds 8 E2M1 codes, one per nibble (ref/mxfp4_repack.h). The kernels
+// turn nibbles J and J+4 into one register of two 16-bit floats:
+//
+//   v = word << 4 (3 - J)          nibble J -> bits 12..15, nibble J+4 -> bits 28..31
+//   each of them is  S E1 E0 M:    the sign is already at a 16-bit float's sign bit
+//   bf16 (S EEEEEEEE MMMMMMM):     (v >> 6) & 0x01C001C0 puts E1 E0 M at bits 8, 7, 6
+//                                  = exponent field E, top mantissa bit M
+//                                  -> the value e2m1 * 2^-126 (E = 0 gives the subnormal
+//                                     M * 2^-127 = 0.5 * 2^-126: right as well)
+//   f16  (S EEEEE MMMMMMMMMM):     (v >> 3) & 0x0E000E00 puts them at bits 11, 10, 9
+//                                  -> e2m1 * 2^-14
+//
+// Two logic operations per pair, no table. One multiply by a power of two then gives the
+// true value: by 2^126 / 2^14 (e2m1 alone, v2), or by 2^(126 + e) / 2^(14 + e) to get
+// e2m1 * 2^e with the block scale folded in (v3; needs e <= 1 so that the factor is a
+// 16-bit number). Both products are exact.
+#pragma once
+#include "formats/hd.h"
+
+namespace ctk {
+
+// Low half from nibble J, high half from nibble J + 4 of `word`: e2m1 * 2^-126 as bf16.
+CTK_HD uint32_t e2m1x2_placed_bf16(uint32_t word, int J) {
+    const uint32_t v = word << (4 * (3 - J));
+    return (v & 0x80008000u) | ((v >> 6) & 0x01C001C0u);
+}
+// The same as f16: e2m1 * 2^-14.
+CTK_HD uint32_t e2m1x2_placed_f16(uint32_t word, int J) {
+    const uint32_t v = word << (4 * (3 - J));
+    return (v & 0x80008000u) | ((v >> 3) & 0x0E000E00u);
+}
+
+// 16-bit bits of 2^(126 + e) (bf16) and 2^(14 + e) (f16), e = code - 127 - shift, the
+// factor that turns a placed pair into e2m1 * 2^e. Valid (a normal number) for e in
+// [-252, 1] (bf16) and [-28, 1] (f16); the fold plan keeps e inside [-100, 1] / [-23, 1].
+// code 255 (the NaN scale) gives NaN, which makes the whole block NaN.
+CTK_HD uint16_t e8m0_folded_factor_bf16(uint32_t code, int shift) {
+    if (code == 255) return 0x7FC0;
+    return static_cast<uint16_t>((static_cast<int>(code) - shift + 126) << 7);  // field 127 + 126 + e
+}
+CTK_HD uint16_t e8m0_folded_factor_f16(uint32_t code, int shift) {
+    if (code == 255) return 0x7E00;
+    return static_cast<uint16_t>((static_cast<int>(code) - shift - 98) << 10);  // field 15 + 14 + e
+}
+
+}  // namespace ctk

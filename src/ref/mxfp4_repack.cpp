@@ -1,0 +1,55 @@
+// CPU reference of the MXFP4 kernel layout (see ref/mxfp4_repack.h): a direct
+// transcription of the layout, one nibble at a time.
+#include "ref/mxfp4_repack.h"
+
+namespace ctk::ref {
+
+Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
+    Tensor codes = mxfp4_unpack_codes(w.packed);  // validates packed
+    const int64_t N = codes.size(0), K = codes.size(1);
+    CTK_CHECK(K % kMxBlock == 0, "packed: K = ", K, " is not a multiple of the MXFP4 block (32)");
+    expect_dtype(w.scales, DType::U8, "scales");
+    expect_shape(w.scales, {N, K / kMxBlock}, "scales");
+    CTK_CHECK(w.scales.device == Device::CPU, "scales: the CPU reference needs a host tensor");
+
+    Mxfp4Repacked r;
+    r.N = N;
+    r.K = K;
+    r.n_tiles = (N + kMxTileN - 1) / kMxTileN;
+    r.k_chunks = (K + kMxChunkK - 1) / kMxChunkK;
+    r.words = Tensor::empty(DType::I32, {r.k_chunks, r.n_tiles, 32, 4});
+    r.scale_words = Tensor::empty(DType::I32, {r.k_chunks, r.n_tiles, 8});
+    const uint8_t* c = codes.data<uint8_t>();
+    const uint8_t* s = w.scales.data<uint8_t>();
+    auto code_at = [&](int64_t n, int64_t k) -> uint32_t { return (n < N && k < K) ? c[n * K + k] : 0u; };
+    auto scale_at = [&](int64_t n, int64_t b) -> uint32_t {
+        return (n < N && b < K / kMxBlock) ? s[n * (K / kMxBlock) + b] : kMxPadScale;
+    };
+    uint32_t* words = reinterpret_cast<uint32_t*>(r.words.data<int32_t>());
+    uint32_t* swords = reinterpret_cast<uint32_t*>(r.scale_words.data<int32_t>());
+    for (int64_t ch = 0; ch < r.k_chunks; ++ch) {
+        for (int64_t t = 0; t < r.n_tiles; ++t) {
+            const int64_t n = t * kMxTileN;
+            for (int lane = 0; lane < 32; ++lane) {
+                const int g = lane / 4, q = lane % 4;
+                for (int step = 0; step < 4; ++step) {
+                    const int64_t k = ch * kMxChunkK + step * 16;
+                    // (row offset, column offset) of nibbles 0..7, per the table in the header.
+                    const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
+                    const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
+                    uint32_t word = 0;
+                    for (int i = 0; i < 8; ++i) word |= code_at(n + rows[i], k + cols[i]) << (4 * i);
+                    words[((ch * r.n_tiles + t) * 32 + lane) * 4 + step] = word;
+                }
+            }
+            for (int g = 0; g < 8; ++g) {
+                swords[(ch * r.n_tiles + t) * 8 + g] = scale_at(n + g, 2 * ch) | scale_at(n + g + 8, 2 * ch) << 8 |
+                                                       scale_at(n + g, 2 * ch + 1) << 16 |
+                                                       scale_at(n + g + 8, 2 * ch + 1) << 24;
+            }
+        }
+    }
+    return r;
+}
+
+}  // namespace ctk::ref

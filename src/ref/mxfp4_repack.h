@@ -1,0 +1,42 @@
+// CPU reference of the MXFP4 kernel layout (what cuda::mxfp4_repack produces on the
+// GPU, checked against this bit for bit). docs/mxfp4.md draws it.
+//
+// The kernels treat W [N, K] as tiles of 16 rows (n) x 64 columns (k): the rows are the
+// 16-row operand of the tensor-core MMA (the "transposed" product out^T = W x^T), so a
+// decode step with M = 1 wastes no MMA rows. One tile is one k64 "chunk" of one n16 tile:
+//
+//   words[c][t][lane][s]  (i32, [k_chunks, n_tiles, 32, 4]): lane = 4g + q of the warp
+//     that owns n16 tile t holds, for k16 step s of chunk c, the 8 codes of its
+//     mma.m16n8k16 A fragment, one nibble each, with k = 64c + 16s and n = 16t:
+//        nibble 0 = W[n+g  ][k+2q]    nibble 4 = W[n+g  ][k+2q+1]    (register a0)
+//        nibble 1 = W[n+g+8][k+2q]    nibble 5 = W[n+g+8][k+2q+1]    (a1)
+//        nibble 2 = W[n+g  ][k+2q+8]  nibble 6 = W[n+g  ][k+2q+9]    (a2)
+//        nibble 3 = W[n+g+8][k+2q+8]  nibble 7 = W[n+g+8][k+2q+9]    (a3)
+//     so register a_j is built from nibbles j (low half) and j+4 (high half) of one
+//     word, and a lane reads its 4 words (16 bytes) with one vector load.
+//   scale_words[c][t][g]  (i32, [k_chunks, n_tiles, 8]): bytes 0..3 = the E8M0 codes of
+//     (row n+g, block 2c), (row n+g+8, block 2c), (row n+g, block 2c+1), (row n+g+8,
+//     block 2c+1): the two rows a lane's fragments touch, for both 32-blocks of the chunk.
+//
+// Padding: N is padded to a multiple of 16 and K to a multiple of 64 with code 0 (+0.0)
+// and scale code 127 (1.0), so padded weights are exact zeros (never NaN).
+#pragma once
+#include "ref/mxfp4.h"
+
+namespace ctk::ref {
+
+constexpr int kMxTileN = 16;   // rows of W per tile (the MMA's 16-row operand)
+constexpr int kMxChunkK = 64;  // columns of W per tile (4 MMA k-steps, 2 scale blocks)
+constexpr uint8_t kMxPadScale = 127;
+
+struct Mxfp4Repacked {
+    int64_t N = 0, K = 0;  // logical W shape
+    int64_t n_tiles = 0;   // ceil(N / 16)
+    int64_t k_chunks = 0;  // ceil(K / 64)
+    Tensor words;          // [k_chunks, n_tiles, 32, 4] i32
+    Tensor scale_words;    // [k_chunks, n_tiles, 8] i32
+};
+
+Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w);
+
+}  // namespace ctk::ref

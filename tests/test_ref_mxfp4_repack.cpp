@@ -1,0 +1,159 @@
+// The MXFP4 kernel layout and bit tricks, checked on the CPU (no GPU needed):
+//  - formats/mxfp4_bits.h: every E2M1 code through the placed-bits conversion and every
+//    scale code through the folded factor, against e2m1_to_float * 2^e;
+//  - ref/mxfp4_repack.h: an emulation of the mma.m16n8k16 A-fragment semantics (the
+//    register layout written in cuda/ptx.cuh) over the repacked words reproduces the
+//    reference GEMM bit for bit, so the layout means what the kernels assume.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/random.h"
+#include "formats/formats.h"
+#include "formats/mxfp4_bits.h"
+#include "ref/mxfp4.h"
+#include "ref/mxfp4_repack.h"
+
+using namespace ctk;
+using namespace ctk::ref;
+
+TEST_CASE("mxfp4 bits: placed E2M1 pairs are e2m1 * 2^-126 (bf16) / 2^-14 (f16), every code, every position") {
+    Rng rng(4);
+    for (int J = 0; J < 4; ++J) {
+        for (uint32_t lo = 0; lo < 16; ++lo) {
+            for (uint32_t hi = 0; hi < 16; ++hi) {
+                // Random codes in the other six nibbles must not leak in.
+                uint32_t word = rng.next_u32();
+                word &= ~((0xFu << (4 * J)) | (0xFu << (4 * (J + 4))));
+                word |= lo << (4 * J) | hi << (4 * (J + 4));
+                CAPTURE(J); CAPTURE(lo); CAPTURE(hi); CAPTURE(word);
+                const uint32_t b = e2m1x2_placed_bf16(word, J), h = e2m1x2_placed_f16(word, J);
+                const float want_lo = e2m1_to_float(static_cast<uint8_t>(lo)), want_hi = e2m1_to_float(static_cast<uint8_t>(hi));
+                CHECK(std::ldexp(static_cast<double>(bf16_to_float(b & 0xFFFF)), 126) == want_lo);
+                CHECK(std::ldexp(static_cast<double>(bf16_to_float(b >> 16)), 126) == want_hi);
+                CHECK(std::ldexp(static_cast<double>(fp16_to_float(h & 0xFFFF)), 14) == want_lo);
+                CHECK(std::ldexp(static_cast<double>(fp16_to_float(h >> 16)), 14) == want_hi);
+                // The sign bit survives (code 8 is -0).
+                CHECK(((b >> 15) & 1) == (lo >> 3));
+                CHECK(((h >> 31) & 1) == (hi >> 3));
+            }
+        }
+    }
+}
+
+TEST_CASE("mxfp4 bits: folded factor times a placed pair is e2m1 * 2^e exactly, over the fold windows") {
+    for (int bf16 = 0; bf16 < 2; ++bf16) {
+        const int e_lo = bf16 ? -100 : -23, e_hi = 1;
+        for (int shift : {0, -27, 14, 120, -100}) {
+            for (int code = 0; code < 255; ++code) {
+                const int e = code - 127 - shift;
+                if (e < e_lo || e > e_hi) continue;
+                CAPTURE(bf16); CAPTURE(shift); CAPTURE(code);
+                const uint16_t f = bf16 ? e8m0_folded_factor_bf16(code, shift) : e8m0_folded_factor_f16(code, shift);
+                const double factor = bf16 ? bf16_to_float(f) : fp16_to_float(f);
+                CHECK(factor == std::ldexp(1.0, (bf16 ? 126 : 14) + e));
+                for (uint32_t c = 0; c < 16; ++c) {
+                    const uint32_t placed = bf16 ? e2m1x2_placed_bf16(c, 0) : e2m1x2_placed_f16(c, 0);
+                    const double p = bf16 ? bf16_to_float(placed & 0xFFFF) : fp16_to_float(placed & 0xFFFF);
+                    const double prod = p * factor;  // exact in double
+                    const double want = std::ldexp(static_cast<double>(e2m1_to_float(static_cast<uint8_t>(c))), e);
+                    CHECK(prod == want);
+                    // ... and representable in the 16-bit type, so the GPU multiply is exact.
+                    const float pf = static_cast<float>(prod);
+                    const double back = bf16 ? bf16_to_float(bf16_from_float(pf)) : fp16_to_float(fp16_from_float(pf));
+                    CHECK(back == want);
+                }
+            }
+        }
+        // The NaN scale gives a NaN factor.
+        const uint16_t nan_f = bf16 ? e8m0_folded_factor_bf16(255, 0) : e8m0_folded_factor_f16(255, 0);
+        CHECK(std::isnan(bf16 ? bf16_to_float(nan_f) : fp16_to_float(nan_f)));
+    }
+}
+
+// Random MXFP4 weight with scale codes in [lo, hi].
+static Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
+    Tensor codes = Tensor::empty(DType::U8, {N, K});
+    for (int64_t i = 0; i < N * K; ++i) codes.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(16));
+    Mxfp4Weight w;
+    w.packed = mxfp4_pack_codes(codes);
+    w.scales = Tensor::empty(DType::U8, {N, K / 32});
+    for (int64_t i = 0; i < N * K / 32; ++i)
+        w.scales.data<uint8_t>()[i] = static_cast<uint8_t>(lo + static_cast<int>(rng.below(hi - lo + 1)));
+    return w;
+}
+
+TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes and scale 127)") {
+    Rng rng(9);
+    Mxfp4Weight w = random_weight(rng, 17, 96, 120, 127);
+    Mxfp4Repacked r = mxfp4_repack(w);
+    CHECK(r.n_tiles == 2);
+    CHECK(r.k_chunks == 2);
+    CHECK(r.words.shape == Shape{2, 2, 32, 4});
+    CHECK(r.scale_words.shape == Shape{2, 2, 8});
+    const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+    // Chunk 1 covers columns 64..127: block 2 is real, block 3 (columns 96..127) is padding.
+    // Tile 1 has row 16 real and rows 17..31 padding.
+    const uint8_t* s = w.scales.data<uint8_t>();
+    CHECK(sw[(1 * 2 + 1) * 8 + 0] == (uint32_t(s[16 * 3 + 2]) | 127u << 8 | 127u << 16 | 127u << 24));
+    CHECK(sw[(1 * 2 + 1) * 8 + 1] == (127u | 127u << 8 | 127u << 16 | 127u << 24));
+    // Words of chunk 1, steps 2 and 3 (columns 96..127) are all zero codes.
+    const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
+    for (int t = 0; t < 2; ++t)
+        for (int lane = 0; lane < 32; ++lane)
+            for (int step = 2; step < 4; ++step) CHECK(words[((1 * 2 + t) * 32 + lane) * 4 + step] == 0u);
+}
+
+TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the words reproduces the GEMM exactly") {
+    // Integer activations and scale codes 124..128 keep every sum exact in fp32, so any
+    // correct layout gives the reference result bit for bit, and any misplaced nibble or
+    // scale byte changes it.
+    Rng rng(21);
+    const int64_t M = 5, N = 37, K = 160;
+    Mxfp4Weight w = random_weight(rng, N, K, 124, 128);
+    Tensor x = Tensor::empty(DType::BF16, {M, K});
+    for (int64_t i = 0; i < M * K; ++i)
+        x.data<bf16_t>()[i].bits = bf16_from_float(static_cast<float>(static_cast<int>(rng.below(9)) - 4));
+    Tensor want = mxfp4_gemm(x, w, Tensor());
+
+    Mxfp4Repacked r = mxfp4_repack(w);
+    const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
+    const uint32_t* swords = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+    std::vector<double> acc(M * r.n_tiles * 16, 0.0);  // [M][N padded]
+    for (int64_t c = 0; c < r.k_chunks; ++c) {
+        for (int64_t t = 0; t < r.n_tiles; ++t) {
+            for (int lane = 0; lane < 32; ++lane) {
+                const int g = lane / 4, q = lane % 4;
+                for (int step = 0; step < 4; ++step) {
+                    const uint32_t word = words[((c * r.n_tiles + t) * 32 + lane) * 4 + step];
+                    const uint32_t sw = swords[(c * r.n_tiles + t) * 8 + g];
+                    for (int j = 0; j < 4; ++j) {          // register a_j (cuda/ptx.cuh)
+                        for (int half = 0; half < 2; ++half) {  // low / high 16 bits
+                            const int row = g + 8 * (j & 1), col = 2 * q + half + 8 * (j >> 1);
+                            const int nib = j + 4 * half;
+                            const uint8_t code = (word >> (4 * nib)) & 0xF;
+                            const uint8_t scale = (sw >> (8 * ((j & 1) + 2 * (step / 2)))) & 0xFF;
+                            const double wv = e2m1_to_float(code) * std::ldexp(1.0, scale - 127);
+                            const int64_t n = t * 16 + row, k = c * 64 + step * 16 + col;
+                            for (int64_t m = 0; m < M; ++m) {
+                                const double xv = k < K ? bf16_to_float(x.data<bf16_t>()[m * K + k].bits) : 0.0;
+                                acc[m * r.n_tiles * 16 + n] += wv * xv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    int bad = 0;
+    for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) {
+            const uint16_t got = bf16_from_float(static_cast<float>(acc[m * r.n_tiles * 16 + n]));
+            if (got != want.data<bf16_t>()[m * N + n].bits && ++bad <= 5)
+                FAIL_CHECK("emulated fragments: out[", m, ", ", n, "] = ", bf16_to_float(got), ", reference ",
+                           bf16_to_float(want.data<bf16_t>()[m * N + n].bits));
+        }
+    }
+    CHECK(bad == 0);
+}
