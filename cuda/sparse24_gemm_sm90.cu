@@ -679,7 +679,8 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
         CTK_CHECK(bias.device == Device::CUDA, op, ": bias: expected a device tensor, found ", bias.describe());
         CTK_CHECK(bias.dtype == out.dtype, op, ": bias: expected dtype ", dtype_name(out.dtype),
                   " (the output dtype), found ", dtype_name(bias.dtype));
-        expect_shape(bias, {N}, cat(op, ": bias"));
+        CTK_CHECK(bias.numel() == N && (bias.ndim() == 1 || (bias.ndim() == 2 && bias.shape[1] == 1)), op,
+                  ": bias: expected [N] = [", N, "], found ", shape_str(bias.shape));
     }
     if (!sparse24_v3_available()) {
         CTK_CHECK(device_capability() >= 90, op, ": needs an sm_90 (Hopper) device, found ", device_description(),
