@@ -90,13 +90,13 @@ struct OpI8 {
 
 constexpr int kBM = 128;                  // weight rows per CTA tile (2 consumer warpgroups x 64)
 constexpr int kThreads = 384;             // producer warpgroup + 2 consumer warpgroups
-constexpr int kConsumerThreads = 256;
+[[maybe_unused]] constexpr int kConsumerThreads = 256;
 constexpr int kRowBytesA = 64;            // compressed bytes of one weight row per stage
 constexpr int kRowBytesB = 128;           // bytes of one token row per stage
 constexpr int kStageBytesA = kBM * kRowBytesA;
 constexpr int kGroupM = 8;                // token tiles per raster group (L2 reuse of weight tiles)
 constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
+[[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
 constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
 
 template <class Op>
