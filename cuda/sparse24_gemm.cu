@@ -57,6 +57,7 @@
 #include "formats/sparse24.h"
 #include "formats/sparse24_layout.h"
 #include "ops.h"
+#include "sparse24_gemm_sm90.cuh"
 #include "ptx.cuh"
 
 namespace ctk::cuda {
@@ -565,7 +566,16 @@ const float* scale_arg(const Tensor& s, int64_t n, const char* what, const char*
 void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight& w, const Tensor& x_scale,
                         const Tensor& w_scale, const Tensor& bias, int version) {
     const char* op = "sparse24_gemm";
-    CTK_CHECK(version >= 0 && version <= 2, op, ": version: expected 0 (best), 1 or 2, found ", version);
+    CTK_CHECK(version >= 0 && version <= 3, op, ": version: expected 0 (best), 1, 2 or 3, found ", version);
+    // v3 (cuda/sparse24_gemm_sm90.cu, wgmma.sp) is the best rung on sm_90 (an sm_90a
+    // build): the default there; v2 stays the default on sm_80 - sm_89.
+    if (version == 3 || (version == 0 && sparse24_v3_available())) {
+        CTK_CHECK(w.values.defined() && w.meta.defined(), op, ": w: expected a compressed weight (values and meta)");
+        CTK_CHECK(x.defined() && x.dtype == w.dtype, op, ": x: expected dtype ", dtype_name(w.dtype),
+                  " (the weight's), found ", x.defined() ? dtype_name(x.dtype) : "undefined");
+        sparse24_gemm_v3_into(out, x, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias);
+        return;
+    }
     CTK_CHECK(w.dtype == DType::F16 || w.dtype == DType::BF16 || w.dtype == DType::I8 || w.dtype == DType::F8E4M3, op,
               ": w: expected dtype f16, bf16, i8 or f8e4m3, found ", dtype_name(w.dtype));
     CTK_CHECK(w.N >= 1 && w.K >= 4 && w.K % 4 == 0, op, ": w: bad sizes N = ", w.N, ", K = ", w.K);

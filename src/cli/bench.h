@@ -32,6 +32,7 @@ void bench_table(const std::string& title, const std::vector<BenchCase>& cases);
 // Families (each in cli/bench_<family>.cpp); they append their cases.
 void bench_quant(const Args& args, std::vector<BenchCase>& out);
 void bench_sparse24(const Args& args, std::vector<BenchCase>& out);
+void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out);  // Hopper rung (bench_sparse24_v3.cpp)
 void bench_mxfp4(const Args& args, std::vector<BenchCase>& out);
 
 }  // namespace ctk::cli

@@ -12,7 +12,7 @@ namespace ctk::cli {
 int cmd_bench(const Args& args) {
     if (args.empty() || wants_help(args)) {
         std::printf(
-            "usage: ctk bench <quant|sparse24|mxfp4|all> [options]\n"
+            "usage: ctk bench <quant|sparse24|sparse24v3|mxfp4|all> [options]\n"
             "Times each kernel (median of CUDA events, L2 flushed) beside its library peer in\n"
             "the same run; prints one JSON line per case, then a table with the ratio.\n");
         return args.empty() ? 2 : 0;
@@ -26,8 +26,8 @@ int cmd_bench(const Args& args) {
     Args rest(args.begin() + 1, args.end());
     std::vector<BenchCase> cases;
     bool all = family == "all";
-    CTK_CHECK(all || family == "quant" || family == "sparse24" || family == "mxfp4",
-              "unknown benchmark family '", family, "' (expected quant, sparse24, mxfp4 or all)");
+    CTK_CHECK(all || family == "quant" || family == "sparse24" || family == "sparse24v3" || family == "mxfp4",
+              "unknown benchmark family '", family, "' (expected quant, sparse24, sparse24v3, mxfp4 or all)");
     if (all || family == "quant") {
         std::vector<BenchCase> c;
         bench_quant(rest, c);
@@ -38,6 +38,11 @@ int cmd_bench(const Args& args) {
         std::vector<BenchCase> c;
         bench_sparse24(rest, c);
         bench_table("2:4 sparse", c);
+    }
+    if (family == "sparse24v3") {  // the Hopper rung (needs sm_90), with the cuSPARSELt peer
+        std::vector<BenchCase> c;
+        bench_sparse24_v3(rest, c);
+        bench_table("2:4 sparse, Hopper v3 (wgmma.sp)", c);
     }
     if (all || family == "mxfp4") {
         std::vector<BenchCase> c;

@@ -1,0 +1,770 @@
+// Hopper 2:4 sparse GEMM, rung v3: wgmma.mma_async.sp + TMA + an mbarrier pipeline.
+//
+// Computes, for f16, bf16, f8e4m3 (e4m3 x e4m3) and i8 (i8 x i8) operands,
+//   out[m, n] = round_out( ws[n] * (xs[m] * acc[m, n]) + bias[n] )      fp32 epilogue, one rounding
+//   acc[m, n] = sum_k x[m, k] * W[n, k]                                  fp32 (int32 for i8)
+// x: [M, K] row-major (the activations, dense), W: [N, K] 2:4 along K in the kernel layout
+// (formats/sparse24_layout.h: values [Np, Kp/2], metadata [Np/16, Kp/64, 32] 32-bit words),
+// out: [M, N] f16/bf16. The weight is the sparse operand A of the tensor cores, the
+// activations are B: each tile computes out^T[n0.., m0..] = W[n0.., :] * x[m0.., :]^T.
+//
+// The ladder (docs/sparse24.md; v3 in docs/sparse24_v3.md):
+//   v1 (sparse-gpu, cuda/sparse24_gemm.cu): readable mma.sp kernel, one warp per 16 x 8 tile.
+//   v2 (sparse-gpu): mma.sp::ordered_metadata, cp.async multi-stage pipeline, ldmatrix:
+//      bounded by the legacy mma.sp rate on H100 (~0.93 PFLOP/s f16 dense-equivalent,
+//      and fp8 mma.sp is emulated, ~70 TFLOP/s).
+//   v3 (this file, sm_90a): wgmma.mma_async.sp m64nNk32 (16-bit) / m64nNk64 (8-bit) from
+//      shared memory, fed by the TMA unit through a STAGES-deep mbarrier ring; one producer
+//      warp, two consumer warpgroups (64 weight rows each, BN tokens), a persistent grid
+//      with a grouped tile order, split-K with an in-kernel "last CTA reduces" fix-up for
+//      small M, the fused epilogue. The only real fp8 path on H100 (QGMMA.SP in the SASS).
+//      Measured on H100 SXM (docs/sparse24_v3.md): 8192^3 f16/bf16 1.06 PFLOP/s (1.4x cuBLAS,
+//      1.0-1.13x cuSPARSELt), fp8 1.85 PFLOP/s, i8 1.89 POP/s (0.90-0.95x cuSPARSELt, ~85 %
+//      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 38 us (1.41x
+//      cuBLAS); 3.5x v2 at large M.
+//
+// Per stage (128 bytes of activation row = 64 logical K for 16-bit, 128 for 8-bit):
+//   A: 128 weight rows x 64 bytes of compressed values, TMA 64-byte swizzle  (8 KiB)
+//   B: BN token rows x 128 bytes of x,                  TMA 128-byte swizzle (BN x 128 B)
+//   E: 8 row blocks x 32 (16-bit) or 64 (8-bit) metadata words, no swizzle   (1 or 2 KiB)
+// all three on one "full" mbarrier (arrive.expect_tx of the byte total); consumers free
+// the stage on an "empty" mbarrier once the wgmmas that read it have completed.
+//
+// Test: ctk_tests -ts=gpu -tc='*v3*'   Bench: ctk bench sparse24v3 (src/cli/bench_sparse24_v3.cpp)
+#include <cuda.h>  // CUtensorMap and its enums (types only: the driver entry point is fetched at run time)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <cudaTypedefs.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <type_traits>
+
+#include "check.cuh"
+#include "formats/fp16.h"
+#include "formats/sparse24_layout.h"
+#include "ops.h"
+#include "ptx_sm90.cuh"
+#include "sparse24_gemm_sm90.cuh"
+
+namespace ctk::cuda {
+namespace {
+
+// ---- operand traits --------------------------------------------------------------------
+// kEsize: bytes per element (16-bit types: wgmma.sp m64nNk32; 8-bit: m64nNk64); mma():
+// one wgmma.sp of N tokens. stage_k / meta_blocks below derive the per-stage sizes.
+struct OpF16 {
+    using Acc = float;
+    static constexpr int kEsize = 2;
+    template <int N, int kSel>
+    __device__ static void mma(Acc (&d)[N / 2], uint64_t a, uint64_t b, uint32_t e, int scale_d) {
+        ptx::wgmma_sp_f16<N, kSel>(d, a, b, e, scale_d);
+    }
+};
+struct OpBF16 {
+    using Acc = float;
+    static constexpr int kEsize = 2;
+    template <int N, int kSel>
+    __device__ static void mma(Acc (&d)[N / 2], uint64_t a, uint64_t b, uint32_t e, int scale_d) {
+        ptx::wgmma_sp_bf16<N, kSel>(d, a, b, e, scale_d);
+    }
+};
+struct OpE4M3 {
+    using Acc = float;
+    static constexpr int kEsize = 1;
+    template <int N, int kSel>
+    __device__ static void mma(Acc (&d)[N / 2], uint64_t a, uint64_t b, uint32_t e, int scale_d) {
+        ptx::wgmma_sp_e4m3<N, kSel>(d, a, b, e, scale_d);
+    }
+};
+struct OpI8 {
+    using Acc = int32_t;
+    static constexpr int kEsize = 1;
+    template <int N, int kSel>
+    __device__ static void mma(Acc (&d)[N / 2], uint64_t a, uint64_t b, uint32_t e, int scale_d) {
+        ptx::wgmma_sp_s8<N, kSel>(d, a, b, e, scale_d);
+    }
+};
+
+constexpr int kBM = 128;                  // weight rows per CTA tile (2 consumer warpgroups x 64)
+constexpr int kThreads = 384;             // producer warpgroup + 2 consumer warpgroups
+[[maybe_unused]] constexpr int kConsumerThreads = 256;
+constexpr int kRowBytesA = 64;            // compressed bytes of one weight row per stage
+constexpr int kRowBytesB = 128;           // bytes of one token row per stage
+constexpr int kStageBytesA = kBM * kRowBytesA;
+constexpr int kGroupM = 8;                // token tiles per raster group (L2 reuse of weight tiles)
+constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
+[[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
+constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
+
+template <class Op>
+constexpr int stage_k() { return kRowBytesB / Op::kEsize; }  // 64 (16-bit) or 128 (8-bit)
+template <class Op>
+constexpr int meta_blocks() { return stage_k<Op>() / 64; }   // 64-K metadata blocks per stage
+template <class Op, int BN>
+constexpr int stage_bytes() { return kStageBytesA + BN * kRowBytesB + (kBM / 16) * 128 * meta_blocks<Op>(); }
+template <class Op, int BN>
+constexpr int num_stages() {
+    return std::min(BN >= 128 ? 8 : 16, kSmemBudget / stage_bytes<Op, BN>());
+}
+template <class Op, int BN>
+constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 512; }
+
+struct Params {
+    int M, N;
+    int tiles_w, tiles_m, splits, k_blocks;
+    uint16_t* out;
+    int out_bf16;
+    const float* xs;  // nullptr = 1
+    int xs_vec;
+    const float* ws;  // nullptr = 1
+    int ws_vec;
+    const uint16_t* bias;  // nullptr = none
+    void* partial;         // split-K partial tiles (float4 / int4 units)
+    int* counters;         // split-K arrival counters, one per tile, zero between launches
+};
+
+// Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
+// CTAs, a unit is CL neighbouring weight tiles that share one token tile (CTA `rank`
+// takes weight tile CL * pw + rank). Splits of one tile are consecutive units, so they
+// run at the same time on neighbouring CTAs; tiles go in groups of kGroupM token tiles,
+// token tile fastest, so the CTAs running together share weight tiles (and a group's
+// activations stay in L2 while it sweeps the weight).
+struct Unit {
+    int tw, tm, split, tile, kb0, kb1;
+};
+template <int CL>
+__device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank) {
+    Unit r;
+    r.split = u % p.splits;
+    const int pair = u / p.splits;
+    const int tiles_wc = p.tiles_w / CL;
+    const int group_size = kGroupM * tiles_wc;
+    const int group = pair / group_size, first_m = group * kGroupM;
+    const int gm = min(kGroupM, p.tiles_m - first_m);
+    const int local = pair - group * group_size;
+    r.tm = first_m + local % gm;
+    r.tw = (local / gm) * CL + rank;
+    r.tile = pair * CL + rank;  // unique per (weight tile, token tile): split-K counters
+    r.kb0 = static_cast<int>(static_cast<long long>(r.split) * p.k_blocks / p.splits);
+    r.kb1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_blocks / p.splits);
+    return r;
+}
+
+__device__ __forceinline__ float acc_to_float(float v) { return v; }
+__device__ __forceinline__ float acc_to_float(int32_t v) { return __int2float_rn(v); }  // RNE, as the reference
+
+// Four accumulators <-> one 16-byte vector (the split-K partial tiles).
+__device__ __forceinline__ float4 pack4(const float* a) { return make_float4(a[0], a[1], a[2], a[3]); }
+__device__ __forceinline__ int4 pack4(const int32_t* a) { return make_int4(a[0], a[1], a[2], a[3]); }
+__device__ __forceinline__ void unpack4(const float4& v, float* a) { a[0] = v.x, a[1] = v.y, a[2] = v.z, a[3] = v.w; }
+__device__ __forceinline__ void unpack4(const int4& v, int32_t* a) { a[0] = v.x, a[1] = v.y, a[2] = v.z, a[3] = v.w; }
+
+// The fused epilogue of one 64 x BN warpgroup tile held in registers.
+// acc[4j + 2h + e] = acc(row 16*warp + g + 8h, token 8j + 2t + e) (wgmma D fragment,
+// PTX ISA 9.7.15.5.1.1). Lanes g and g^1 swap one value so that each lane stores two
+// adjacent output features (n, n+1) of one token as a 32-bit word when N is even.
+template <int BN, class Acc>
+__device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const Params& p, int n_row0, int m0, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+    float wsv[2], bv[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int n = min(n_row0 + 8 * h, p.N - 1);  // rows past N compute but never store
+        wsv[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
+        bv[h] = 0.0f;
+        if (p.bias) bv[h] = p.out_bf16 ? bf16_to_float(p.bias[n]) : __half2float(__ushort_as_half(p.bias[n]));
+    }
+    const bool pair_ok = (p.N % 2) == 0;
+    // This lane's token scales, all loads issued before any is used: one memory latency
+    // per tile instead of BN / 4 dependent ones (measured: the fp8/i8 epilogue with vector
+    // scales took ~13 us per 128 x 256 tile before, ~3 us without scales).
+    float xsv[BN / 4];
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+            xsv[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) {
+        uint16_t r[2][2];  // [h][e]
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
+                float v = __fmul_rn(wsv[h], __fmul_rn(xsv[2 * j + e], acc_to_float(acc[4 * j + 2 * h + e])));
+                if (p.bias) v = __fadd_rn(v, bv[h]);
+                // cvt.rn (IEEE round to nearest even, one instruction): the same bits as
+                // formats/fp16.h for every non-NaN value.
+                r[h][e] = p.out_bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
+            }
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int n = n_row0 + 8 * h;  // this lane's row; g even: n even
+            const int m_even = m0 + 8 * j + 2 * t;
+            if (pair_ok) {
+                // g even keeps token 2t and takes its neighbour's row n+1 of the same token;
+                // g odd keeps token 2t+1 and takes row n-1 of that token.
+                const uint16_t send = (g & 1) ? r[h][0] : r[h][1];
+                const uint16_t recv = static_cast<uint16_t>(__shfl_xor_sync(0xffffffffu, send, 4));
+                const int m = (g & 1) ? m_even + 1 : m_even;
+                const int n_lo = (g & 1) ? n - 1 : n;
+                const uint32_t word = (g & 1) ? (uint32_t(recv) | uint32_t(r[h][1]) << 16)
+                                              : (uint32_t(r[h][0]) | uint32_t(recv) << 16);
+                if (m < p.M && n_lo < p.N)
+                    *reinterpret_cast<uint32_t*>(p.out + static_cast<size_t>(m) * p.N + n_lo) = word;
+            } else {
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                    if (m_even + e < p.M && n < p.N) p.out[static_cast<size_t>(m_even + e) * p.N + n] = r[h][e];
+            }
+        }
+    }
+}
+
+// The kernel. Warpgroup 0 = producer (one elected thread issues every TMA copy),
+// warpgroups 1, 2 = consumers (64 weight rows x BN tokens each). CL = 2: clusters of two
+// CTAs on neighbouring weight tiles share the token tile; each loads half of it and
+// multicasts it to both, and a stage is free only when the consumers of both CTAs have
+// released it (each consumer warp arrives on its own and on the peer's empty barrier).
+template <class Op, int BN, int CL>
+__global__ void __launch_bounds__(kThreads, 1)
+    sparse24_gemm_v3_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_b,
+                            const __grid_constant__ CUtensorMap tm_e, const Params p) {
+#if CTK_SM90A
+    using Acc = typename Op::Acc;
+    constexpr int STAGES = num_stages<Op, BN>();
+    constexpr int P = meta_blocks<Op>();
+    constexpr int kStageBytesB = BN * kRowBytesB;
+    constexpr int kStageBytesE = (kBM / 16) * 128 * P;
+    constexpr uint32_t kTxBytes = kStageBytesA + kStageBytesB + kStageBytesE;
+
+    extern __shared__ uint8_t smem_raw[];
+    // Swizzled TMA boxes and wgmma descriptors need the 1024-byte swizzle period.
+    uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+    uint8_t* smem_a = smem;
+    uint8_t* smem_b = smem_a + STAGES * kStageBytesA;
+    uint8_t* smem_e = smem_b + STAGES * kStageBytesB;
+    uint64_t* full = reinterpret_cast<uint64_t*>(smem_e + STAGES * kStageBytesE);
+    uint64_t* empty = full + STAGES;
+    int* last_flag = reinterpret_cast<int*>(empty + STAGES);
+
+    const int wg = threadIdx.x / 128;
+    const int rank = CL > 1 ? static_cast<int>(ptx::cluster_ctarank()) : 0;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; ++s) {
+            ptx::mbar_init(ptx::smem_u32(&full[s]), 1);        // the producer's arrive.expect_tx
+            ptx::mbar_init(ptx::smem_u32(&empty[s]), 8 * CL);  // one arrive per consumer warp of the cluster
+        }
+        ptx::fence_mbarrier_init();
+        ptx::prefetch_tensormap(&tm_a);
+        ptx::prefetch_tensormap(&tm_b);
+        ptx::prefetch_tensormap(&tm_e);
+    }
+    if constexpr (CL > 1) ptx::cluster_sync();
+    else __syncthreads();
+
+    const int units = (p.tiles_w / CL) * p.tiles_m * p.splits;
+    const int first_unit = blockIdx.x / CL, unit_step = gridDim.x / CL;
+    if (wg == 0) {
+        // ---- producer ------------------------------------------------------------------
+        ptx::setmaxnreg_dec<kProducerRegs>();
+        if (threadIdx.x == 0) {
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int u = first_unit; u < units; u += unit_step) {
+                const Unit w = decode_unit<CL>(u, p, rank);
+                for (int kb = w.kb0; kb < w.kb1; ++kb) {
+                    ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
+                    const uint32_t bar = ptx::smem_u32(&full[stage]);
+                    ptx::mbar_arrive_expect_tx(bar, kTxBytes);
+                    ptx::tma_load_2d(ptx::smem_u32(smem_a + stage * kStageBytesA), &tm_a, bar,
+                                     kb * (kRowBytesA / Op::kEsize), w.tw * kBM);
+                    if constexpr (CL == 1) {
+                        ptx::tma_load_2d(ptx::smem_u32(smem_b + stage * kStageBytesB), &tm_b, bar,
+                                         kb * stage_k<Op>(), w.tm * BN);
+                    } else {
+                        // This CTA's half of the token rows, into both CTAs at the same offset.
+                        ptx::tma_load_2d_multicast(
+                            ptx::smem_u32(smem_b + stage * kStageBytesB + rank * (BN / CL) * kRowBytesB), &tm_b, bar,
+                            kb * stage_k<Op>(), w.tm * BN + rank * (BN / CL), static_cast<uint16_t>((1u << CL) - 1));
+                    }
+                    ptx::tma_load_2d(ptx::smem_u32(smem_e + stage * kStageBytesE), &tm_e, bar, kb * 32 * P,
+                                     w.tw * (kBM / 16));
+                    if (++stage == STAGES) stage = 0, phase ^= 1;
+                }
+            }
+        }
+    } else {
+        // ---- consumers -----------------------------------------------------------------
+        ptx::setmaxnreg_inc<kConsumerRegs>();
+        const int ct = threadIdx.x - 128;  // 0..255
+        const int cw = ct / 128;           // consumer warpgroup: weight rows 64 cw .. 64 cw + 63
+        const int warp = (ct / 32) & 3, lane = ct & 31;
+        int stage = 0;
+        uint32_t phase = 0;
+        Acc acc[BN / 2];
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) acc[i] = Acc(0);
+
+        // Frees a stage: one arrive per warp, on this CTA's barrier and the peers'.
+        auto release = [&](int s) {
+            __syncwarp();
+            if (lane == 0) {
+                const uint32_t bar = ptx::smem_u32(&empty[s]);
+                ptx::mbar_arrive(bar);
+#pragma unroll
+                for (int peer = 1; peer < CL; ++peer)
+                    ptx::mbar_arrive_cluster(ptx::map_to_cta(bar, static_cast<uint32_t>((rank + peer) % CL)));
+            }
+        };
+        for (int u = first_unit; u < units; u += unit_step) {
+            const Unit w = decode_unit<CL>(u, p, rank);
+            int prev = -1;
+            int kb = w.kb0;
+            // The metadata registers are read by the tensor cores while a wgmma.sp runs
+            // (for N >= 128 well after issue), so a stage's words must stay untouched until
+            // its group has completed: two register sets, alternating by stage parity
+            // (compile-time, so they stay in registers), and the set of group i-1 is kept
+            // alive until wait_group 1 in step i has retired that group.
+            uint32_t meta[2][2];
+            auto step = [&](auto parity) {
+                constexpr int PAR = decltype(parity)::value;
+                ptx::mbar_wait(ptx::smem_u32(&full[stage]), phase);
+                // This warp's metadata words: row block 4 cw + warp of the tile, lane's word.
+                const uint32_t e_addr = ptx::smem_u32(smem_e + stage * kStageBytesE) + ((cw * 4 + warp) * (32 * P) + lane) * 4;
+                meta[PAR][0] = ptx::ld_shared_u32(e_addr);
+                meta[PAR][1] = (P == 2) ? ptx::ld_shared_u32(e_addr + 128) : meta[PAR][0];
+                const uint64_t da = ptx::smem_desc(ptx::smem_u32(smem_a + stage * kStageBytesA + cw * 64 * kRowBytesA),
+                                                   ptx::Swizzle::B64, 8 * kRowBytesA);
+                const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem_b + stage * kStageBytesB), ptx::Swizzle::B128,
+                                                   8 * kRowBytesB);
+                const int scale_d = kb > w.kb0 ? 1 : 0;  // the unit's first step overwrites acc
+                ptx::wgmma_fence();
+                // Two instructions per stage: A advances 32 bytes (16 compressed 16-bit values
+                // or 32 8-bit ones), B 64 bytes (the instruction's K). Descriptor +n = +16n bytes.
+                if constexpr (P == 1) {
+                    // 16-bit: one word, two k32 steps: selector 0 (lanes t=0,1), then 1 (t=2,3).
+                    Op::template mma<BN, 0>(acc, da, db, meta[PAR][0], scale_d);
+                    Op::template mma<BN, 1>(acc, da + 2, db + 4, meta[PAR][0], 1);
+                } else {
+                    // 8-bit: one word per k64 step, selector 0.
+                    Op::template mma<BN, 0>(acc, da, db, meta[PAR][0], scale_d);
+                    Op::template mma<BN, 0>(acc, da + 2, db + 4, meta[PAR][1], 1);
+                }
+                ptx::wgmma_commit();
+                ptx::wgmma_wait<1>();  // the previous stage's wgmmas are done: free it
+                ptx::keep_alive(meta[PAR ^ 1][0], meta[PAR ^ 1][1]);
+                if (prev >= 0) release(prev);
+                prev = stage;
+                if (++stage == STAGES) stage = 0, phase ^= 1;
+                ++kb;
+            };
+            meta[1][0] = meta[1][1] = 0;
+            while (kb + 1 < w.kb1) {
+                step(std::integral_constant<int, 0>{});
+                step(std::integral_constant<int, 1>{});
+            }
+            if (kb < w.kb1) step(std::integral_constant<int, 0>{});
+            ptx::wgmma_wait<0>();
+            release(prev);
+
+            if (p.splits > 1) {
+                // Split-K: every split stores its partial tile; the last to arrive (per-tile
+                // counter) re-reads and adds all partials in split order 0..S-1 (deterministic:
+                // the same sum whichever split finishes last) and runs the epilogue.
+                // Layout: [tile][split][q][consumer thread] of 16-byte vectors (coalesced).
+                using Vec = typename std::conditional<std::is_integral<Acc>::value, int4, float4>::type;
+                constexpr int Q = BN / 8;
+                Vec* part = reinterpret_cast<Vec*>(p.partial) + static_cast<size_t>(w.tile) * p.splits * Q * kConsumerThreads;
+#pragma unroll
+                for (int q = 0; q < Q; ++q) {
+                    part[(static_cast<size_t>(w.split) * Q + q) * kConsumerThreads + ct] = pack4(&acc[4 * q]);
+                }
+                __threadfence();
+                ptx::named_barrier_sync(1, kConsumerThreads);
+                if (ct == 0) *last_flag = (atomicAdd(&p.counters[w.tile], 1) == p.splits - 1);
+                ptx::named_barrier_sync(1, kConsumerThreads);
+                if (!*last_flag) continue;
+                __threadfence();
+                // Chunks of up to 8 vectors: their loads are in flight together (a loop of
+                // single dependent loads would pay the L2 latency S * Q times).
+                constexpr int QC = Q < 8 ? Q : 8;
+#pragma unroll
+                for (int q0 = 0; q0 < Q; q0 += QC) {
+#pragma unroll 1
+                    for (int s = 0; s < p.splits; ++s) {
+                        Vec v[QC];
+#pragma unroll
+                        for (int i = 0; i < QC; ++i)
+                            v[i] = __ldcg(&part[(static_cast<size_t>(s) * Q + q0 + i) * kConsumerThreads + ct]);
+#pragma unroll
+                        for (int i = 0; i < QC; ++i) {
+                            Acc a[4];
+                            unpack4(v[i], a);
+#pragma unroll
+                            for (int c = 0; c < 4; ++c)
+                                acc[4 * (q0 + i) + c] = (s == 0) ? a[c] : acc[4 * (q0 + i) + c] + a[c];
+                        }
+                    }
+                }
+                if (ct == 0) p.counters[w.tile] = 0;  // ready for the next launch
+            }
+            epilogue<BN>(acc, p, w.tw * kBM + cw * 64 + warp * 16 + (lane >> 2), w.tm * BN, lane);
+        }
+    }
+    if constexpr (CL > 1) {
+        __syncwarp();
+        ptx::cluster_sync();  // no CTA exits while its peer may still arrive on its barriers
+    }
+#else
+    (void)tm_a, (void)tm_b, (void)tm_e, (void)p;
+    __trap();  // not an sm_90a build: the launcher refuses before launching
+#endif
+}
+
+// ---- host side -------------------------------------------------------------------------
+
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void* f = nullptr;
+        cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+        CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q));
+        CTK_CHECK(q == cudaDriverEntryPointSuccess && f != nullptr,
+                  "sparse24_gemm_v3: the driver has no cuTensorMapEncodeTiled (needs a CUDA 12+ driver)");
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+    }();
+    return fn;
+}
+
+// A 2-D tensor map: `inner` x `outer` elements, rows `pitch` bytes apart, box
+// box_inner x box_outer; out-of-range elements read as zeros.
+CUtensorMap make_tensor_map(const void* base, CUtensorMapDataType type, uint64_t inner, uint64_t outer,
+                            uint64_t pitch, uint32_t box_inner, uint32_t box_outer, CUtensorMapSwizzle swizzle,
+                            const char* what) {
+    CUtensorMap map;
+    const cuuint64_t dims[2] = {inner, outer};
+    const cuuint64_t strides[1] = {pitch};
+    const cuuint32_t box[2] = {box_inner, box_outer};
+    const cuuint32_t elem_strides[2] = {1, 1};
+    CUresult r = tensor_map_encoder()(&map, type, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
+                                      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    CTK_CHECK(r == CUDA_SUCCESS, "sparse24_gemm_v3: cuTensorMapEncodeTiled failed for ", what, " (CUresult ", int(r),
+              ", ", inner, " x ", outer, " elements, pitch ", pitch, " bytes, box ", box_inner, " x ", box_outer, ")");
+    return map;
+}
+
+// Split-K scratch: partial tiles and per-tile counters, grown on demand and kept (the
+// counters must start at zero and every launch leaves them at zero). One launch at a
+// time per process, on the default stream.
+struct SplitWorkspace {
+    std::mutex mu;
+    void* partial = nullptr;
+    size_t partial_bytes = 0;
+    int* counters = nullptr;
+    size_t n_counters = 0;
+};
+SplitWorkspace& split_workspace() {
+    static SplitWorkspace* w = new SplitWorkspace;  // never freed: outlives every launch
+    return *w;
+}
+
+// One kernel instantiation: its shared-memory opt-in, residency and launch.
+template <class Op, int BN, int CL>
+struct Launcher {
+    static constexpr auto kernel = &sparse24_gemm_v3_kernel<Op, BN, CL>;
+    static const void* fn() { return reinterpret_cast<const void*>(kernel); }
+
+    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute* attr) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(ctas, 1, 1);
+        cfg.blockDim = dim3(kThreads, 1, 1);
+        cfg.dynamicSmemBytes = smem_bytes<Op, BN>();
+        attr->id = cudaLaunchAttributeClusterDimension;
+        attr->val.clusterDim.x = CL, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        return cfg;
+    }
+
+    // CTAs that can be resident at once (whole clusters): the persistent grid size.
+    // The first call also raises the kernel's dynamic shared-memory limit.
+    static int resident_ctas() {
+        static const int n = [] {
+            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<Op, BN>()));
+            cudaLaunchAttribute attr;
+            cudaLaunchConfig_t cfg = config(CL * device_sm_count(), &attr);
+            int clusters = 0;
+            CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+            CTK_CHECK(clusters > 0, "sparse24_gemm_v3: no cluster of ", CL, " CTAs with ", smem_bytes<Op, BN>(),
+                      " bytes of shared memory fits on this device");
+            return clusters * CL;
+        }();
+        return n;
+    }
+
+    static void launch(int ctas, const CUtensorMap& a, const CUtensorMap& b, const CUtensorMap& e, const Params& p) {
+        resident_ctas();  // the shared-memory opt-in
+        cudaLaunchAttribute attr;
+        cudaLaunchConfig_t cfg = config(ctas, &attr);
+        CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, a, b, e, p));
+    }
+};
+
+template <class Op, class F>
+auto with_bn(int bn, F f) {
+    switch (bn) {
+        case 8: return f(std::integral_constant<int, 8>{});
+        case 16: return f(std::integral_constant<int, 16>{});
+        case 32: return f(std::integral_constant<int, 32>{});
+        case 64: return f(std::integral_constant<int, 64>{});
+        case 128: return f(std::integral_constant<int, 128>{});
+        case 256: return f(std::integral_constant<int, 256>{});
+    }
+    throw Error(cat("sparse24_gemm_v3: bn: expected 8, 16, 32, 64, 128 or 256, found ", bn));
+}
+
+template <class F>
+auto with_op(DType t, F f) {
+    switch (t) {
+        case DType::F16: return f(OpF16{});
+        case DType::BF16: return f(OpBF16{});
+        case DType::F8E4M3: return f(OpE4M3{});
+        case DType::I8: return f(OpI8{});
+        default: break;
+    }
+    throw Error(cat("sparse24_gemm_v3: x: expected dtype f16, bf16, f8e4m3 or i8, found ", dtype_name(t)));
+}
+
+// Token tile by M: small M takes the smallest tile that holds it (decode: the weight
+// stream dominates, the tile only has to cover the tokens); large M the 128/256 tile
+// with the least padding, 256 on ties (fewer passes over the weight).
+int choose_bn(int64_t M) {
+    for (int bn : {8, 16, 32, 64})
+        if (M <= bn) return bn;
+    const int64_t pad128 = (M + 127) / 128 * 128, pad256 = (M + 255) / 256 * 256;
+    return pad256 <= pad128 ? 256 : 128;
+}
+
+// Split-K by a small cost model in units of "one stage": a CTA runs ceil(units / ctas)
+// units of ceil(k_blocks / S) stages, plus the partial tile's traffic when S > 1. Only
+// splits when the tiles alone leave SMs idle.
+// partial_stages: the bytes of one fp32 partial tile in units of a stage's bytes (a unit
+// writes one; the last split of a tile reads all S of them back).
+int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
+    if (tiles >= sms) return 1;
+    int best = 1;
+    double best_cost = 1e300;
+    for (int s = 1; s <= std::min(k_blocks, 32); ++s) {
+        const double waves = std::ceil(double(tiles) * s / sms);
+        // Per split unit: its partial tile plus a fixed ~4 stages (store, fence, counter,
+        // pipeline restart), the cost measured on H100 at M = 1, N = 14336 (8 splits of
+        // 8 stages ran 2.4x slower than 1 split of 64).
+        const double extra = s > 1 ? partial_stages + 4.0 : 0.0;
+        const double cost = waves * (std::ceil(double(k_blocks) / s) + extra) + s * extra;
+        if (cost < best_cost - 1e-9) best = s, best_cost = cost;
+    }
+    return best;
+}
+
+}  // namespace
+
+bool sparse24_v3_available() {
+    // Cached: the launcher asks on every call, and device queries cost microseconds.
+    static const bool available = [] {
+        if (device_count() == 0 || device_capability() < 90) return false;
+        cudaFuncAttributes a;
+        if (cudaFuncGetAttributes(&a, Launcher<OpF16, 8, 1>::fn()) != cudaSuccess) {
+            cudaGetLastError();
+            return false;
+        }
+        return a.binaryVersion >= 90;  // SASS for sm_90a, not a PTX-only or sm_80 build
+    }();
+    return available;
+}
+
+Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtype, const Sparse24V3Options& opt) {
+    CTK_CHECK(M >= 1 && N >= 1 && K >= 4, "sparse24_gemm_v3: expected M, N >= 1 and K >= 4, found M = ", M, ", N = ", N,
+              ", K = ", K);
+    CTK_CHECK(M < (int64_t{1} << 31) && N < (int64_t{1} << 31) && K < (int64_t{1} << 31),
+              "sparse24_gemm_v3: sizes must fit in int32, found M = ", M, ", N = ", N, ", K = ", K);
+    Sparse24V3Plan plan;
+    plan.bn = opt.bn ? opt.bn : choose_bn(M);
+    const int tiles_w = static_cast<int>(sparse24_padded_rows(N) / kBM);
+    const int tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
+    // Clusters of 2 (activation tile multicast) for the large token tiles, where the
+    // activation tile is most of a stage; they pair neighbouring weight tiles.
+    CTK_CHECK(opt.cluster >= 0 && opt.cluster <= 2, "sparse24_gemm_v3: cluster: expected 0, 1 or 2, found ",
+              opt.cluster);
+    plan.cluster = opt.cluster ? opt.cluster : (plan.bn >= 128 && tiles_w % 2 == 0 ? 2 : 1);
+    CTK_CHECK(plan.cluster == 1 || tiles_w % 2 == 0, "sparse24_gemm_v3: cluster = 2 needs an even number of ",
+              kBM, "-row weight tiles, found ", tiles_w, " (N = ", N, ")");
+    CTK_CHECK(plan.cluster == 1 || plan.bn >= kMinClusterBN, "sparse24_gemm_v3: cluster = 2 needs bn >= ",
+              kMinClusterBN, ", found ", plan.bn);
+    const bool have_device = device_count() > 0;
+    static const int sms = have_device ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
+    int resident = sms;
+    with_op(dtype, [&](auto op) {
+        using Op = decltype(op);
+        plan.stage_k = stage_k<Op>();
+        with_bn<Op>(plan.bn, [&](auto bn) {
+            constexpr int BN = decltype(bn)::value;
+            plan.stages = num_stages<Op, BN>();
+            plan.smem_bytes = smem_bytes<Op, BN>();
+            if (have_device) {
+                if constexpr (BN >= kMinClusterBN) {
+                    if (plan.cluster == 2) resident = Launcher<Op, BN, 2>::resident_ctas();
+                }
+                if (plan.cluster == 1) resident = Launcher<Op, BN, 1>::resident_ctas();
+            }
+            return 0;
+        });
+        return 0;
+    });
+    const int k_blocks = static_cast<int>((K + plan.stage_k - 1) / plan.stage_k);
+    plan.tiles = tiles_w * tiles_m;
+    CTK_CHECK(opt.splits >= 0, "sparse24_gemm_v3: splits: expected >= 0, found ", opt.splits);
+    const double stage_bytes_now = plan.smem_bytes / double(plan.stages);
+    plan.splits = opt.splits ? std::min(opt.splits, k_blocks)
+                             : choose_splits(plan.tiles, k_blocks, sms, kBM * plan.bn * 4.0 / stage_bytes_now);
+    const int units = plan.tiles / plan.cluster * plan.splits;  // cluster-wide units
+    int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;
+    plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
+    return plan;
+}
+
+void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, const Tensor& meta, int64_t N,
+                           int64_t K, const Tensor& x_scale, const Tensor& w_scale, const Tensor& bias,
+                           const Sparse24V3Options& opt) {
+    const char* op = "sparse24_gemm_v3";
+    // ---- validate (before anything touches the device) ----
+    CTK_CHECK(x.defined() && x.device == Device::CUDA && x.ndim() == 2, op,
+              ": x: expected a device tensor [M, K], found ", x.defined() ? x.describe() : std::string("undefined"));
+    const DType dt = x.dtype;
+    CTK_CHECK(dt == DType::F16 || dt == DType::BF16 || dt == DType::F8E4M3 || dt == DType::I8, op,
+              ": x: expected dtype f16, bf16, f8e4m3 or i8, found ", dtype_name(dt));
+    const int64_t M = x.shape[0];
+    CTK_CHECK(x.shape[1] == K, op, ": x: expected K = ", K, " columns (the weight's K), found ", x.shape[1]);
+    CTK_CHECK(M >= 1, op, ": x: expected M >= 1 rows, found ", M);
+    const size_t es = dtype_size(dt);
+    CTK_CHECK(K % 4 == 0 && (K * es) % 16 == 0, op, ": x: the row pitch K * ", es, " bytes must be a multiple of 16",
+              " (the TMA unit's rule: K % ", 16 / es, " == 0), found K = ", K);
+    CTK_CHECK(reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0, op, ": x: expected a 16-byte aligned base address");
+    CTK_CHECK(dt != DType::I8 || K < (int64_t{1} << 17), op, ": x: K = ", K,
+              " is too large for int32 accumulation of i8 products (K < 131072)");
+    const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
+    CTK_CHECK(values.defined() && values.device == Device::CUDA, op, ": values: expected a device tensor");
+    CTK_CHECK(values.dtype == dt, op, ": values: expected dtype ", dtype_name(dt), " (the dtype of x), found ",
+              dtype_name(values.dtype));
+    expect_shape(values, {Np, Kp / 2}, cat(op, ": values"));
+    CTK_CHECK(meta.defined() && meta.device == Device::CUDA, op, ": meta: expected a device tensor");
+    expect_dtype(meta, DType::I32, cat(op, ": meta"));
+    expect_shape(meta, {Np / 16, Kp / 64, 32}, cat(op, ": meta"));
+    CTK_CHECK(out.defined() && out.device == Device::CUDA, op, ": out: expected a device tensor");
+    CTK_CHECK(out.dtype == DType::F16 || out.dtype == DType::BF16, op, ": out: expected dtype f16 or bf16, found ",
+              dtype_name(out.dtype));
+    expect_shape(out, {M, N}, cat(op, ": out"));
+    auto check_scale = [&](const Tensor& s, const char* name, int64_t n, const char* dim) {
+        if (!s.defined()) return;
+        CTK_CHECK(s.device == Device::CUDA, op, ": ", name, ": expected a device tensor, found ", s.describe());
+        CTK_CHECK(s.dtype == DType::F32, op, ": ", name, ": expected dtype f32, found ", dtype_name(s.dtype));
+        CTK_CHECK(s.numel() == 1 || s.numel() == n, op, ": ", name, ": expected 1 or ", dim, " = ", n,
+                  " elements, found shape ", shape_str(s.shape));
+    };
+    check_scale(x_scale, "x_scale", M, "M");
+    check_scale(w_scale, "w_scale", N, "N");
+    if (bias.defined()) {
+        CTK_CHECK(bias.device == Device::CUDA, op, ": bias: expected a device tensor, found ", bias.describe());
+        CTK_CHECK(bias.dtype == out.dtype, op, ": bias: expected dtype ", dtype_name(out.dtype),
+                  " (the output dtype), found ", dtype_name(bias.dtype));
+        CTK_CHECK(bias.numel() == N && (bias.ndim() == 1 || (bias.ndim() == 2 && bias.shape[1] == 1)), op,
+                  ": bias: expected [N] = [", N, "], found ", shape_str(bias.shape));
+    }
+    if (!sparse24_v3_available()) {
+        CTK_CHECK(device_capability() >= 90, op, ": needs an sm_90 (Hopper) device, found ", device_description(),
+                  "; use sparse24_gemm version 2 (mma.sp) there");
+        throw Error(cat(op, ": this build has no sm_90a kernels (built for another ARCH; rebuild with ARCH=sm_90a)"));
+    }
+
+    const Sparse24V3Plan plan = sparse24_gemm_v3_plan(M, N, K, dt, opt);
+    Params p{};
+    p.M = static_cast<int>(M);
+    p.N = static_cast<int>(N);
+    p.tiles_w = static_cast<int>(Np / kBM);
+    p.tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
+    p.splits = plan.splits;
+    p.k_blocks = static_cast<int>((K + plan.stage_k - 1) / plan.stage_k);
+    p.out = static_cast<uint16_t*>(out.raw());
+    p.out_bf16 = out.dtype == DType::BF16;
+    p.xs = x_scale.defined() ? static_cast<const float*>(x_scale.raw()) : nullptr;
+    p.xs_vec = x_scale.defined() && x_scale.numel() > 1;
+    p.ws = w_scale.defined() ? static_cast<const float*>(w_scale.raw()) : nullptr;
+    p.ws_vec = w_scale.defined() && w_scale.numel() > 1;
+    p.bias = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
+
+    std::unique_lock<std::mutex> lock(split_workspace().mu, std::defer_lock);
+    if (plan.splits > 1) {
+        SplitWorkspace& ws = split_workspace();
+        lock.lock();
+        const size_t need = static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4;
+        if (ws.partial_bytes < need) {
+            if (ws.partial) CUDA_CHECK(cudaFree(ws.partial));
+            ws.partial = nullptr;
+            ws.partial_bytes = 0;
+            CUDA_CHECK(cudaMalloc(&ws.partial, need));
+            ws.partial_bytes = need;
+        }
+        if (ws.n_counters < static_cast<size_t>(plan.tiles)) {
+            if (ws.counters) CUDA_CHECK(cudaFree(ws.counters));
+            ws.counters = nullptr;
+            ws.n_counters = 0;
+            CUDA_CHECK(cudaMalloc(&ws.counters, plan.tiles * sizeof(int)));
+            CUDA_CHECK(cudaMemset(ws.counters, 0, plan.tiles * sizeof(int)));
+            ws.n_counters = plan.tiles;
+        }
+        p.partial = ws.partial;
+        p.counters = ws.counters;
+    }
+
+    // Tensor maps (CUtensorMap, 128 bytes each, passed by value as __grid_constant__).
+    const CUtensorMapDataType elem = es == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
+    const CUtensorMap tm_a = make_tensor_map(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
+                                             CU_TENSOR_MAP_SWIZZLE_64B, "values");
+    const CUtensorMap tm_b = make_tensor_map(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
+                                             CU_TENSOR_MAP_SWIZZLE_128B, "x");
+    const int P = plan.stage_k / 64;
+    const CUtensorMap tm_e = make_tensor_map(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
+                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, "meta");
+
+    with_op(dt, [&](auto op) {
+        using Op = decltype(op);
+        return with_bn<Op>(plan.bn, [&](auto bn) {
+            constexpr int BN = decltype(bn)::value;
+            if (plan.cluster == 2) {
+                if constexpr (BN >= kMinClusterBN) Launcher<Op, BN, 2>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
+            } else {
+                Launcher<Op, BN, 1>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
+            }
+            CUDA_CHECK_LAUNCH();
+            return 0;
+        });
+    });
+}
+
+Tensor sparse24_gemm_v3(const Tensor& x, const Tensor& values, const Tensor& meta, int64_t N, int64_t K,
+                        const Tensor& x_scale, const Tensor& w_scale, const Tensor& bias, DType out_dtype,
+                        const Sparse24V3Options& opt) {
+    CTK_CHECK(out_dtype == DType::F16 || out_dtype == DType::BF16,
+              "sparse24_gemm_v3: out_dtype: expected f16 or bf16, found ", dtype_name(out_dtype));
+    CTK_CHECK(x.defined() && x.ndim() == 2, "sparse24_gemm_v3: x: expected [M, K]");
+    Tensor out = device_empty(out_dtype, {x.shape[0], N});
+    sparse24_gemm_v3_into(out, x, values, meta, N, K, x_scale, w_scale, bias, opt);
+    return out;
+}
+
+}  // namespace ctk::cuda

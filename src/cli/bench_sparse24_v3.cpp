@@ -1,0 +1,290 @@
+// ctk bench sparse24v3 [f16|bf16|f8e4m3|i8 ...] [quick]: the Hopper 2:4 GEMM (v3,
+// cuda/sparse24_gemm_sm90.cu) against the libraries a user would pick instead, timed in
+// the same run: cuBLAS / cuBLASLt dense GEMM of the same dtype, and cuSPARSELt 2:4 GEMM
+// (loaded at run time, plan cached, algorithm searched) when it is found.
+//
+// Shapes: 8192^3, and the LLM projections (N, K) = (14336, 4096), (4096, 14336) for
+// M = 1 .. 4096 tokens. Random data (never zeros). 16-bit cases run without scales,
+// 8-bit cases with per-token x scales and per-channel w scales (the W8A8 epilogue); the
+// peers run alpha = 1 (cuBLASLt i8 writes int32, the other peers f16/bf16).
+// Times: median of CUDA events, L2 flushed before each run (cuda::time_median_ms).
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "cli/bench.h"
+#include "core/error.h"
+#include "core/random.h"
+
+#if CTK_HAVE_CUDA
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include "cli/peer_cublas.h"
+#include "cli/peer_cusparselt.h"
+#include "formats/formats.h"
+#include "formats/sparse24_layout.h"
+#include "ops.h"
+#include "sparse24_gemm_sm90.cuh"
+#endif
+
+namespace ctk::cli {
+
+#if !CTK_HAVE_CUDA
+void bench_sparse24_v3(const Args&, std::vector<BenchCase>&) { throw Error("bench sparse24v3 needs CUDA"); }
+#else
+namespace {
+
+// Random finite values of dtype t, fast: a 256-entry table of normal samples indexed by
+// random bytes (the benchmark fills up to 10^8 elements on the host).
+Tensor random_host(DType t, const Shape& shape, Rng& rng) {
+    Tensor x = Tensor::empty(t, shape);
+    uint16_t table16[256];
+    uint8_t table8[256];
+    for (int i = 0; i < 256; ++i) {
+        float v = rng.normal();
+        table16[i] = t == DType::BF16 ? bf16_from_float(v) : fp16_from_float(v);
+        table8[i] = t == DType::I8 ? static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(rng.below(255)) - 127))
+                                   : e4m3_from_float(2.0f * v);
+    }
+    const int64_t n = x.numel();
+    if (dtype_size(t) == 2) {
+        uint16_t* p = static_cast<uint16_t*>(x.raw());
+        for (int64_t i = 0; i < n; i += 8) {
+            uint64_t r = rng.next_u64();
+            for (int j = 0; j < 8 && i + j < n; ++j, r >>= 8) p[i + j] = table16[r & 0xFF];
+        }
+    } else {
+        uint8_t* p = static_cast<uint8_t*>(x.raw());
+        for (int64_t i = 0; i < n; i += 8) {
+            uint64_t r = rng.next_u64();
+            for (int j = 0; j < 8 && i + j < n; ++j, r >>= 8) p[i + j] = table8[r & 0xFF];
+        }
+    }
+    return x;
+}
+
+// Metadata of a random 2:4 weight in the kernel layout: every nibble a valid code.
+Tensor random_meta(int64_t N, int64_t K, Rng& rng) {
+    const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
+    Tensor m = Tensor::empty(DType::I32, {Np / 16, Kp / 64, 32});
+    static const uint32_t kCodes[6] = {0x4, 0x8, 0xC, 0x9, 0xD, 0xE};
+    uint32_t* p = reinterpret_cast<uint32_t*>(m.data<int32_t>());
+    for (int64_t i = 0; i < m.numel(); ++i) {
+        uint64_t r = rng.next_u64();
+        uint32_t w = 0;
+        for (int c = 0; c < 8; ++c, r >>= 8) w |= kCodes[(r & 0xFF) % 6] << (4 * c);
+        p[i] = w;
+    }
+    return m;
+}
+
+// cuBLASLt dense GEMM for the 8-bit types: out^T [N, M] = W [N, K] * x^T, "TN" (both
+// operands K-major, the layout cuBLASLt requires for fp8 and int8).
+struct LtDense {
+    cublasLtHandle_t h = nullptr;
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo;
+    void* ws = nullptr;
+    size_t ws_size = size_t(64) << 20;
+    const void* w = nullptr;
+    const void* x = nullptr;
+    void* out = nullptr;
+    bool int8 = false;
+    ~LtDense() {
+        if (a) cublasLtMatrixLayoutDestroy(a);
+        if (b) cublasLtMatrixLayoutDestroy(b);
+        if (c) cublasLtMatrixLayoutDestroy(c);
+        if (op) cublasLtMatmulDescDestroy(op);
+        if (h) cublasLtDestroy(h);
+        if (ws) cudaFree(ws);
+    }
+};
+
+#define LT_CHECK(expr)                                                                          \
+    do {                                                                                        \
+        cublasStatus_t s_ = (expr);                                                             \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                      \
+            *why = cat(#expr, " failed with status ", int(s_));                                 \
+            return false;                                                                       \
+        }                                                                                       \
+    } while (0)
+
+// out: [M, N] bf16 (fp8) or i32 (i8).
+bool lt_prepare(LtDense& g, const Tensor& x, const Tensor& w, Tensor& out, std::string* why) {
+    const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+    g.int8 = x.dtype == DType::I8;
+    const cudaDataType in_t = g.int8 ? CUDA_R_8I : CUDA_R_8F_E4M3;
+    const cudaDataType out_t = g.int8 ? CUDA_R_32I : CUDA_R_16BF;
+    LT_CHECK(cublasLtCreate(&g.h));
+    LT_CHECK(cublasLtMatmulDescCreate(&g.op, g.int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F,
+                                      g.int8 ? CUDA_R_32I : CUDA_R_32F));
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    LT_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    LT_CHECK(cublasLtMatmulDescSetAttribute(g.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    LT_CHECK(cublasLtMatrixLayoutCreate(&g.a, in_t, K, N, K));
+    LT_CHECK(cublasLtMatrixLayoutCreate(&g.b, in_t, K, M, K));
+    LT_CHECK(cublasLtMatrixLayoutCreate(&g.c, out_t, N, M, N));
+    if (cudaMalloc(&g.ws, g.ws_size) != cudaSuccess) {
+        *why = "cudaMalloc (cuBLASLt workspace) failed";
+        return false;
+    }
+    cublasLtMatmulPreference_t pref = nullptr;
+    LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g.ws_size, sizeof(g.ws_size));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(g.h, g.op, g.a, g.b, g.c, g.c, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+        *why = cat("cuBLASLt found no algorithm (status ", int(s), ")");
+        return false;
+    }
+    g.algo = res.algo;
+    g.w = w.raw(), g.x = x.raw(), g.out = out.raw();
+    return true;
+}
+
+void lt_run(LtDense& g) {
+    const float fa = 1.0f, fb = 0.0f;
+    const int32_t ia = 1, ib = 0;
+    const void* alpha = g.int8 ? static_cast<const void*>(&ia) : static_cast<const void*>(&fa);
+    const void* beta = g.int8 ? static_cast<const void*>(&ib) : static_cast<const void*>(&fb);
+    cublasStatus_t s = cublasLtMatmul(g.h, g.op, alpha, g.w, g.a, g.x, g.b, beta, g.out, g.c, g.out, g.c, &g.algo,
+                                      g.ws, g.ws_size, nullptr);
+    CTK_CHECK(s == CUBLAS_STATUS_SUCCESS, "cublasLtMatmul failed with status ", int(s));
+}
+
+struct Mnk {
+    int64_t M, N, K;
+};
+
+}  // namespace
+
+void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
+    CTK_CHECK(cuda::sparse24_v3_available(), "bench sparse24v3: needs an sm_90 device and an sm_90a build, found ",
+              cuda::device_description());
+    std::vector<DType> dtypes;
+    bool quick = false;
+    for (const auto& a : args) {
+        DType t;
+        if (a == "quick") quick = true;
+        else if (dtype_from_name(a, &t)) dtypes.push_back(t);
+        else throw Error(cat("bench sparse24v3: unknown argument '", a, "' (expected a dtype or 'quick')"));
+    }
+    if (dtypes.empty()) dtypes = {DType::F16, DType::BF16, DType::F8E4M3, DType::I8};
+    std::string lt_why;
+    if (!cusparselt_load(&lt_why)) std::printf("cuSPARSELt peer skipped: %s\n", lt_why.c_str());
+
+    struct WeightShape {
+        int64_t N, K;
+        std::vector<int64_t> Ms;
+    };
+    std::vector<WeightShape> shapes = {{8192, 8192, {8192}},
+                                       {14336, 4096, {1, 16, 64, 256, 1024, 4096}},
+                                       {4096, 14336, {1, 16, 64, 256, 1024, 4096}}};
+    if (quick) shapes = {{8192, 8192, {8192}}, {14336, 4096, {16, 4096}}};
+
+    Rng rng(2024);
+    for (DType dt : dtypes) {
+        const size_t es = dtype_size(dt);
+        const DType out_t = dt == DType::F16 ? DType::F16 : DType::BF16;
+        for (const auto& ws : shapes) {
+            const int64_t N = ws.N, K = ws.K;
+            const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
+            // The weight: kernel layout for v3, a dense random matrix for the peers
+            // (cuSPARSELt prunes and compresses its own copy).
+            const Tensor values = cuda::to_device(random_host(dt, {Np, Kp / 2}, rng));
+            const Tensor meta = cuda::to_device(random_meta(N, K, rng));
+            const Tensor w_dense = cuda::to_device(random_host(dt, {N, K}, rng));
+            Tensor ws_f32 = Tensor::empty(DType::F32, {N});
+            for (int64_t i = 0; i < N; ++i) ws_f32.data<float>()[i] = rng.uniform(0.001f, 0.01f);
+            const Tensor w_scale_d = cuda::to_device(ws_f32);
+            for (int64_t M : ws.Ms) {
+                const Tensor x = cuda::to_device(random_host(dt, {M, K}, rng));
+                Tensor xs_f32 = Tensor::empty(DType::F32, {M});
+                for (int64_t i = 0; i < M; ++i) xs_f32.data<float>()[i] = rng.uniform(0.01f, 0.1f);
+                const Tensor x_scale_d = cuda::to_device(xs_f32);
+                const bool scaled = es == 1;
+                Tensor o = cuda::device_empty(out_t, {M, N});
+                const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(M, N, K, dt);
+                auto run_v3 = [&] {
+                    cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
+                                                scaled ? w_scale_d : Tensor(), Tensor());
+                };
+                const double ms = cuda::time_median_ms(run_v3);
+
+                BenchCase c;
+                c.op = "sparse24_gemm_v3";
+                c.shape = mnk(M, N, K);
+                c.dtype = dtype_name(dt);
+                c.ms = ms;
+                c.flops = 2.0 * M * N * K;
+                c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
+                char note[96];
+                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d cluster=%d ctas=%d", plan.bn,
+                              plan.stages, plan.splits, plan.cluster, plan.ctas);
+                c.note = note;
+
+                // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
+                if (es == 2) {
+                    Tensor od = cuda::device_empty(out_t, {M, N});
+                    c.peer = cat("cublas_", dtype_name(dt));
+                    c.peer_ms = cuda::time_median_ms([&] { cublas_gemm(x, w_dense, od); });
+                } else {
+                    Tensor od = cuda::device_empty(dt == DType::I8 ? DType::I32 : DType::BF16, {M, N});
+                    LtDense g;
+                    std::string why;
+                    if (lt_prepare(g, x, w_dense, od, &why)) {
+                        c.peer = cat("cublaslt_", dtype_name(dt));
+                        c.peer_ms = cuda::time_median_ms([&] { lt_run(g); });
+                    } else {
+                        c.note += cat(" (cuBLASLt: ", why, ")");
+                    }
+                }
+                bench_emit(c);
+                out.push_back(c);
+
+                // The same kernel without the activation multicast (clusters of 1), to
+                // show what the multicast buys (peer column: the multicast version).
+                if (plan.cluster == 2) {
+                    cuda::Sparse24V3Options one;
+                    one.cluster = 1;
+                    BenchCase c1 = c;
+                    c1.op = "sparse24_gemm_v3_nomcast";
+                    c1.ms = cuda::time_median_ms([&] {
+                        cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
+                                                    scaled ? w_scale_d : Tensor(), Tensor(), one);
+                    });
+                    c1.peer = "sparse24_gemm_v3";
+                    c1.peer_ms = ms;
+                    c1.note = "cluster=1";
+                    bench_emit(c1);
+                    out.push_back(c1);
+                }
+
+                // Peer 2: cuSPARSELt with a cached, searched plan.
+                if (lt_why.empty()) {
+                    BenchCase c2 = c;
+                    Tensor os = cuda::device_empty(out_t, {M, N});
+                    std::string why;
+                    CusparseltGemmPtr g = cusparselt_prepare(x, w_dense, os, &why);
+                    if (g) {
+                        c2.peer = cat("cusparselt_", dtype_name(dt));
+                        c2.peer_ms = cuda::time_median_ms([&] { cusparselt_run(*g); });
+                    } else {
+                        c2.peer = "";
+                        c2.peer_ms = 0;
+                        c2.note = cat("cuSPARSELt: ", why);
+                    }
+                    bench_emit(c2);
+                    out.push_back(c2);
+                }
+            }
+        }
+    }
+}
+#endif
+
+}  // namespace ctk::cli

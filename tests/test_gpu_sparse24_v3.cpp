@@ -1,0 +1,350 @@
+// GPU tests of the Hopper 2:4 GEMM, rung v3 (cuda/sparse24_gemm_sm90.cu), against the CPU
+// reference ref::scaled_sparse_gemm (the oracle), for f16, bf16, f8e4m3 and i8.
+//
+// Two kinds of data:
+//  * "exact" data: small integers (i8 over its whole range). Every product
+//    and every partial sum is an integer below 2^14 (|w| <= 3, |x| <= 1, K <= 4096), so any summation order and the
+//    reduced-precision fp8 accumulation of the tensor cores give the exact sum, and the
+//    epilogue runs the same fp32 operations as the reference: outputs must match BIT FOR
+//    BIT. This is the main check of the layouts (values, metadata, swizzles, fragments).
+//  * random normal data (f16/bf16/fp8): only the fp32 summation order (and, for fp8,
+//    the tensor cores' accumulation precision) differs from the reference; the allowed
+//    error is derived per element from S = sum_k |x w| (see v3_tolerance).
+// Outputs are poisoned (0xFF bytes = NaN) before every launch so unwritten elements fail.
+#if CTK_HAVE_CUDA
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ops.h"
+#include "ref/gemm.h"
+#include "ref/sparse24.h"
+#include "ref/sparse24_layout.h"
+#include "sparse24_gemm_sm90.cuh"
+#include "test_util.h"
+
+using namespace ctk;
+using ctk::test::elem;
+using ctk::test::set_elem;
+
+namespace {
+
+const DType kV3Dtypes[] = {DType::F16, DType::BF16, DType::F8E4M3, DType::I8};
+
+// fp32 accumulation, any order: each of the K additions may round (the tensor cores
+// truncate rather than round to nearest: up to 1 ulp = 2^-23 relative), on both sides.
+constexpr double kF32AccRelPerTerm = 2.0 * 0x1p-23;
+// fp8 wgmma keeps about 14 significant bits when adding into its accumulator (DeepSeek-V3
+// technical report, 3.3.2, on H800); count one such add per 16 K, each losing up to
+// 2^-13 of the running magnitude <= S.
+constexpr double kFp8AccRelPer16K = 0x1p-13;
+
+struct V3Case {
+    DType dt = DType::F16;
+    int64_t M = 1, N = 128, K = 64;
+    DType out = DType::F16;
+    bool bias = false;
+    bool vec_scales = false;
+    bool exact_data = true;
+    bool uniform_codes = false;  // every group keeps positions 0, 1 (metadata-independent probe)
+    cuda::Sparse24V3Options opt{};
+    uint64_t seed = 1;
+};
+
+std::string describe(const V3Case& c) {
+    return cat("sparse24_gemm_v3 ", dtype_name(c.dt), " M=", c.M, " N=", c.N, " K=", c.K, " out=", dtype_name(c.out),
+               c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
+               c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
+               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " seed=", c.seed);
+}
+
+// A value for w (is_w) or x: i8 over its range; exact data: w in -3..3, x in -1..1, so
+// |partial sums| <= 3 K < 2^14 for K <= 4096; random data: normal.
+float draw(DType dt, bool exact, Rng& rng, bool is_w) {
+    if (dt == DType::I8) {
+        float v = static_cast<float>(static_cast<int>(rng.below(255)) - 127);
+        return (is_w && v == 0.0f) ? 1.0f : v;
+    }
+    if (exact) {
+        const int amp = is_w ? 3 : 1;
+        int v = static_cast<int>(rng.below(2 * amp + 1)) - amp;
+        if (is_w && v == 0) v = 2;  // kept weight slots are mostly nonzero
+        return static_cast<float>(v);
+    }
+    float v = rng.normal();
+    return (is_w && v == 0.0f) ? 0.5f : v;
+}
+
+// Random 2:4 weight [N, K]: every group keeps 2 random positions (any of the 6 codes),
+// and about 1 group in 16 keeps fewer (zeros are legal kept values).
+Tensor random_w24(const V3Case& c, Rng& rng) {
+    Tensor w = Tensor::zeros(c.dt, {c.N, c.K});
+    static const int kPairs[6][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
+    for (int64_t n = 0; n < c.N; ++n)
+        for (int64_t g = 0; g < c.K / 4; ++g) {
+            const int* pr = c.uniform_codes ? kPairs[0] : kPairs[rng.below(6)];
+            const bool sparse_group = rng.below(16) == 0;
+            for (int i = 0; i < 2; ++i) {
+                float v = draw(c.dt, c.exact_data, rng, true);
+                if (sparse_group && i == 1) v = 0.0f;
+                set_elem(w, n * c.K + 4 * g + pr[i], v);
+            }
+        }
+    return w;
+}
+
+Tensor random_x(const V3Case& c, Rng& rng) {
+    Tensor x = Tensor::empty(c.dt, {c.M, c.K});
+    for (int64_t i = 0; i < x.numel(); ++i) set_elem(x, i, draw(c.dt, c.exact_data, rng, false));
+    return x;
+}
+
+Tensor random_scale(int64_t n, Rng& rng) {
+    Tensor s = Tensor::empty(DType::F32, {n});
+    for (int64_t i = 0; i < n; ++i) s.data<float>()[i] = rng.uniform(0.25f, 1.0f);
+    return s;
+}
+
+// One ulp of the output format at |v| (the rounding step of the final conversion).
+double out_ulp(DType out, double v) {
+    const int mant = out == DType::F16 ? 10 : 7;
+    const int min_exp = out == DType::F16 ? -14 : -126;
+    int e = v == 0.0 ? min_exp : std::max(min_exp, static_cast<int>(std::floor(std::log2(std::fabs(v)))));
+    return std::ldexp(1.0, e - mant);
+}
+
+struct V3Result {
+    Tensor got, ref;
+};
+
+// Builds the case, runs v3 and the reference; checks every element (bits for exact data,
+// the derived bound otherwise). Returns the tensors for further checks.
+V3Result run_case(const V3Case& c) {
+    INFO(describe(c));
+    Rng rng(c.seed);
+    const Tensor w = random_w24(c, rng);
+    const Tensor x = random_x(c, rng);
+    const Tensor xs = c.vec_scales ? random_scale(c.M, rng) : random_scale(1, rng);
+    const Tensor ws = c.vec_scales ? random_scale(c.N, rng) : random_scale(1, rng);
+    Tensor bias;
+    if (c.bias) {
+        bias = Tensor::empty(c.out, {c.N});
+        for (int64_t n = 0; n < c.N; ++n) set_elem(bias, n, c.exact_data ? float(int(rng.below(9)) - 4) : rng.normal());
+    }
+    const ref::Sparse24 sp = ref::compress_24(w);
+    const Tensor ref_out = ref::scaled_sparse_gemm(x, sp, xs, ws, bias, c.out);
+
+    const Tensor values = cuda::to_device(ref::pad_values_for_kernel(sp.values, c.N, c.K));
+    const Tensor meta = cuda::to_device(ref::reorder_meta_for_kernel(sp.codes, c.dt));
+    const Tensor x_d = cuda::to_device(x), xs_d = cuda::to_device(xs), ws_d = cuda::to_device(ws);
+    const Tensor bias_d = c.bias ? cuda::to_device(bias) : Tensor();
+    Tensor out_d = cuda::device_empty(c.out, {c.M, c.N});
+    cuda::fill_bytes(out_d, 0xFF);
+    cuda::sparse24_gemm_v3_into(out_d, x_d, values, meta, c.N, c.K, xs_d, ws_d, bias_d, c.opt);
+    const Tensor got = cuda::to_host(out_d);
+
+    if (c.exact_data) {
+        const auto d = ctk::test::compare_bits(ref_out, got, describe(c));
+        CHECK_MESSAGE(d.ok(), d.report);
+        return {got, ref_out};
+    }
+    // Tolerance: S[m, n] = sum_k |x w| through the same reference (|x|, |w|, no bias, the
+    // same scales), so tol = ws * xs * S * rel + 1 ulp of the output (and 1 ulp of S's
+    // own rounding to the output format, covered by the 2x below).
+    Tensor ax = x.clone(), aw = w.clone();
+    for (int64_t i = 0; i < ax.numel(); ++i) set_elem(ax, i, static_cast<float>(std::fabs(elem(x, i))));
+    for (int64_t i = 0; i < aw.numel(); ++i) set_elem(aw, i, static_cast<float>(std::fabs(elem(w, i))));
+    const Tensor s_out = ref::scaled_gemm(ax, aw, xs, ws, Tensor(), DType::F16 == c.out ? DType::F16 : DType::BF16);
+    const double rel = c.dt == DType::F8E4M3 ? kFp8AccRelPer16K * (static_cast<double>(c.K) / 16 + 1)
+                                             : kF32AccRelPerTerm * static_cast<double>(c.K);
+    int64_t bad = 0;
+    double max_err = 0;
+    std::string first;
+    for (int64_t i = 0; i < ref_out.numel(); ++i) {
+        const double r = elem(ref_out, i), g = elem(got, i), s = elem(s_out, i);
+        const double tol = 2.0 * rel * s + out_ulp(c.out, r);
+        const double err = std::fabs(g - r);
+        if (!(err <= tol)) {
+            if (++bad <= 5) first += cat("\n  at (", i / c.N, ", ", i % c.N, "): ref ", r, ", got ", g, ", tol ", tol);
+        }
+        if (!std::isnan(err)) max_err = std::max(max_err, err);
+    }
+    CHECK_MESSAGE(bad == 0, describe(c), ": ", bad, " elements outside the bound, max abs err ", max_err, first);
+    return {got, ref_out};
+}
+
+bool v3_runs_here() { return cuda::sparse24_v3_available(); }
+
+// On a device or build without the sm_90a kernels the launcher must refuse clearly.
+void expect_refusal() {
+    Tensor x = cuda::device_zeros(DType::F16, {1, 64});
+    Tensor v = cuda::device_zeros(DType::F16, {128, 64});
+    Tensor m = cuda::device_zeros(DType::I32, {8, 2, 32});
+    CHECK_THROWS_AS(cuda::sparse24_gemm_v3(x, v, m, 128, 64, Tensor(), Tensor(), Tensor(), DType::F16), Error);
+}
+
+}  // namespace
+
+TEST_SUITE("gpu") {
+
+TEST_CASE("sparse24 v3: one tile, uniform metadata then random metadata (layout probe)") {
+    // If the uniform case passes and the random one fails, the metadata path is wrong;
+    // if both fail, the operand layouts (swizzle, descriptors, fragments) are.
+    if (!v3_runs_here()) return expect_refusal();
+    for (DType dt : kV3Dtypes)
+        for (bool uniform : {true, false}) {
+            V3Case c;
+            c.dt = dt, c.M = 16, c.N = 128, c.K = 128, c.uniform_codes = uniform, c.seed = 50;
+            run_case(c);
+        }
+}
+
+TEST_CASE("sparse24 v3: exact data, every dtype, awkward M, N off the tile, K past a stage") {
+    if (!v3_runs_here()) return expect_refusal();
+    const int64_t Ms[] = {1, 2, 7, 17, 33, 100, 257};
+    uint64_t seed = 100;
+    for (DType dt : kV3Dtypes) {
+        int i = 0;
+        for (int64_t M : Ms) {
+            V3Case c;
+            c.dt = dt;
+            c.M = M;
+            c.N = 200;
+            c.K = 272;  // 16-bit: 4 stages of 64 + 16; 8-bit: 2 stages of 128 + 16
+            c.out = (i % 2) ? DType::BF16 : DType::F16;
+            c.bias = (i % 3) != 0;
+            c.vec_scales = (i % 2) == 0;
+            c.seed = ++seed;
+            run_case(c);
+            ++i;
+        }
+    }
+}
+
+TEST_CASE("sparse24 v3: minimal shapes (N = 16, 17; K = 32, 64)") {
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 200;
+    for (DType dt : kV3Dtypes)
+        for (int64_t N : {16, 17})
+            for (int64_t K : {32, 64})
+                for (int64_t M : {1, 7}) {
+                    V3Case c;
+                    c.dt = dt, c.M = M, c.N = N, c.K = K, c.bias = true, c.vec_scales = (K == 64);
+                    c.out = (N == 17) ? DType::BF16 : DType::F16;
+                    c.seed = ++seed;
+                    run_case(c);
+                }
+}
+
+TEST_CASE("sparse24 v3: random data within the derived fp32 / fp8 accumulation bound") {
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 300;
+    for (DType dt : {DType::F16, DType::BF16, DType::F8E4M3})
+        for (int64_t M : {33, 300}) {
+            V3Case c;
+            c.dt = dt, c.M = M, c.N = 384, c.K = dt == DType::F8E4M3 ? 512 : 1024;
+            c.out = dt == DType::F16 ? DType::F16 : DType::BF16;
+            c.bias = true, c.vec_scales = true, c.exact_data = false, c.seed = ++seed;
+            run_case(c);
+        }
+}
+
+TEST_CASE("sparse24 v3: every token tile, split-K and a persistent grid smaller than the work") {
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 400;
+    for (DType dt : kV3Dtypes)
+        for (int bn : {8, 16, 32, 64, 128, 256}) {
+            V3Case c;
+            c.dt = dt, c.M = 100, c.N = 384, c.K = 1024;  // 16 (16-bit) or 8 (8-bit) K blocks
+            c.out = (bn % 3) ? DType::BF16 : DType::F16;
+            c.bias = true, c.vec_scales = true, c.seed = ++seed;
+            // 3 weight tiles x ceil(100 / bn) token tiles x 3 splits on 5 CTAs: each CTA
+            // runs several units, the stage ring wraps many times, splits meet out of order.
+            c.opt.bn = bn, c.opt.splits = 3, c.opt.max_ctas = 5, c.opt.cluster = 1;
+            run_case(c);
+        }
+}
+
+TEST_CASE("sparse24 v3: clusters of two CTAs sharing the activation tile (TMA multicast)") {
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 450;
+    for (DType dt : kV3Dtypes)
+        for (int bn : {64, 128, 256})
+            for (int splits : {1, 3}) {
+                V3Case c;
+                c.dt = dt, c.M = 300, c.N = 500, c.K = 1024;  // 4 weight tiles = 2 pairs; N off the tile
+                c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = ++seed;
+                // 6 CTAs = 3 clusters for 2 pairs x ceil(300 / bn) token tiles x splits units.
+                c.opt.bn = bn, c.opt.splits = splits, c.opt.max_ctas = 6, c.opt.cluster = 2;
+                run_case(c);
+            }
+}
+
+TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays deterministic") {
+    if (!v3_runs_here()) return expect_refusal();
+    for (DType dt : kV3Dtypes) {
+        V3Case c;
+        c.dt = dt, c.M = 1, c.N = 2048, c.K = 4096;
+        c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = 500 + static_cast<int>(dt);
+        const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt);
+        INFO(describe(c), " plan bn=", plan.bn, " splits=", plan.splits, " ctas=", plan.ctas);
+        CHECK(plan.bn == 8);
+        CHECK(plan.splits > 1);  // 16 weight tiles cannot fill the SMs alone
+        const V3Result a = run_case(c);
+        const V3Result b = run_case(c);  // same inputs: bit-identical (no order-dependent race)
+        const auto d = ctk::test::compare_bits(a.got, b.got, describe(c) + " (second run)");
+        CHECK_MESSAGE(d.ok(), d.report);
+    }
+}
+
+TEST_CASE("sparse24 v3 sanitize: small f16 and i8 cases with split-K") {
+    if (!v3_runs_here()) return expect_refusal();
+    for (DType dt : {DType::F16, DType::I8}) {
+        V3Case c;
+        c.dt = dt, c.M = 7, c.N = 136, c.K = 256, c.bias = true, c.vec_scales = true, c.seed = 600;
+        c.opt.splits = 2;
+        run_case(c);
+    }
+}
+
+TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
+    const int64_t M = 4, N = 128, K = 64;
+    Tensor x = cuda::device_zeros(DType::F16, {M, K});
+    Tensor values = cuda::device_zeros(DType::F16, {128, 64});
+    Tensor meta = cuda::device_zeros(DType::I32, {8, 2, 32});
+    Tensor none;
+    auto throws_with = [&](auto fn, const std::string& needle) {
+        try {
+            fn();
+            FAIL("expected ctk::Error mentioning '", needle, "'");
+        } catch (const Error& e) {
+            CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
+        }
+    };
+    throws_with([&] { cuda::sparse24_gemm_v3(x, cuda::device_zeros(DType::BF16, {128, 64}), meta, N, K, none, none, none, DType::F16); },
+                "values: expected dtype f16");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, cuda::device_zeros(DType::I32, {8, 1, 32}), N, K, none, none, none, DType::F16); },
+                "meta");
+    throws_with([&] { cuda::sparse24_gemm_v3(cuda::device_zeros(DType::F16, {M, 36}), cuda::device_zeros(DType::F16, {128, 64}), meta, N, 36, none, none, none, DType::F16); },
+                "multiple of 16");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, cuda::device_zeros(DType::BF16, {N}), DType::F16); },
+                "bias: expected dtype f16");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, cuda::device_zeros(DType::F32, {M + 1}), none, none, DType::F16); },
+                "x_scale");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, cuda::device_zeros(DType::F32, {N + 1}), none, DType::F16); },
+                "w_scale");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F32); }, "out_dtype");
+    throws_with([&] { cuda::sparse24_gemm_v3(cuda::device_zeros(DType::F32, {M, K}), values, meta, N, K, none, none, none, DType::F16); },
+                "x: expected dtype");
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, 128, none, none, none, DType::F16); }, "x: expected K = 128");
+    cuda::Sparse24V3Options pair;
+    pair.cluster = 2, pair.bn = 128;
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
+                "cluster = 2 needs an even number");
+}
+
+}  // TEST_SUITE
+
+#endif  // CTK_HAVE_CUDA
