@@ -17,6 +17,8 @@ CXXFLAGS += -std=c++17 -Wall -Wextra -ffp-contract=off -Isrc -Icuda -MMD -MP
 NVCCFLAGS ?= -O3 -lineinfo
 NVCCFLAGS += -std=c++17 -Isrc -Icuda -gencode=arch=compute_$(subst sm_,,$(ARCH)),code=$(ARCH) \
              --expt-relaxed-constexpr -Xcompiler -Wall -MMD -MP
+# The wgmma rungs exist only in an sm_90a build; launchers check this before using them.
+NVCCFLAGS += -DCTK_BUILD_SM90A=$(if $(filter sm_90a,$(ARCH)),1,0)
 
 LIB_SRC  := $(wildcard src/core/*.cpp src/formats/*.cpp src/ref/*.cpp src/layers/*.cpp src/io/*.cpp)
 CLI_SRC  := $(wildcard src/cli/*.cpp)

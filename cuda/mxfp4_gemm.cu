@@ -451,6 +451,9 @@ __global__ void __launch_bounds__(128 * WGS, 1)
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
               int M, int N, int K, int n_tiles, int k_chunks, int fold_shift, float out_scale) {
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    __trap();  // wgmma needs sm_90a; the launchers refuse v3 in other builds
+#else
     using L = V3Smem<WGS>;
     constexpr int BM = L::BM;
     // Chunk c + kAhead is loaded while chunk c + 1 is dequantized and chunk c multiplied;
@@ -591,6 +594,7 @@ __global__ void __launch_bounds__(128 * WGS, 1)
             for (int e = 0; e < 8 && gn + e < N; ++e) dst[e] = src[e];
         }
     }
+#endif
 }
 
 // ---------------------------------------------------------------------------------
@@ -710,7 +714,8 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    if (M <= kMxfp4V2MaxM || !w.foldable) return 2;
+    // v3 needs wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
+    if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
     return 3;
 }
 
@@ -738,6 +743,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
               " (use version 0 or 2)");
     CTK_CHECK(version != 3 || device_capability() == 90, "mxfp4_gemm v3 needs sm_90 (wgmma); this device is sm_",
               device_capability());
+    CTK_CHECK(version != 3 || CTK_BUILD_SM90A, "mxfp4_gemm v3 needs an sm_90a build (wgmma); rebuild with ARCH=sm_90a");
     const auto* xp = static_cast<const uint16_t*>(x.raw());
     const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
     auto* op = static_cast<uint16_t*>(out.raw());

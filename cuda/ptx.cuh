@@ -89,13 +89,20 @@ __device__ __forceinline__ void mma_sp_m16n8k64_s8(int32_t (&d)[4], const uint32
 
 // e4m3 m16n8k64, fp32 accumulate, fragments as s8. On sm_90 ptxas EMULATES this
 // (F2FP unpack + two HMMA.SP per instruction, ~70 TFLOP/s): correct, not fast.
+// fp8 operands need sm_89 (PTX 8.4); an sm_80 build traps here, and the launcher refuses
+// fp8 on devices below sm_89 before it launches (sparse24_gemm: "needs sm_89").
 __device__ __forceinline__ void mma_sp_m16n8k64_e4m3(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
                                                      uint32_t e) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+    (void)d, (void)a, (void)b, (void)e;
+    __trap();
+#else
     asm volatile(
         "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.f32.e4m3.e4m3.f32 "
         "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, 0x0;\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
+#endif
 }
 
 // ==== dense MMA, wgmma and helpers used by the MXFP4 kernels ====
@@ -121,10 +128,16 @@ __device__ __forceinline__ void mma_m16n8k16_f16(float (&d)[4], const uint32_t (
 
 // ---- 16-bit pair multiply (9.7.4.3 mul for half/bf16): exact whenever the product is
 // representable; subnormal operands and results are kept (no .ftz for 16-bit types).
-// Used to move a bit-placed E2M1 value to its true exponent.
+// Used to move a bit-placed E2M1 value to its true exponent. mul.bf16x2 needs sm_90;
+// on sm_80..89 fma.rn.bf16x2 with c = -0 computes the same product (x + -0 = x for every
+// x, signed zeros included), so the result is bit-identical.
 __device__ __forceinline__ uint32_t mul_bf16x2(uint32_t a, uint32_t b) {
     uint32_t d;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(0x80008000u));
+#else
     asm("mul.rn.bf16x2 %0, %1, %2;\n" : "=r"(d) : "r"(a), "r"(b));
+#endif
     return d;
 }
 __device__ __forceinline__ uint32_t mul_f16x2(uint32_t a, uint32_t b) {

@@ -577,7 +577,7 @@ int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
 bool sparse24_v3_available() {
     // Cached: the launcher asks on every call, and device queries cost microseconds.
     static const bool available = [] {
-        if (device_count() == 0 || device_capability() < 90) return false;
+        if (!CTK_BUILD_SM90A || device_count() == 0 || device_capability() < 90) return false;
         cudaFuncAttributes a;
         if (cudaFuncGetAttributes(&a, Launcher<OpF16, 8, 1>::fn()) != cudaSuccess) {
             cudaGetLastError();
