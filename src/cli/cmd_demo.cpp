@@ -149,6 +149,22 @@ bool gpu_agrees(const Tensor& gpu, const Tensor& cpu) {
     return rel_diff(gpu, cpu) <= 2 * u_out;
 }
 
+// Runs the layer that build(backend) makes, times it, and measures its error against the
+// unquantized weight in fp64; on the GPU also against the same layer on the CPU backend.
+template <class Build>
+DemoRow measure(const Build& build, Backend backend, const Tensor& x, const Tensor& w, const Tensor& bias,
+                Tensor* out) {
+    DemoRow row;
+    *out = timed_apply(build(backend), backend, x, bias, &row.ms);
+    row.rel_fp64 = rel_err(*out, fp64_matmul(x, w, bias));
+    if (backend == Backend::CUDA) {
+        Tensor cpu = apply(build(Backend::CPU), x, bias);
+        row.err_ref = max_ulp_diff(*out, cpu);
+        row.ok = gpu_agrees(*out, cpu);
+    }
+    return row;
+}
+
 // Loads `full` into the layer as three row shards (like q/k/v), through `load_fn`.
 template <class Layer>
 void load_sharded(Layer& layer, const std::string& name, const Tensor& full) {
@@ -209,15 +225,9 @@ DemoRow run_sparse24(const DemoConfig& c, Backend backend, int64_t M, int64_t N,
         return layer;
     };
 
-    DemoRow row;
-    Tensor out = timed_apply(build(backend), backend, x, bias, &row.ms);
-    row.rel_fp64 = rel_err(out, fp64_matmul(x, w, bias));
-    if (backend == Backend::CUDA) {
-        Tensor cpu = apply(build(Backend::CPU), x, bias);
-        row.err_ref = max_ulp_diff(out, cpu);
-        row.ok = gpu_agrees(out, cpu);
-        return row;
-    }
+    Tensor out;
+    DemoRow row = measure(build, backend, x, w, bias, &out);
+    if (backend == Backend::CUDA) return row;  // compared with the CPU layer already
 
     // Dense reference path: quantize x the same way, dense scaled GEMM on the stored weight.
     Tensor dense_out;
@@ -252,15 +262,9 @@ DemoRow run_mxfp4(const DemoConfig& c, Backend backend, int64_t M, int64_t N, in
         return layer;
     };
 
-    DemoRow row;
-    Tensor out = timed_apply(build(backend), backend, x, bias, &row.ms);
-    row.rel_fp64 = rel_err(out, fp64_matmul(x, w, bias));
-    if (backend == Backend::CUDA) {
-        Tensor cpu = apply(build(Backend::CPU), x, bias);
-        row.err_ref = max_ulp_diff(out, cpu);
-        row.ok = gpu_agrees(out, cpu);
-        return row;
-    }
+    Tensor out;
+    DemoRow row = measure(build, backend, x, w, bias, &out);
+    if (backend == Backend::CUDA) return row;  // compared with the CPU layer already
     // Reference path: dequantize to fp32, then the plain scaled GEMM in fp32 operands.
     Tensor wdq = ref::mxfp4_dequantize(q, DType::F32);
     std::vector<double> exact_dq = fp64_matmul(x, wdq, bias);
