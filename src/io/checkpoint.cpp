@@ -35,17 +35,6 @@ struct Module {
     std::string shape_problem;
 };
 
-std::string read_text(const std::string& path) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    CTK_CHECK(fp, path, ": cannot open");
-    std::string t;
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) t.append(buf, n);
-    std::fclose(fp);
-    return t;
-}
-
 // Output and input features of a linear module, or false when it is not one.
 bool linear_shape(const SafetensorsDir& st, Module& m) {
     auto info = [&](const char* p) -> const TensorInfo* {
@@ -178,7 +167,7 @@ Checkpoint open_checkpoint(const std::string& dir) {
                                               "*.safetensors)");
     std::string cfg_path = (fs::path(dir) / "config.json").string();
     CTK_CHECK(fs::exists(cfg_path, ec), cfg_path, ": missing (a model folder needs its config.json)");
-    std::string cfg_text = read_text(cfg_path);
+    std::string cfg_text = json::read_text_file(cfg_path);
     ck.config = parse_ct_config(cfg_text, cfg_path);
     // The activation dtype: torch_dtype (or dtype in newer transformers) when 16-bit.
     json::Value root = json::parse(cfg_text, cfg_path);

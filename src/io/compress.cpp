@@ -178,17 +178,6 @@ struct ShardWriter {
     }
 };
 
-std::string read_text(const std::string& path) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    CTK_CHECK(fp, path, ": cannot open");
-    std::string t;
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) t.append(buf, n);
-    std::fclose(fp);
-    return t;
-}
-
 }  // namespace
 
 CompressSummary compress_model(const std::string& in_path, const std::string& out_dir, const CompressOptions& opt) {
@@ -206,7 +195,7 @@ CompressSummary compress_model(const std::string& in_path, const std::string& ou
     fs::path in_cfg = in_dir / "config.json";
     Value config = Value::make_object();
     if (fs::exists(in_cfg, ec)) {
-        config = json::parse(read_text(in_cfg.string()), in_cfg.string());
+        config = json::parse(json::read_text_file(in_cfg.string()), in_cfg.string());
         CTK_CHECK(config.is_object(), in_cfg.string(), ": expected a JSON object");
         for (const char* key : {"quantization_config", "compression_config"})
             CTK_CHECK(!config.find(key), in_cfg.string(), ": ", key,

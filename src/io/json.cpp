@@ -2,9 +2,12 @@
 // The grammar is RFC 8259 section 2-8; see json.h for what "strict" refuses.
 #include "io/json.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -511,6 +514,19 @@ std::string write(const Value& v, int indent) {
     std::string out;
     write_value(out, v, indent, 0);
     return out;
+}
+
+std::string read_text_file(const std::string& path) {
+    std::FILE* fp = std::fopen(path.c_str(), "rb");
+    CTK_CHECK(fp, path, ": cannot open: ", std::strerror(errno));
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) text.append(buf, n);
+    const bool bad = std::ferror(fp);
+    std::fclose(fp);
+    CTK_CHECK(!bad, path, ": read failed");
+    return text;
 }
 
 }  // namespace ctk::json

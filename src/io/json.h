@@ -67,6 +67,10 @@ struct Value {
 Value parse(std::string_view text, const std::string& source = "<json>",
             int max_depth = kDefaultMaxDepth);
 
+// The whole content of a text file (config.json, model.safetensors.index.json); throws
+// naming the path when it cannot be opened or read.
+std::string read_text_file(const std::string& path);
+
 // Writes `v` as JSON text. indent < 0: compact, one line, no spaces (the safetensors
 // header style); indent >= 0: one member per line indented by `indent` spaces per level
 // (the config.json style). Integers are written exactly; other numbers with the

@@ -351,23 +351,6 @@ void write_safetensors_sharded(const std::string& dir, const NamedTensors& tenso
 // ----------------------------------------------------------------------------------
 // Model folders
 
-namespace {
-
-std::string read_text_file(const std::string& path) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    CTK_CHECK(fp, path, ": cannot open: ", errno_text());
-    std::string text;
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) text.append(buf, n);
-    bool bad = std::ferror(fp);
-    std::fclose(fp);
-    CTK_CHECK(!bad, path, ": read failed");
-    return text;
-}
-
-}  // namespace
-
 SafetensorsDir SafetensorsDir::open(const std::string& path) {
     SafetensorsDir d;
     d.path_ = path;
@@ -391,7 +374,7 @@ SafetensorsDir SafetensorsDir::open(const std::string& path) {
     fs::path index_path = fs::path(path) / kIndexName;
     if (fs::exists(index_path, ec)) {
         std::string ipath = index_path.string();
-        json::Value index = json::parse(read_text_file(ipath), ipath);
+        json::Value index = json::parse(json::read_text_file(ipath), ipath);
         CTK_CHECK(index.is_object(), ipath, ": expected a JSON object, found ", json::kind_name(index.kind));
         const json::Value* wm = index.find("weight_map");
         CTK_CHECK(wm && wm->is_object(), ipath, ": weight_map: expected an object {tensor: shard file}, found ",
