@@ -42,6 +42,9 @@
 //      cuBLAS) and 0.52-0.56 POP/s i8: about a third of the mma.sp ceiling (ncu: the
 //      tensor pipe 35 % busy, "wait" stalls, 8 warps per SM). The Hopper rung
 //      (wgmma.sp + TMA) is the fix; docs/sparse24.md has the numbers and what was tried.
+//      A software-pipelined main loop (double-buffered fragments, CUTLASS sm80 barrier
+//      placement; tiles "*p") measured 3-7 % faster on the decode tile (now its default,
+//      16x14336x4096 f16 28.6 us, 2.33 TB/s) and 2-16 % slower on the others.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*'     Bench: ctk bench sparse24
 #include <cuda_runtime.h>
@@ -643,7 +646,9 @@ void gemm_v2(const GemmArgs& a) {
         if (t == "largep") return launch_v2<Op, LargeP<Op>>(a);
     }
     const int64_t tiles_large = (a.Np / 128) * ((a.M + 255) / 256);
-    if (a.M <= 16) launch_v2<Op, SmallKT4<Op>>(a);
+    // Decode: the pipelined main loop measured 4-7 % faster (docs/sparse24.md 2.3.1); at
+    // larger M it measured 1-13 % slower than the simple loop, which stays there.
+    if (a.M <= 16) launch_v2<Op, SmallKT4P<Op>>(a);
     else if (a.M <= 128 || tiles_large * 4 < 3 * device_sm_count()) launch_v2<Op, Medium<Op>>(a);
     else launch_v2<Op, Large<Op>>(a);
 }
