@@ -36,6 +36,14 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+// ---- ld.shared.u32 (9.7.9.8): one 32-bit shared-memory load by address. volatile, so
+// it stays in program order with the ldmatrix/mma.sp wrappers and the barriers.
+__device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr) {
+    uint32_t v;
+    asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(addr));
+    return v;
+}
+
 // ---- ldmatrix (9.7.14.5.15): four 8x8 b16 matrices; lanes 8j..8j+7 give the 8 row
 // addresses (16 bytes each) of matrix j; lane (g, t) receives in r[j] the 4 bytes at
 // row g, bytes 4t..4t+3 of matrix j. For 8-bit data the same bytes are 4 int8 values.

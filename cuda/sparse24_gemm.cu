@@ -42,6 +42,9 @@
 //      cuBLAS) and 0.52-0.56 POP/s i8: about a third of the mma.sp ceiling (ncu: the
 //      tensor pipe 35 % busy, "wait" stalls, 8 warps per SM). The Hopper rung
 //      (wgmma.sp + TMA) is the fix; docs/sparse24.md has the numbers and what was tried.
+//      A software-pipelined main loop (double-buffered fragments, CUTLASS sm80 barrier
+//      placement; tiles "*p") measured 3-7 % faster on the decode tile (now its default,
+//      16x14336x4096 f16 28.6 us, 2.33 TB/s) and 2-16 % slower on the others.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*'     Bench: ctk bench sparse24
 #include <cuda_runtime.h>
@@ -187,11 +190,16 @@ __global__ void gemm_v1_kernel(GemmArgs a) {
 // Tile geometry. A K tile is KT "units"; a unit is 64 bytes of compressed weight and
 // 128 bytes of activations per row whatever the dtype (16-bit: 64 logical K, two k32
 // MMA steps; 8-bit: 128 logical K, two k64 steps).
-template <class Op, int BN_, int BM_, int WARPS_N_, int WARPS_M_, int STAGES_, int KT_ = 1, int MIN_BLOCKS_ = 1>
+// PIPE: the software-pipelined main loop (fragments of the next MMA step loaded while
+// the current one multiplies; the barrier of the next K tile placed before the last
+// step's MMAs), see gemm_v2_kernel.
+template <class Op, int BN_, int BM_, int WARPS_N_, int WARPS_M_, int STAGES_, int KT_ = 1, int MIN_BLOCKS_ = 1,
+          bool PIPE_ = false>
 struct V2Config {
     using Acc = typename Op::Acc;
     static constexpr int BN = BN_, BM = BM_, WARPS_N = WARPS_N_, WARPS_M = WARPS_M_, STAGES = STAGES_, KT = KT_;
     static constexpr int kMinBlocks = MIN_BLOCKS_;
+    static constexpr bool kPipe = PIPE_;
     static constexpr int kThreads = 32 * WARPS_N * WARPS_M;
     static constexpr int kES = Op::kES;
     static constexpr bool kEightBit = Op::kES == 1;
@@ -264,6 +272,160 @@ struct SplitK {
     int* counters;       // [tiles_m * tiles_n], zero between calls
 };
 
+// Shared addresses of stage s's weight (A), activation (B) and metadata (E) buffers.
+template <class C>
+__device__ __forceinline__ uint32_t stage_a(uint32_t s0, int s) { return s0 + s * C::kStageBytes; }
+template <class C>
+__device__ __forceinline__ uint32_t stage_b(uint32_t s0, int s) { return s0 + s * C::kStageBytes + C::kBytesA; }
+template <class C>
+__device__ __forceinline__ uint32_t stage_e(uint32_t s0, int s) {
+    return s0 + s * C::kStageBytes + C::kBytesA + C::kBytesB;
+}
+
+// Prologue: fill STAGES - 1 stages (one commit group each, empty past the split's tiles).
+template <class C>
+__device__ __forceinline__ void prologue(const GemmArgs& a, int64_t n0, int64_t m0, int64_t kt_begin, int n_tiles,
+                                         uint32_t s0, int tid) {
+#pragma unroll
+    for (int s = 0; s < C::STAGES - 1; ++s) {
+        if (s < n_tiles)
+            load_tile<C>(a, n0, m0, kt_begin + s, stage_a<C>(s0, s), stage_b<C>(s0, s), stage_e<C>(s0, s), tid);
+        ptx::cp_async_commit();
+    }
+}
+
+// The first main loop: per K tile, wait + barrier, issue the next tile's copies, then
+// for each MMA step load the warp's fragments and multiply. Simple, but every
+// fragment load sits right in front of the MMAs that need it.
+template <class Op, class C>
+__device__ __forceinline__ void mainloop_simple(const GemmArgs& a, typename Op::Acc (&acc)[C::WTN][C::WTM][4], int64_t n0,
+                                                int64_t m0, int64_t kt_begin, int n_tiles, uint32_t s0, int tid,
+                                                int lane, int wn, int wm) {
+    prologue<C>(a, n0, m0, kt_begin, n_tiles, s0, tid);
+    // Per-lane ldmatrix row/chunk offsets (see ptx::ldmatrix_x4): A: lanes 0-15 rows 0-15
+    // of the first chunk, lanes 16-31 the second; B: lanes 8j..8j+7 rows 0-7 of chunk j.
+    const int a_row = wn * C::WTN * 16 + (lane & 15), a_chunk = lane >> 4;
+    const int b_row = wm * C::WTM * 8 + (lane & 7), b_chunk = lane >> 3;
+
+    for (int it = 0; it < n_tiles; ++it) {
+        ptx::cp_async_wait<C::STAGES - 2>();
+        __syncthreads();  // tile `it` visible to all; stage (it - 1) free for reuse
+        {
+            const int pre = it + C::STAGES - 1;
+            const int ps = pre % C::STAGES;
+            if (pre < n_tiles)
+                load_tile<C>(a, n0, m0, kt_begin + pre, stage_a<C>(s0, ps), stage_b<C>(s0, ps), stage_e<C>(s0, ps), tid);
+            ptx::cp_async_commit();
+        }
+        const int s = it % C::STAGES;
+        const uint32_t sA = stage_a<C>(s0, s), sB = stage_b<C>(s0, s), sE = stage_e<C>(s0, s);
+
+        // kSteps MMA steps per tile (16-bit: k32 each, a metadata word serving two
+        // steps with selectors 0 and 1; 8-bit: k64 each, one word per step).
+        const int64_t k_tile0 = (kt_begin + it) * C::kTileK;
+#pragma unroll
+        for (int step = 0; step < C::kSteps; ++step) {
+            if (k_tile0 + step * C::kStepK >= a.Kp) break;  // partial last tile (uniform)
+            uint32_t fa[C::WTN][4], fe[C::WTN];
+#pragma unroll
+            for (int i = 0; i < C::WTN; ++i) {
+                ptx::ldmatrix_x4(fa[i], sA + swz<C::kRowBytesA>(a_row + 16 * i, 2 * step + a_chunk));
+                const int blk = C::kEightBit ? step : step / 2;
+                fe[i] = ptx::ld_shared_u32(sE + (((wn * C::WTN + i) * C::kMetaBlocks + blk) * 32 + lane) * 4);
+            }
+            // One B fragment at a time: 4 live registers.
+#pragma unroll
+            for (int j = 0; j < C::WTM; ++j) {
+                uint32_t fb[4];
+                ptx::ldmatrix_x4(fb, sB + swz<C::kRowBytesB>(b_row + 8 * j, 4 * step + b_chunk));
+#pragma unroll
+                for (int i = 0; i < C::WTN; ++i) {
+                    if (C::kEightBit || step % 2 == 0) Op::template mma<0>(acc[i][j], fa[i], fb, fe[i]);
+                    else Op::template mma<1>(acc[i][j], fa[i], fb, fe[i]);
+                }
+            }
+        }
+    }
+}
+
+// The software-pipelined main loop (CUTLASS's sm80 multistage order). Fragments are
+// double-buffered: while step s multiplies, the A fragments and metadata of step s + 1
+// are already loading, and the B fragment of column tile j + 1 (or of the next step's
+// j = 0) loads under the MMAs of column tile j. The wait + barrier that makes K tile
+// it + 1 visible sits at the start of tile it's LAST step, so the first fragments of
+// tile it + 1 load under that step's MMAs. Tile it's stage is still being read after
+// that barrier (the last step's B fragments), so the copies issued there (tile
+// it + STAGES - 1) go into the stage of tile it - 1, which every warp finished before
+// the barrier; STAGES >= 3 keeps it apart from the stages of tiles it and it + 1.
+template <class Op, class C>
+__device__ __forceinline__ void mainloop_pipelined(const GemmArgs& a, typename Op::Acc (&acc)[C::WTN][C::WTM][4],
+                                                   int64_t n0, int64_t m0, int64_t kt_begin, int n_tiles, uint32_t s0,
+                                                   int tid, int lane, int wn, int wm) {
+    static_assert(C::WTM % 2 == 0 && C::kSteps % 2 == 0, "double buffers alternate by parity across steps and tiles");
+    static_assert(C::STAGES >= 3, "the copies at tile it's barrier go into tile it - 1's stage");
+    if (n_tiles <= 0) return;
+    prologue<C>(a, n0, m0, kt_begin, n_tiles, s0, tid);
+    const int a_row = wn * C::WTN * 16 + (lane & 15), a_chunk = lane >> 4;
+    const int b_row = wm * C::WTM * 8 + (lane & 7), b_chunk = lane >> 3;
+    const uint32_t e_off = ((wn * C::WTN) * C::kMetaBlocks * 32 + lane) * 4;
+
+    uint32_t fa[2][C::WTN][4], fe[2][C::WTN], fb[2][4];
+    auto load_a = [&](uint32_t (&dst)[C::WTN][4], uint32_t (&dste)[C::WTN], int stage, int step) {
+        const uint32_t sA = stage_a<C>(s0, stage), sE = stage_e<C>(s0, stage);
+        const int blk = C::kEightBit ? step : step / 2;
+#pragma unroll
+        for (int i = 0; i < C::WTN; ++i) {
+            ptx::ldmatrix_x4(dst[i], sA + swz<C::kRowBytesA>(a_row + 16 * i, 2 * step + a_chunk));
+            dste[i] = ptx::ld_shared_u32(sE + e_off + ((i * C::kMetaBlocks + blk) * 32) * 4);
+        }
+    };
+    auto load_b = [&](uint32_t (&dst)[4], int stage, int step, int j) {
+        ptx::ldmatrix_x4(dst, stage_b<C>(s0, stage) + swz<C::kRowBytesB>(b_row + 8 * j, 4 * step + b_chunk));
+    };
+
+    ptx::cp_async_wait<C::STAGES - 2>();
+    __syncthreads();  // tile 0 visible
+    load_a(fa[0], fe[0], 0, 0);
+    load_b(fb[0], 0, 0, 0);
+
+    for (int it = 0; it < n_tiles; ++it) {
+        const int s = it % C::STAGES, s_next = (it + 1) % C::STAGES;
+        const bool has_next = it + 1 < n_tiles;
+        const int64_t k_tile0 = (kt_begin + it) * C::kTileK;
+#pragma unroll
+        for (int step = 0; step < C::kSteps; ++step) {
+            const bool last = step == C::kSteps - 1;
+            if (last) {
+                // Committed so far: tiles 0 .. it + STAGES - 2; tile it + 1 must be done.
+                ptx::cp_async_wait<C::STAGES - 3>();
+                __syncthreads();  // tile it + 1 visible; tile it - 1's stage read by every warp
+                const int pre = it + C::STAGES - 1, ps = pre % C::STAGES;
+                if (pre < n_tiles)
+                    load_tile<C>(a, n0, m0, kt_begin + pre, stage_a<C>(s0, ps), stage_b<C>(s0, ps), stage_e<C>(s0, ps), tid);
+                ptx::cp_async_commit();
+            }
+            const int cur = step & 1, nxt = cur ^ 1;
+            // A and metadata of the next step (the next tile's step 0 after the last).
+            if (!last) load_a(fa[nxt], fe[nxt], s, step + 1);
+            else if (has_next) load_a(fa[nxt], fe[nxt], s_next, 0);
+            const bool valid = k_tile0 + step * C::kStepK < a.Kp;  // partial last tile (uniform)
+#pragma unroll
+            for (int j = 0; j < C::WTM; ++j) {
+                if (j + 1 < C::WTM) load_b(fb[(j + 1) & 1], s, step, j + 1);
+                else if (!last) load_b(fb[0], s, step + 1, 0);
+                else if (has_next) load_b(fb[0], s_next, 0, 0);
+                if (valid) {
+#pragma unroll
+                    for (int i = 0; i < C::WTN; ++i) {
+                        if (C::kEightBit || step % 2 == 0) Op::template mma<0>(acc[i][j], fa[cur][i], fb[j & 1], fe[cur][i]);
+                        else Op::template mma<1>(acc[i][j], fa[cur][i], fb[j & 1], fe[cur][i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 template <class Op, class C>
 __global__ void __launch_bounds__(C::kThreads, C::kMinBlocks) gemm_v2_kernel(GemmArgs a, SplitK sk, int tiles_m, int tiles_n) {
     using Acc = typename Op::Acc;
@@ -285,9 +447,6 @@ __global__ void __launch_bounds__(C::kThreads, C::kMinBlocks) gemm_v2_kernel(Gem
     const int n_tiles = static_cast<int>(kt_end - kt_begin);
 
     const uint32_t s0 = ptx::smem_addr(smem);
-    auto stage_a = [&](int s) { return s0 + s * C::kStageBytes; };
-    auto stage_b = [&](int s) { return s0 + s * C::kStageBytes + C::kBytesA; };
-    auto stage_e = [&](int s) { return s0 + s * C::kStageBytes + C::kBytesA + C::kBytesB; };
 
     Acc acc[C::WTN][C::WTM][4];
 #pragma unroll
@@ -297,57 +456,10 @@ __global__ void __launch_bounds__(C::kThreads, C::kMinBlocks) gemm_v2_kernel(Gem
 #pragma unroll
             for (int q = 0; q < 4; ++q) acc[i][j][q] = Acc(0);
 
-    // Prologue: fill STAGES - 1 stages.
-#pragma unroll
-    for (int s = 0; s < C::STAGES - 1; ++s) {
-        if (s < n_tiles) load_tile<C>(a, n0, m0, kt_begin + s, stage_a(s), stage_b(s), stage_e(s), tid);
-        ptx::cp_async_commit();
-    }
-
-    // Per-lane ldmatrix row/chunk offsets (see ptx::ldmatrix_x4): A: lanes 0-15 rows 0-15
-    // of the first chunk, lanes 16-31 the second; B: lanes 8j..8j+7 rows 0-7 of chunk j.
-    const int a_row = wn * C::WTN * 16 + (lane & 15), a_chunk = lane >> 4;
-    const int b_row = wm * C::WTM * 8 + (lane & 7), b_chunk = lane >> 3;
-
-    for (int it = 0; it < n_tiles; ++it) {
-        ptx::cp_async_wait<C::STAGES - 2>();
-        __syncthreads();  // tile `it` visible to all; stage (it - 1) free for reuse
-        {
-            const int pre = it + C::STAGES - 1;
-            const int ps = pre % C::STAGES;
-            if (pre < n_tiles) load_tile<C>(a, n0, m0, kt_begin + pre, stage_a(ps), stage_b(ps), stage_e(ps), tid);
-            ptx::cp_async_commit();
-        }
-        const int s = it % C::STAGES;
-        const uint32_t sA = stage_a(s), sB = stage_b(s);
-        const uint32_t* sE = reinterpret_cast<const uint32_t*>(smem + s * C::kStageBytes + C::kBytesA + C::kBytesB);
-
-        // kSteps MMA steps per tile (16-bit: k32 each, a metadata word serving two
-        // steps with selectors 0 and 1; 8-bit: k64 each, one word per step).
-        const int64_t k_tile0 = (kt_begin + it) * C::kTileK;
-#pragma unroll
-        for (int step = 0; step < C::kSteps; ++step) {
-            if (k_tile0 + step * C::kStepK >= a.Kp) break;  // partial last tile (uniform)
-            uint32_t fa[C::WTN][4], fe[C::WTN];
-#pragma unroll
-            for (int i = 0; i < C::WTN; ++i) {
-                ptx::ldmatrix_x4(fa[i], sA + swz<C::kRowBytesA>(a_row + 16 * i, 2 * step + a_chunk));
-                const int blk = C::kEightBit ? step : step / 2;
-                fe[i] = sE[((wn * C::WTN + i) * C::kMetaBlocks + blk) * 32 + lane];
-            }
-            // One B fragment at a time: 4 live registers, so the compiler can keep the
-            // next loads in flight under the MMAs.
-#pragma unroll
-            for (int j = 0; j < C::WTM; ++j) {
-                uint32_t fb[4];
-                ptx::ldmatrix_x4(fb, sB + swz<C::kRowBytesB>(b_row + 8 * j, 4 * step + b_chunk));
-#pragma unroll
-                for (int i = 0; i < C::WTN; ++i) {
-                    if (C::kEightBit || step % 2 == 0) Op::template mma<0>(acc[i][j], fa[i], fb, fe[i]);
-                    else Op::template mma<1>(acc[i][j], fa[i], fb, fe[i]);
-                }
-            }
-        }
+    if constexpr (C::kPipe) {
+        mainloop_pipelined<Op, C>(a, acc, n0, m0, kt_begin, n_tiles, s0, tid, lane, wn, wm);
+    } else {
+        mainloop_simple<Op, C>(a, acc, n0, m0, kt_begin, n_tiles, s0, tid, lane, wn, wm);
     }
     ptx::cp_async_wait<0>();
     __syncthreads();  // pipeline buffers are now free: reuse them for the output tile
@@ -502,6 +614,11 @@ template <class Op> using Square = V2Config<Op, 128, 128, 2, 2, 4, 1, 2>;
 template <class Op> using Square16 = V2Config<Op, 128, 128, 2, 4, 4, 1, 2>;
 template <class Op> using Wide16 = V2Config<Op, 128, 256, 2, 8, 4, 1, 1>;
 template <class Op> using Large = V2Config<Op, 128, 256, 2, 4, 4>;
+// The same shapes with the software-pipelined main loop.
+template <class Op> using SmallKT4P = V2Config<Op, 64, 16, 4, 1, 4, 4, 1, true>;
+template <class Op> using MediumP = V2Config<Op, 128, 64, 2, 2, 4, 1, 3, true>;
+template <class Op> using SquareP = V2Config<Op, 128, 128, 2, 2, 4, 1, 2, true>;
+template <class Op> using LargeP = V2Config<Op, 128, 256, 2, 4, 4, 1, 1, true>;
 
 // Testing and tuning override: CTK_SPARSE24_TILE = small | smallkt4 | medium | square |
 // square16 | wide16 | large forces one tile shape for every call (the GPU tests run each
@@ -523,9 +640,15 @@ void gemm_v2(const GemmArgs& a) {
         if (t == "square16") return launch_v2<Op, Square16<Op>>(a);
         if (t == "wide16") return launch_v2<Op, Wide16<Op>>(a);
         if (t == "large") return launch_v2<Op, Large<Op>>(a);
+        if (t == "smallkt4p") return launch_v2<Op, SmallKT4P<Op>>(a);
+        if (t == "mediump") return launch_v2<Op, MediumP<Op>>(a);
+        if (t == "squarep") return launch_v2<Op, SquareP<Op>>(a);
+        if (t == "largep") return launch_v2<Op, LargeP<Op>>(a);
     }
     const int64_t tiles_large = (a.Np / 128) * ((a.M + 255) / 256);
-    if (a.M <= 16) launch_v2<Op, SmallKT4<Op>>(a);
+    // Decode: the pipelined main loop measured 4-7 % faster (docs/sparse24.md 2.3.1); at
+    // larger M it measured 1-13 % slower than the simple loop, which stays there.
+    if (a.M <= 16) launch_v2<Op, SmallKT4P<Op>>(a);
     else if (a.M <= 128 || tiles_large * 4 < 3 * device_sm_count()) launch_v2<Op, Medium<Op>>(a);
     else launch_v2<Op, Large<Op>>(a);
 }

@@ -251,6 +251,13 @@ TEST_CASE("2:4 codes and bitmask nibbles") {
     CHECK(code24_for_nonzeros(0x1) == code24_make(0, 1));
     CHECK(code24_for_nonzeros(0x4) == code24_make(0, 2));
     CHECK(code24_for_nonzeros(0x7) == 0xFF);
+    // The table form used by the 8-bit GPU compressor agrees for every mask.
+    for (int m = 0; m < 16; ++m) {
+        const uint8_t c = code24_for_nonzeros(static_cast<uint8_t>(m));
+        const bool too_many = (kCode24TooManyNonzeros >> m) & 1;
+        CHECK_MESSAGE(too_many == (c == 0xFF), "mask ", m);
+        CHECK_MESSAGE(((kCode24ForNonzerosLut >> (4 * m)) & 0xF) == (too_many ? 0x4u : c), "mask ", m);
+    }
     // Bitmask: bit j of byte b flags column 8b + j; the low nibble is group 2b.
     const uint8_t row[2] = {0x93, 0x5A};  // cols 0,1,4,7 | 9,11,12,14
     CHECK(bitmask_get(row, 0));

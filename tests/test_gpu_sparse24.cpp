@@ -221,8 +221,11 @@ struct NK {
     int64_t N, K;
 };
 // Awkward compression sizes: one row, K = 4, K not a multiple of 8 or 16 (group-wise
-// loads), N off the 16/128 padding, and one 16-byte aligned shape of real size.
-const NK kCompressSizes[] = {{1, 4}, {3, 12}, {17, 68}, {33, 132}, {100, 1000}, {257, 516}, {128, 4096}, {1000, 392}};
+// loads), N off the 16/128 padding, and one 16-byte aligned shape of real size. 8-bit
+// rows with K % 16 == 0 take the two-words-per-thread kernel: {33, 144} and {17, 1040}
+// end inside a 64-K metadata block (16 of its K valid) with N off the 16-row tile.
+const NK kCompressSizes[] = {{1, 4},      {3, 12},     {17, 68},   {33, 132}, {100, 1000},
+                             {257, 516},  {128, 4096}, {1000, 392}, {33, 144}, {17, 1040}};
 
 }  // namespace
 
@@ -294,6 +297,27 @@ TEST_CASE("sparse24 gpu: compression errors name the first bad row and group") {
     CHECK_THROWS_WITH_AS(cuda::sparse24_compress(cuda::to_device(w)), doctest::Contains("row 9, group 1"), Error);
     set(9, 4, 0), set(9, 5, 0x8000);
     CHECK_NOTHROW(cuda::sparse24_compress(cuda::to_device(w)));
+
+    // 8-bit, K % 16 == 0 (the two-words-per-thread kernel): i8 [20, 48] with row 17
+    // group 9 at 3 nonzeros and row 18 group 2 at 4; fp8 -0.0 (0x80) is zero.
+    for (DType t8 : {DType::I8, DType::F8E4M3}) {
+        CAPTURE(dtype_name(t8));
+        Tensor w8 = Tensor::zeros(t8, {20, 48});
+        uint8_t* b8 = static_cast<uint8_t*>(w8.raw());
+        for (int64_t r = 0; r < 20; ++r) b8[r * 48 + 4 * (r % 12)] = 0x11, b8[r * 48 + 4 * (r % 12) + 3] = 0x22;
+        b8[17 * 48 + 36] = 0x01, b8[17 * 48 + 37] = 0x02, b8[17 * 48 + 38] = 0x03;
+        for (int c = 8; c < 12; ++c) b8[18 * 48 + c] = 0x05;
+        CHECK_THROWS_WITH_AS(cuda::sparse24_compress(cuda::to_device(w8)),
+                             doctest::Contains("row 17, group 9 (columns 36..39) has 3 nonzeros"), Error);
+        b8[17 * 48 + 38] = 0x80;  // -0.0 for fp8 (still a nonzero for i8)
+        if (t8 == DType::F8E4M3) {
+            CHECK_THROWS_WITH_AS(cuda::sparse24_compress(cuda::to_device(w8)), doctest::Contains("row 18, group 2"), Error);
+        } else {
+            CHECK_THROWS_WITH_AS(cuda::sparse24_compress(cuda::to_device(w8)), doctest::Contains("row 17, group 9"), Error);
+        }
+        b8[17 * 48 + 38] = 0, b8[18 * 48 + 8] = 0, b8[18 * 48 + 9] = 0;
+        CHECK_NOTHROW(check_compress(cuda::to_device(w8), cuda::sparse24_compress(cuda::to_device(w8)), "8-bit errors fixed"));
+    }
 
     // Bitmask: a nibble with 3 bits, then padding bits past K (K = 12: 12 % 8 == 4).
     ref::Bitmask24 b = ref::bitmask_encode(w.rows(0, 12).clone());
@@ -434,6 +458,10 @@ TEST_CASE("sparse24 gpu: GEMM bad input is reported") {
 // both rungs, decode and medium tiles, split-K with its last-block reduction.
 TEST_CASE("sparse24 gpu sanitize: small compress, bitmask and GEMM cases") {
     for (DType t : {DType::F16, DType::I8}) {
+        // i8 K = 528 (% 16 == 0): the two-words-per-thread compressor, one partial 64-K block.
+        Tensor w8 = cuda::device_empty(t, {130, 528});
+        cuda::fill_random_24(w8, 12, data_scale(t, true), true);
+        check_compress(w8, cuda::sparse24_compress(w8), cat("sanitize compress ", dtype_name(t), " K = 528"));
         Tensor w = cuda::device_empty(t, {130, 520});
         cuda::fill_random_24(w, 11, data_scale(t, true), true);
         cuda::Sparse24KernelWeight k = cuda::sparse24_compress(w);

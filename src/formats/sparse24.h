@@ -52,6 +52,13 @@ CTK_HD uint8_t code24_for_nonzeros(uint8_t nonzero_mask) {
     return code24_from_mask(mask);
 }
 
+// code24_for_nonzeros as two constants, for kernels that derive many codes per thread
+// with shifts instead of loops: nibble m of kCode24ForNonzerosLut is
+// code24_for_nonzeros(m) (0x4 where that is 0xFF), and bit m of kCode24TooManyNonzeros
+// is set where m has more than 2 bits (tests/test_formats.cpp checks all 16 masks).
+constexpr uint64_t kCode24ForNonzerosLut = 0x444E4DCC49884444ull;
+constexpr uint32_t kCode24TooManyNonzeros = 0xE880u;
+
 // The 4-bit bitmask nibble of group g in a packed bitmask row.
 CTK_HD uint8_t bitmask_group_nibble(const uint8_t* bitmask_row, int64_t group) {
     return static_cast<uint8_t>((bitmask_row[group >> 1] >> ((group & 1) * 4)) & 0xF);
