@@ -240,7 +240,7 @@ __device__ __forceinline__ float v2_block_scale(uint32_t sw) {
 }
 
 template <bool BF16, int MT, bool PLAIN>
-__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 4 : 3)
+__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 5 : 3)
     v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
               const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
               const uint4* __restrict__ swords,      // [n_tiles, k_chunks, 2] x 16 B (8 words)
@@ -332,19 +332,32 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 4 : 3)
                     for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
                         for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
-                for (int j = 0; j < count; ++j) {
+                // JB partials per round trip: the loads of a batch are independent, so
+                // the last warp waits ceil(count / JB) L2 latencies, not count (a group
+                // has up to ~k_chunks / per_warp + 1 contributors). Missing ones add +0.
+                constexpr int JB = 4 / MT;
+                for (int j0 = 0; j0 < count; j0 += JB) {
+                    float4 v[JB][T][MT];
 #pragma unroll
-                    for (int i = 0; i < T; ++i) {
+                    for (int jj = 0; jj < JB; ++jj)
 #pragma unroll
-                        for (int mt = 0; mt < MT; ++mt) {
-                            if (mt * 8 + 2 * q >= M) continue;
-                            const float4 v = __ldcg(base + ((j * 32 + lane) * T + i) * MT + mt);
-                            acc[i][mt][0] += v.x;
-                            acc[i][mt][1] += v.y;
-                            acc[i][mt][2] += v.z;
-                            acc[i][mt][3] += v.w;
-                        }
-                    }
+                        for (int i = 0; i < T; ++i)
+#pragma unroll
+                            for (int mt = 0; mt < MT; ++mt)
+                                v[jj][i][mt] = (j0 + jj < count && mt * 8 + 2 * q < M)
+                                                   ? __ldcg(base + (((j0 + jj) * 32 + lane) * T + i) * MT + mt)
+                                                   : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+                    for (int jj = 0; jj < JB; ++jj)
+#pragma unroll
+                        for (int i = 0; i < T; ++i)
+#pragma unroll
+                            for (int mt = 0; mt < MT; ++mt) {
+                                acc[i][mt][0] += v[jj][i][mt].x;
+                                acc[i][mt][1] += v[jj][i][mt].y;
+                                acc[i][mt][2] += v[jj][i][mt].z;
+                                acc[i][mt][3] += v[jj][i][mt].w;
+                            }
                 }
                 if (lane == 0) counters[t] = 0;  // ready for the next launch
             }
