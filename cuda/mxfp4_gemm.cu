@@ -203,8 +203,6 @@ constexpr int kV2Warps = 4;   // warps per CTA; they share nothing but the SM
 constexpr int kV2Stages = 3;  // per-warp pipeline depth (2 units in flight while one is used)
 constexpr int kV2Tiles = 4;   // 16-row tiles per unit: 4 x 16 bytes in flight per lane and stage,
                               // and the x fragments, scales and bookkeeping shared by 4 tiles
-constexpr int kV2Prefetch = 6;  // units of its stripe a warp asks L2 to fetch ahead (6 x 2 KB
-                                // x ~2600 warps: ~32 MB, inside the 50 MB L2)
 constexpr int kXRowBytes = kChunkK * 2 + 16;  // 64 activations + 16 bytes of padding:
                                               // ldmatrix rows land in distinct banks
 
@@ -250,8 +248,7 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 5 : 3)
               uint16_t* __restrict__ out,            // [M, N]
               float* __restrict__ partials,          // [n_groups, max_contrib, 32 lanes, kV2Tiles, MT] float4
               int* __restrict__ counters,            // [n_groups], zero between launches
-              int M, int N, int K, int n_tiles, int k_chunks, int per_warp, int max_contrib,
-              int prefetch) {  // units ahead for the L2 prefetch (kV2Prefetch; 0: none)
+              int M, int N, int K, int n_tiles, int k_chunks, int per_warp, int max_contrib) {
     extern __shared__ __align__(16) uint8_t smem[];
     using L = V2Smem<MT>;
     constexpr int T = kV2Tiles;
@@ -262,25 +259,6 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 5 : 3)
     const int u_end = min(u_begin + per_warp, n_groups * k_chunks);
     if (u_begin >= u_end) return;  // warp-uniform; the kernel has no block-wide barrier
     uint8_t* ring = smem + warp * L::kWarp;
-
-    // L2 prefetch of unit (t, c): lane i < T the 512 bytes of tile i, lane T + i its 32
-    // bytes of scale words. The cp.async ring holds only 2 units per warp in flight; the
-    // prefetch keeps kV2Prefetch units per warp requested from DRAM, so the whole GPU
-    // streams at full rate from the first microsecond instead of one ring's depth at a time.
-    auto prefetch_unit = [&](int t, int c) {
-        const int tile = t * T + (lane % T);
-        if (lane < 2 * T && tile < n_tiles) {
-            const int64_t unit = static_cast<int64_t>(tile) * k_chunks + c;
-            if (lane < T) ptx::prefetch_l2_bulk(words + unit * 32, 512);
-            else ptx::prefetch_l2_bulk(swords + unit * 2, 32);
-        }
-    };
-    int pt = u_begin / k_chunks, pc = u_begin % k_chunks;  // next unit to prefetch
-    const int u_prefetched = min(u_begin + prefetch, u_end);
-    for (int u = u_begin; u < u_prefetched; ++u) {
-        prefetch_unit(pt, pc);
-        if (++pc == k_chunks) pc = 0, ++pt;
-    }
 
     // x rows >= M are never copied: zero them once in every stage.
     for (int i = lane; i < kV2Stages * MT * 8 * 8; i += 32) {
@@ -435,10 +413,6 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 5 : 3)
             advance(lt, lc);
         }
         ptx::cp_async_commit();
-        if (prefetch > 0 && u + prefetch < u_end) {
-            prefetch_unit(pt, pc);
-            if (++pc == k_chunks) pc = 0, ++pt;
-        }
 
         const uint8_t* st = ring + slot * L::kStage;
         uint4 wq[T];
@@ -720,11 +694,6 @@ V2Workspace& v2_workspace() {
     return ws;
 }
 
-int& v2_prefetch_units() {
-    static int units = kV2Prefetch;
-    return units;
-}
-
 float exp2_float(int e) { return f32_from_bits(static_cast<uint32_t>(e + 127) << 23); }  // |e| <= 126
 
 template <bool BF16, int MT, bool PLAIN>
@@ -754,7 +723,7 @@ void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
                                           static_cast<const uint4*>(w.scale_words.raw()), bias, out,
                                           static_cast<float*>(ws.partials.raw()), static_cast<int*>(ws.counters.raw()),
                                           M, static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, per_warp,
-                                          max_contrib, v2_prefetch_units());
+                                          max_contrib);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -823,13 +792,6 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }
 
 }  // namespace
-
-void mxfp4_v2_set_prefetch(int units) {
-    CTK_CHECK(units >= 0 && units <= 64, "units: expected 0..64 (v2 L2 prefetch distance), found ", units);
-    v2_prefetch_units() = units;
-}
-
-int mxfp4_v2_prefetch() { return v2_prefetch_units(); }
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // v3 needs wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.

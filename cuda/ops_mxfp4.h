@@ -78,10 +78,4 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
-// How many units (4 tiles x 64 columns) of its stripe each v2 warp asks L2 to prefetch
-// ahead of its cp.async ring (default 6; 0 turns the prefetch off). For the benchmark's
-// ablation row; process-wide, not thread-safe.
-void mxfp4_v2_set_prefetch(int units);
-int mxfp4_v2_prefetch();
-
 }  // namespace ctk::cuda

@@ -31,17 +31,6 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst_smem, const void* src_g
 __device__ __forceinline__ void cp_async_4(uint32_t dst_smem, const void* src_gmem) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst_smem), "l"(src_gmem));
 }
-// ---- cp.async.bulk.prefetch.L2 (9.7.9.25, bulk copies; PTX ISA 8.0, sm_90): asks the
-// memory system to bring `bytes` (multiple of 16, 16-byte aligned) into L2; a hint, no
-// completion to wait for. A no-op below sm_90 (the data then comes in on first use).
-__device__ __forceinline__ void prefetch_l2_bulk(const void* src_gmem, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src_gmem), "r"(bytes) : "memory");
-#else
-    (void)src_gmem;
-    (void)bytes;
-#endif
-}
 // cp.async.commit_group / wait_group (9.7.9.26, 9.7.9.27): at most N groups pending.
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>

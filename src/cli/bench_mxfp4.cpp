@@ -3,8 +3,7 @@
 //
 // Cases: M in {1, 16, 64, 256, 4096} x (N, K) in {(4096, 4096), (14336, 4096),
 // (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); f16 for a subset;
-// each rung alone on 14336x4096 for the ladder in docs/mxfp4.md, and v2 without its L2
-// prefetch (ablation).
+// each rung alone on 14336x4096 for the ladder in docs/mxfp4.md.
 // Conventions (cli/bench.h): median of CUDA events. The L2 is flushed before every run
 // by reading 256 MiB (cuda::time_median_ms), so weights come from DRAM and no
 // dirty lines are written back during the timed call.
@@ -70,13 +69,13 @@ Layer make_layer(Rng& rng, int64_t N, int64_t K, DType dt) {
     return l;
 }
 
-BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, const std::string& suffix = "") {
+BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) {
     Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
     Tensor out = cuda::device_empty(dt, {M, l.N});
     Tensor peer_out = cuda::device_empty(dt, {M, l.N});
     BenchCase c;
     const int used = version ? version : cuda::mxfp4_gemm_best_version(M, l.w);
-    c.op = (version ? cat("mxfp4_gemm_v", version) : cat("mxfp4_gemm (v", used, ")")) + suffix;
+    c.op = version ? cat("mxfp4_gemm_v", version) : cat("mxfp4_gemm (v", used, ")");
     c.shape = mnk(M, l.N, l.K);
     c.dtype = dtype_name(dt);
     auto ours = [&] { cuda::mxfp4_gemm_out(out, x, l.w, Tensor(), version); };
@@ -118,11 +117,6 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             // The ladder: each rung alone (v1 only where it finishes quickly).
             for (int64_t M : {1, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 1));
             for (int64_t M : {1, 16, 32, 64}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
-            // Ablation: v2 without its L2 prefetch (docs/mxfp4.md, v2 second round).
-            const int prefetch = cuda::mxfp4_v2_prefetch();
-            cuda::mxfp4_v2_set_prefetch(0);
-            for (int64_t M : {1, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 2, " no L2 prefetch"));
-            cuda::mxfp4_v2_set_prefetch(prefetch);
             for (int64_t M : {16, 32, 64, 256, 4096}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
         }
     }
