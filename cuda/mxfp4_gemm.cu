@@ -36,7 +36,11 @@
 //    one per resident warp (Marlin's striped partition), so every SM streams the same
 //    bytes and M = 1 fills the GPU; tiles cut by a stripe boundary are summed
 //    deterministically (fp32 partials; the last warp to arrive adds them in stripe order).
-//    Measured: 28.6 us at M = 1 (1.56x cuBLAS, 1.1 TB/s), 44.8 us at M = 16 (1.00x).
+//    A unit is 4 tiles of one k-chunk (2 KB per warp and stage, 3 stages), so the x
+//    copies, ldmatrix of x, waits and bookkeeping are shared by 4 tiles; when the layer
+//    has no code 0 and no NaN block each fp32 scale is one shift and mask (PLAIN).
+//    Measured: 22.2 us at M = 1 (2.01x cuBLAS, 1.4 TB/s), 32.0 us at M = 16 (1.40x).
+//    First version (one tile per unit, 4 stages): 28.6 us / 44.8 us.
 //    History: a first version with 8 warps per CTA sharing an x tile behind block-wide
 //    barriers took 32.1 us; a k-major tile order instead of tile-major changed nothing.
 //    ncu (M = 1): DRAM 29 % of peak, SM 64 %, 7.4 cycles between issues per warp: it is
@@ -200,47 +204,63 @@ __global__ void v1_gemm_kernel(const uint16_t* __restrict__ x, const uint16_t* _
 // ---------------------------------------------------------------------------------
 
 constexpr int kV2Warps = 4;   // warps per CTA; they share nothing but the SM
-constexpr int kV2Stages = 4;  // per-warp pipeline depth (3 units in flight while one is used)
+constexpr int kV2Stages = 3;  // per-warp pipeline depth (2 units in flight while one is used)
+constexpr int kV2Tiles = 4;   // 16-row tiles per unit: 4 x 16 bytes in flight per lane and stage,
+                              // and the x fragments, scales and bookkeeping shared by 4 tiles
 constexpr int kXRowBytes = kChunkK * 2 + 16;  // 64 activations + 16 bytes of padding:
                                               // ldmatrix rows land in distinct banks
 
-// One warp's ring of stages. A stage holds one unit = one 16 x 64 tile of W: the lanes'
-// fragments (lane i's 16 bytes at 16 i), one scale word per lane (lane 4g+q holds word g;
-// the four lanes of a row group copy the same word), and x rows 0..8MT-1 of the chunk.
+// One warp's ring of stages. A stage holds one unit = kV2Tiles tiles (16 x 64 each) of
+// the same k-chunk: tile i's fragments (lane l's 16 bytes at 512 i + 16 l), the tiles'
+// scale words (tile i's 8 words at 32 i; copied by lanes 0..7, 16 bytes each), and x
+// rows 0..8MT-1 of the chunk.
 template <int MT>
 struct V2Smem {
-    static constexpr int kW = 32 * 16;
-    static constexpr int kS = 32 * 4;
+    static constexpr int kW = kV2Tiles * 32 * 16;
+    static constexpr int kS = kV2Tiles * 8 * 4;
     static constexpr int kX = MT * 8 * kXRowBytes;
     static constexpr int kStage = kW + kS + kX;
     static constexpr int kWarp = kStage * kV2Stages;
     static constexpr int kTotal = kWarp * kV2Warps;
 };
 
-// The unit sequence (unit = (tile t, chunk c), c fastest) cut into stripes of `per_warp`
-// units, one per warp: which warps touch tile t.
+// The unit sequence (unit = (tile group t, chunk c), c fastest; a group is kV2Tiles
+// consecutive tiles) cut into stripes of `per_warp` units, one per warp: which warps
+// touch group t.
 struct Stripe {
     int per_warp, k_chunks;
     __device__ __host__ int first_warp(int t) const { return t * k_chunks / per_warp; }
     __device__ __host__ int last_warp(int t) const { return (t * k_chunks + k_chunks - 1) / per_warp; }
 };
 
-template <bool BF16, int MT>
-__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
+// fp32 value of byte B (0..3) of a scale word, 2^(code - 127). PLAIN: the layer has no
+// code 0 and no NaN block (Mxfp4KernelWeight's scan), so every code is the exponent
+// field of a normal fp32 number: one shift and one mask. Otherwise e8m0_to_float takes
+// code 0 (2^-127, subnormal) and 255 (NaN) as well.
+template <bool PLAIN, int B>
+__device__ __forceinline__ float v2_block_scale(uint32_t sw) {
+    if (PLAIN) return __uint_as_float((B < 3 ? sw << (23 - 8 * B) : sw >> 1) & 0x7F800000u);
+    return e8m0_to_float((sw >> (8 * B)) & 0xFF);
+}
+
+template <bool BF16, int MT, bool PLAIN>
+__global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 5 : 3)
     v2_kernel(const uint16_t* __restrict__ x,        // [M, K], M <= 8 MT
               const uint4* __restrict__ words,       // [n_tiles, k_chunks, 32] x 16 B
-              const uint32_t* __restrict__ swords,   // [n_tiles, k_chunks, 8]
+              const uint4* __restrict__ swords,      // [n_tiles, k_chunks, 2] x 16 B (8 words)
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
-              float* __restrict__ partials,          // [n_tiles, max_contrib, 32 lanes, MT] float4
-              int* __restrict__ counters,            // [n_tiles], zero between launches
+              float* __restrict__ partials,          // [n_groups, max_contrib, 32 lanes, kV2Tiles, MT] float4
+              int* __restrict__ counters,            // [n_groups], zero between launches
               int M, int N, int K, int n_tiles, int k_chunks, int per_warp, int max_contrib) {
     extern __shared__ __align__(16) uint8_t smem[];
     using L = V2Smem<MT>;
+    constexpr int T = kV2Tiles;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
     const int gw = blockIdx.x * kV2Warps + warp;  // this warp's stripe
+    const int n_groups = (n_tiles + T - 1) / T;
     const int u_begin = gw * per_warp;
-    const int u_end = min(u_begin + per_warp, n_tiles * k_chunks);
+    const int u_end = min(u_begin + per_warp, n_groups * k_chunks);
     if (u_begin >= u_end) return;  // warp-uniform; the kernel has no block-wide barrier
     uint8_t* ring = smem + warp * L::kWarp;
 
@@ -250,38 +270,59 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
         if (r >= M) *reinterpret_cast<uint4*>(ring + st * L::kStage + L::kW + L::kS + r * kXRowBytes + j * 16) = uint4{0, 0, 0, 0};
     }
 
-    // Global -> this warp's stage `slot`: unit (t, c).
+    // Global -> this warp's stage `slot`: unit (group t, chunk c). Tiles past n_tiles
+    // (the last group) are zero-filled: zero weights, scale code 0, never written out.
     auto load_unit = [&](int t, int c, int slot) {
         uint8_t* st = ring + slot * L::kStage;
-        const int64_t tile = static_cast<int64_t>(t) * k_chunks + c;
-        ptx::cp_async_16(ptx::smem_addr(st + lane * 16), words + tile * 32 + lane, true);
-        ptx::cp_async_4(ptx::smem_addr(st + L::kW + lane * 4), swords + tile * 8 + g);
-        for (int p = lane; p < M * 8; p += 32) {  // the M real rows, 8 pieces of 8 values each
-            const int r = p / 8, j = p % 8, k = c * kChunkK + j * 8;
-            const bool ok = k < K;  // K % 32 == 0: the second half of the last chunk may be past K
-            ptx::cp_async_16(ptx::smem_addr(st + L::kW + L::kS + r * kXRowBytes + j * 16),
-                             x + (ok ? (int64_t)r * K + k : 0), ok);
+#pragma unroll
+        for (int i = 0; i < T; ++i) {
+            const int tile = t * T + i;
+            const bool ok = tile < n_tiles;
+            const int64_t unit = static_cast<int64_t>(ok ? tile : 0) * k_chunks + c;
+            ptx::cp_async_16(ptx::smem_addr(st + i * 512 + lane * 16), words + unit * 32 + lane, ok);
+        }
+        if (lane < 2 * T) {  // lane 2i + h: words 4h..4h+3 of tile i's scale words
+            const int tile = t * T + lane / 2;
+            const bool ok = tile < n_tiles;
+            const int64_t unit = static_cast<int64_t>(ok ? tile : 0) * k_chunks + c;
+            ptx::cp_async_16(ptx::smem_addr(st + L::kW + lane * 16), swords + unit * 2 + lane % 2, ok);
+        }
+#pragma unroll
+        for (int r = 0; r < 2 * MT; ++r) {  // x: the M real rows, 8 pieces of 8 values each
+            const int p = lane + 32 * r, row = p / 8, j = p % 8, k = c * kChunkK + j * 8;
+            if (row < M) {
+                const bool ok = k < K;  // K % 32 == 0: the second half of the last chunk may be past K
+                ptx::cp_async_16(ptx::smem_addr(st + L::kW + L::kS + row * kXRowBytes + j * 16),
+                                 x + (ok ? (int64_t)row * K + k : 0), ok);
+            }
         }
     };
 
-    float acc[MT][4];
+    float acc[T][MT][4];
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+    for (int i = 0; i < T; ++i)
 #pragma unroll
-        for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
 
-    // Writes the warp's sums for tile t: directly if it is the tile's only warp, else as
-    // a partial; the last of the tile's warps to arrive adds all partials in stripe order
-    // (the same order whoever is last: deterministic) and writes the output.
+    // Writes the warp's sums for group t: directly if it is the group's only warp, else
+    // as a partial; the last of the group's warps to arrive adds all partials in stripe
+    // order (the same order whoever is last: deterministic) and writes the output. Only
+    // the accumulator columns that hold real rows of x (m = 8 mt + 2q + e < M) travel.
     const Stripe stripe{per_warp, k_chunks};
     auto flush = [&](int t) {
         const int first = stripe.first_warp(t), count = stripe.last_warp(t) - first + 1;
         bool write = true;
         if (count > 1) {
-            float4* base = reinterpret_cast<float4*>(partials) + (int64_t)t * max_contrib * 32 * MT;
+            float4* base = reinterpret_cast<float4*>(partials) + (int64_t)t * max_contrib * 32 * T * MT;
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
-                base[((gw - first) * 32 + lane) * MT + mt] = make_float4(acc[mt][0], acc[mt][1], acc[mt][2], acc[mt][3]);
+            for (int i = 0; i < T; ++i)
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt)
+                    if (mt * 8 + 2 * q < M)
+                        base[(((gw - first) * 32 + lane) * T + i) * MT + mt] =
+                            make_float4(acc[i][mt][0], acc[i][mt][1], acc[i][mt][2], acc[i][mt][3]);
             __threadfence();
             __syncwarp();
             int last = 0;
@@ -290,42 +331,66 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
             if (write) {
                 __threadfence();
 #pragma unroll
-                for (int mt = 0; mt < MT; ++mt)
+                for (int i = 0; i < T; ++i)
 #pragma unroll
-                    for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
-                for (int j = 0; j < count; ++j) {
+                    for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-                    for (int mt = 0; mt < MT; ++mt) {
-                        const float4 v = __ldcg(base + (j * 32 + lane) * MT + mt);
-                        acc[mt][0] += v.x;
-                        acc[mt][1] += v.y;
-                        acc[mt][2] += v.z;
-                        acc[mt][3] += v.w;
-                    }
+                        for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
+                // JB partials per round trip: the loads of a batch are independent, so
+                // the last warp waits ceil(count / JB) L2 latencies, not count (a group
+                // has up to ~k_chunks / per_warp + 1 contributors). Missing ones add +0.
+                constexpr int JB = 4 / MT;
+                for (int j0 = 0; j0 < count; j0 += JB) {
+                    float4 v[JB][T][MT];
+#pragma unroll
+                    for (int jj = 0; jj < JB; ++jj)
+#pragma unroll
+                        for (int i = 0; i < T; ++i)
+#pragma unroll
+                            for (int mt = 0; mt < MT; ++mt)
+                                v[jj][i][mt] = (j0 + jj < count && mt * 8 + 2 * q < M)
+                                                   ? __ldcg(base + (((j0 + jj) * 32 + lane) * T + i) * MT + mt)
+                                                   : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+                    for (int jj = 0; jj < JB; ++jj)
+#pragma unroll
+                        for (int i = 0; i < T; ++i)
+#pragma unroll
+                            for (int mt = 0; mt < MT; ++mt) {
+                                acc[i][mt][0] += v[jj][i][mt].x;
+                                acc[i][mt][1] += v[jj][i][mt].y;
+                                acc[i][mt][2] += v[jj][i][mt].z;
+                                acc[i][mt][3] += v[jj][i][mt].w;
+                            }
                 }
                 if (lane == 0) counters[t] = 0;  // ready for the next launch
             }
         }
         if (write) {
 #pragma unroll
-            for (int half = 0; half < 2; ++half) {  // rows g and g + 8 of the tile
-                const int n = t * kTileN + g + 8 * half;
-                if (n >= N) continue;
-                const float b = bias ? act_to_float<BF16>(bias[n]) : 0.0f;
+            for (int i = 0; i < T; ++i) {
 #pragma unroll
-                for (int mt = 0; mt < MT; ++mt) {
+                for (int half = 0; half < 2; ++half) {  // rows g and g + 8 of tile t T + i
+                    const int n = (t * T + i) * kTileN + g + 8 * half;
+                    if (n >= N) continue;
+                    const float b = bias ? act_to_float<BF16>(bias[n]) : 0.0f;
 #pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const int m = mt * 8 + 2 * q + e;
-                        if (m < M) out[(int64_t)m * N + n] = act_from_float<BF16>(acc[mt][2 * half + e] + b);
+                    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            const int m = mt * 8 + 2 * q + e;
+                            if (m < M) out[(int64_t)m * N + n] = act_from_float<BF16>(acc[i][mt][2 * half + e] + b);
+                        }
                     }
                 }
             }
         }
 #pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
+        for (int i = 0; i < T; ++i)
 #pragma unroll
-            for (int i = 0; i < 4; ++i) acc[mt][i] = 0.0f;
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
     };
 
     // Prologue: kV2Stages - 1 units in flight. (lt, lc) = the next unit to load.
@@ -343,45 +408,56 @@ __global__ void __launch_bounds__(kV2Warps * 32, MT == 1 ? 8 : 4)
     }
     const float zero[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int t = u_begin / k_chunks, c = u_begin % k_chunks;
-    for (int u = u_begin, it = 0; u < u_end; ++u, ++it) {
+    int slot = 0, load_slot = kV2Stages - 1;
+    for (int u = u_begin; u < u_end; ++u) {
         ptx::cp_async_wait<kV2Stages - 2>();  // unit u has landed (this lane's copies) ...
-        __syncwarp();                         // ... every lane's; and every lane is done with slot it - 1
+        __syncwarp();                         // ... every lane's; and every lane is done with slot - 1
         if (u + kV2Stages - 1 < u_end) {
-            load_unit(lt, lc, (it + kV2Stages - 1) % kV2Stages);
+            load_unit(lt, lc, load_slot);
             advance(lt, lc);
         }
         ptx::cp_async_commit();
 
-        const uint8_t* st = ring + (it % kV2Stages) * L::kStage;
-        const uint4 wq = *reinterpret_cast<const uint4*>(st + lane * 16);
-        const uint32_t sw = *reinterpret_cast<const uint32_t*>(st + L::kW + lane * 4);
-        const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
-        const uint32_t x_base = ptx::smem_addr(st + L::kW + L::kS);
+        const uint8_t* st = ring + slot * L::kStage;
+        uint4 wq[T];
+        uint32_t sw[T];
+#pragma unroll
+        for (int i = 0; i < T; ++i) {
+            wq[i] = *reinterpret_cast<const uint4*>(st + i * 512 + lane * 16);
+            sw[i] = *reinterpret_cast<const uint32_t*>(st + L::kW + i * 32 + g * 4);
+        }
+        const uint32_t x_addr = ptx::smem_addr(st + L::kW + L::kS) + (lane % 8) * kXRowBytes + (lane / 8) * 16;
 #pragma unroll
         for (int kb = 0; kb < 2; ++kb) {  // the chunk's two 32-blocks
-            // A fragments (the tile's 16 rows) of the block's two k16 steps.
-            uint32_t a0[4], a1[4];
-            e2m1_fragment<BF16>(wsteps[2 * kb], a0);
-            e2m1_fragment<BF16>(wsteps[2 * kb + 1], a1);
-            // The block's scale, exactly, in fp32: rows g (bytes 0 / 2) and g + 8 (1 / 3).
-            const float s_g = e8m0_to_float((sw >> (16 * kb)) & 0xFF);
-            const float s_g8 = e8m0_to_float((sw >> (16 * kb + 8)) & 0xFF);
+            // B fragments of both k16 steps of the block for x rows 8 mt .. 8 mt + 7.
+            uint32_t b[MT][4];
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
-                // B fragments of both k16 steps for x rows 8 mt .. 8 mt + 7.
-                uint32_t b[4];
-                ptx::ldmatrix_x4(b, x_base + (mt * 8 + lane % 8) * kXRowBytes + (kb * 32 + (lane / 8) * 8) * 2);
-                float part[4];
-                mma_16x8x16<BF16>(part, a0, b[0], b[1], zero);
-                mma_16x8x16<BF16>(part, a1, b[2], b[3], part);
-                acc[mt][0] = fmaf(part[0], s_g, acc[mt][0]);
-                acc[mt][1] = fmaf(part[1], s_g, acc[mt][1]);
-                acc[mt][2] = fmaf(part[2], s_g8, acc[mt][2]);
-                acc[mt][3] = fmaf(part[3], s_g8, acc[mt][3]);
+            for (int mt = 0; mt < MT; ++mt) ptx::ldmatrix_x4(b[mt], x_addr + mt * 8 * kXRowBytes + kb * 64);
+#pragma unroll
+            for (int i = 0; i < T; ++i) {
+                // A fragments (tile i's 16 rows) of the block's two k16 steps.
+                uint32_t a0[4], a1[4];
+                e2m1_fragment<BF16>(kb == 0 ? wq[i].x : wq[i].z, a0);
+                e2m1_fragment<BF16>(kb == 0 ? wq[i].y : wq[i].w, a1);
+                // The block's scale, exactly, in fp32: rows g (bytes 0 / 2) and g + 8 (1 / 3).
+                const float s_g = v2_block_scale<PLAIN, 0>(sw[i] >> (16 * kb));
+                const float s_g8 = v2_block_scale<PLAIN, 1>(sw[i] >> (16 * kb));
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    float part[4];
+                    mma_16x8x16<BF16>(part, a0, b[mt][0], b[mt][1], zero);
+                    mma_16x8x16<BF16>(part, a1, b[mt][2], b[mt][3], part);
+                    acc[i][mt][0] = fmaf(part[0], s_g, acc[i][mt][0]);
+                    acc[i][mt][1] = fmaf(part[1], s_g, acc[i][mt][1]);
+                    acc[i][mt][2] = fmaf(part[2], s_g8, acc[i][mt][2]);
+                    acc[i][mt][3] = fmaf(part[3], s_g8, acc[i][mt][3]);
+                }
             }
         }
         if (c == k_chunks - 1 || u == u_end - 1) flush(t);
         advance(t, c);
+        slot = slot == kV2Stages - 1 ? 0 : slot + 1;
+        load_slot = load_slot == kV2Stages - 1 ? 0 : load_slot + 1;
     }
     ptx::cp_async_wait<0>();
 }
@@ -624,9 +700,9 @@ V2Workspace& v2_workspace() {
 
 float exp2_float(int e) { return f32_from_bits(static_cast<uint32_t>(e + 127) << 23); }  // |e| <= 126
 
-template <bool BF16, int MT>
+template <bool BF16, int MT, bool PLAIN>
 void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    auto kernel = v2_kernel<BF16, MT>;
+    auto kernel = v2_kernel<BF16, MT, PLAIN>;
     const int smem = V2Smem<MT>::kTotal;
     static int per_sm = 0;  // resident CTAs per SM, from the occupancy calculator
     if (per_sm == 0) {
@@ -635,7 +711,8 @@ void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
         per_sm = std::max(per_sm, 1);
     }
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
-    const int total = n_tiles * k_chunks;
+    const int n_groups = (n_tiles + kV2Tiles - 1) / kV2Tiles;
+    const int total = n_groups * k_chunks;
     // Equal stripes for every resident warp: each SM streams the same number of bytes.
     const int warps = device_sm_count() * per_sm * kV2Warps;
     const int per_warp = (total + warps - 1) / warps;
@@ -643,15 +720,22 @@ void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     const int grid = (used_warps + kV2Warps - 1) / kV2Warps;
     const Stripe stripe{per_warp, k_chunks};
     int max_contrib = 1;
-    for (int t = 0; t < n_tiles; ++t) max_contrib = std::max(max_contrib, stripe.last_warp(t) - stripe.first_warp(t) + 1);
+    for (int t = 0; t < n_groups; ++t) max_contrib = std::max(max_contrib, stripe.last_warp(t) - stripe.first_warp(t) + 1);
     V2Workspace& ws = v2_workspace();
-    ws.reserve(static_cast<int64_t>(n_tiles) * max_contrib * 32 * MT * 4, n_tiles);
+    ws.reserve(static_cast<int64_t>(n_groups) * max_contrib * 32 * kV2Tiles * MT * 4, n_groups);
     kernel<<<grid, kV2Warps * 32, smem>>>(x, static_cast<const uint4*>(w.words.raw()),
-                                          static_cast<const uint32_t*>(w.scale_words.raw()), bias, out,
+                                          static_cast<const uint4*>(w.scale_words.raw()), bias, out,
                                           static_cast<float*>(ws.partials.raw()), static_cast<int*>(ws.counters.raw()),
                                           M, static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, per_warp,
                                           max_contrib);
     CUDA_CHECK_LAUNCH();
+}
+
+template <bool BF16, int MT>
+void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
+    // No code 0 and no NaN block: every scale is a normal fp32 exponent (v2_block_scale).
+    if (w.min_code >= 1 && w.nan_blocks == 0) launch_v2<BF16, MT, true>(x, w, bias, out, M);
+    else launch_v2<BF16, MT, false>(x, w, bias, out, M);
 }
 
 template <bool BF16>
