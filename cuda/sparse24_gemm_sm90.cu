@@ -97,7 +97,8 @@ constexpr int kStageBytesA = kBM * kRowBytesA;
 constexpr int kGroupM = 8;                // token tiles per raster group (L2 reuse of weight tiles)
 constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
 [[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
-constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
+constexpr int kMinClusterBN = 64;
+constexpr int kDecodeStages = 8;          // ring stages used by default for bn <= 64 (see the planner)         // cluster (multicast) variants exist for bn >= 64
 
 template <class Op>
 constexpr int stage_k() { return kRowBytesB / Op::kEsize; }  // 64 (16-bit) or 128 (8-bit)
@@ -625,13 +626,6 @@ int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
     return best;
 }
 
-// Stream-K in the same stage units: every cluster runs T / G iterations and, at most, two
-// tile pieces that store a partial (one at each end of its share), and the last piece
-// of a tile re-reads the tile's partials (about two).
-double streamk_cost(long long T, int G, double partial_stages) {
-    return std::ceil(double(T) / G) + 2.0 * (partial_stages + 4.0) + 2.0 * partial_stages;
-}
-
 // The most pieces any tile gets under stream-K (sizes the partial workspace).
 int streamk_max_segs(int pairs, int k_blocks, int G) {
     const long long T = static_cast<long long>(pairs) * k_blocks;
@@ -680,12 +674,13 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     const bool have_device = device_count() > 0;
     static const int sms = have_device ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
     int resident = sms;
+    int num_stages_max = 0;  // the ring the kernel is compiled with
     with_op(dtype, [&](auto op) {
         using Op = decltype(op);
         plan.stage_k = stage_k<Op>();
         with_bn<Op>(plan.bn, [&](auto bn) {
             constexpr int BN = decltype(bn)::value;
-            plan.stages = num_stages<Op, BN>();
+            plan.stages = num_stages_max = num_stages<Op, BN>();
             plan.smem_bytes = smem_bytes<Op, BN>();
             if (have_device) {
                 if constexpr (BN >= kMinClusterBN) {
@@ -702,7 +697,11 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     CTK_CHECK(opt.splits >= 0, "sparse24_gemm_v3: splits: expected >= 0, found ", opt.splits);
     const double stage_bytes_now = plan.smem_bytes / double(plan.stages);
     CTK_CHECK(opt.stages >= 0, "sparse24_gemm_v3: stages: expected >= 0, found ", opt.stages);
-    if (opt.stages > 0) plan.stages = std::max(2, std::min(opt.stages, plan.stages));
+    // Decode tiles (bn <= 64) use at most kDecodeStages of the ring: measured on the H100
+    // (perf-v3 sweep), 8 stages beat 16 by 3-7 % at M = 1 / 64, N = 14336 (f16 and fp8),
+    // and 4 lost 4 %: past ~8 stages per SM the extra requests in flight only queue.
+    if (plan.bn <= 64) plan.stages = std::min(plan.stages, kDecodeStages);
+    if (opt.stages > 0) plan.stages = std::max(2, std::min(opt.stages, num_stages_max));
     CTK_CHECK(opt.streamk >= -1 && opt.streamk <= 1, "sparse24_gemm_v3: streamk: expected -1, 0 or 1, found ",
               opt.streamk);
     CTK_CHECK(opt.streamk != 1 || opt.splits <= 1, "sparse24_gemm_v3: streamk = 1 and splits = ", opt.splits,
@@ -710,14 +709,9 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     const int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;  // clusters
     const double partial_stages = kBM * plan.bn * 4.0 / stage_bytes_now;
     plan.splits = opt.splits ? std::min(opt.splits, k_blocks) : choose_splits(plan.tiles, k_blocks, sms, partial_stages);
-    // The same model in cluster units on the grid actually launched, for the comparison.
-    const double dp_cost = split_cost(plan.tiles / plan.cluster, k_blocks, std::max(1, cap), partial_stages, plan.splits);
-    const long long T = static_cast<long long>(plan.tiles / plan.cluster) * k_blocks;
-    // Stream-K when it beats the waves of whole tiles (or split-K) by the model, by 3 %
-    // at least (the model's own error), and every share spans a few stages.
-    plan.streamk = opt.streamk == 1 ||
-                   (opt.streamk == 0 && opt.splits == 0 && T >= 4LL * std::max(1, cap) &&
-                    streamk_cost(T, std::max(1, cap), partial_stages) < 0.97 * dp_cost);
+    // Stream-K only on request: on the H100 it lost in every case measured (perf-v3 sweep,
+    // docs/sparse24_v3.md 4b: 0.64-0.91x), so the auto plan keeps whole tiles / split-K.
+    plan.streamk = opt.streamk == 1;
     if (plan.streamk) {
         plan.splits = 1;
         plan.ctas = std::max(1, cap) * plan.cluster;

@@ -257,13 +257,11 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     };
                     std::vector<Variant> vs;
                     cuda::Sparse24V3Options ov;
-                    ov.streamk = -1, vs.push_back({"streamk_off", ov});
-                    ov = {}, ov.streamk = 1, vs.push_back({"streamk_on", ov});
+                    ov.streamk = 1, vs.push_back({"streamk_on", ov});
                     if (M <= 64) {
-                        ov = {}, ov.stages = 8, vs.push_back({"stages8", ov});
-                        ov = {}, ov.stages = 4, vs.push_back({"stages4", ov});
-                        ov = {}, ov.streamk = -1, ov.max_ctas = 66, vs.push_back({"ctas66", ov});
-                        ov = {}, ov.streamk = -1, ov.splits = 2, vs.push_back({"splits2", ov});
+                        ov = {}, ov.stages = 16, vs.push_back({"stages16", ov});
+                        ov = {}, ov.stages = 12, vs.push_back({"stages12", ov});
+                        ov = {}, ov.stages = 6, vs.push_back({"stages6", ov});
                     }
                     for (const Variant& v : vs) {
                         const cuda::Sparse24V3Plan pv = cuda::sparse24_gemm_v3_plan(M, N, K, dt, v.opt);
