@@ -97,8 +97,7 @@ constexpr int kStageBytesA = kBM * kRowBytesA;
 constexpr int kGroupM = 8;                // token tiles per raster group (L2 reuse of weight tiles)
 constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
 [[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
-constexpr int kMinClusterBN = 64;
-constexpr int kDecodeStages = 8;          // ring stages used by default for bn <= 64 (see the planner)         // cluster (multicast) variants exist for bn >= 64
+constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
 
 template <class Op>
 constexpr int stage_k() { return kRowBytesB / Op::kEsize; }  // 64 (16-bit) or 128 (8-bit)
@@ -108,7 +107,10 @@ template <class Op, int BN>
 constexpr int stage_bytes() { return kStageBytesA + BN * kRowBytesB + (kBM / 16) * 128 * meta_blocks<Op>(); }
 template <class Op, int BN>
 constexpr int num_stages() {
-    return std::min(BN >= 128 ? 8 : 16, kSmemBudget / stage_bytes<Op, BN>());
+    // 8 stages for every tile: decode tiles (bn <= 64) ran 3-7 % faster with 8 than with 16
+    // or 12 on the H100 (perf-v3 sweep, docs/sparse24_v3.md 4b): past ~8 stages per SM the
+    // extra TMA requests in flight only queue in the memory system.
+    return std::min(8, kSmemBudget / stage_bytes<Op, BN>());
 }
 template <class Op, int BN>
 constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 512; }
@@ -116,9 +118,6 @@ constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>()
 struct Params {
     int M, N;
     int tiles_w, tiles_m, splits, k_blocks;
-    int stages;       // ring depth used (<= the compiled STAGES; smaller only for experiments)
-    int streamk;      // 1: stream-K (each cluster takes an equal share of all K blocks)
-    int max_segs;     // partial tiles reserved per output tile (splits, or stream-K's maximum)
     uint16_t* out;
     int out_bf16;
     const float* xs;  // nullptr = 1
@@ -137,12 +136,13 @@ struct Params {
 // token tile fastest, so the CTAs running together share weight tiles (and a group's
 // activations stay in L2 while it sweeps the weight).
 struct Unit {
-    int tw, tm, tile, kb0, kb1;
-    int seg, nseg;  // this unit's piece of the tile's K range, and how many pieces it has
+    int tw, tm, split, tile, kb0, kb1;
 };
-// Cluster-wide tile index `pair` -> (weight tile, token tile) of CTA `rank`.
 template <int CL>
-__device__ __forceinline__ void raster(int pair, const Params& p, int rank, Unit& r) {
+__device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank) {
+    Unit r;
+    r.split = u % p.splits;
+    const int pair = u / p.splits;
     const int tiles_wc = p.tiles_w / CL;
     const int group_size = kGroupM * tiles_wc;
     const int group = pair / group_size, first_m = group * kGroupM;
@@ -151,58 +151,10 @@ __device__ __forceinline__ void raster(int pair, const Params& p, int rank, Unit
     r.tm = first_m + local % gm;
     r.tw = (local / gm) * CL + rank;
     r.tile = pair * CL + rank;  // unique per (weight tile, token tile): split-K counters
+    r.kb0 = static_cast<int>(static_cast<long long>(r.split) * p.k_blocks / p.splits);
+    r.kb1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_blocks / p.splits);
+    return r;
 }
-
-// Stream-K: the T = tiles * k_blocks stage iterations, in tile order, are cut into G equal
-// contiguous shares, share c = [c T / G, (c+1) T / G); a share that crosses a tile
-// boundary gives that tile several pieces, fixed up like split-K. owner(i): the share
-// holding iteration i (the largest c with c T / G <= i).
-__host__ __device__ inline long long streamk_begin(long long c, long long T, long long G) { return c * T / G; }
-__host__ __device__ inline long long streamk_owner(long long i, long long T, long long G) { return ((i + 1) * G - 1) / T; }
-
-// The sequence of units of one CTA, the same for its producer and its consumers.
-// Data-parallel / split-K: units u = first, first + step, ... (split fastest). Stream-K:
-// the pieces of the CTA's share, in K order.
-template <int CL>
-struct WorkIter {
-    long long i, end;  // stream-K: next iteration, share end; otherwise i = next unit
-    int step;
-    __device__ WorkIter(const Params& p) {
-        const int units = (p.tiles_w / CL) * p.tiles_m * p.splits;
-        const int c = blockIdx.x / CL, G = gridDim.x / CL;
-        if (p.streamk) {
-            const long long T = static_cast<long long>(p.tiles_w / CL) * p.tiles_m * p.k_blocks;
-            i = streamk_begin(c, T, G), end = streamk_begin(c + 1, T, G), step = 0;
-        } else {
-            i = c, end = units, step = G;
-        }
-    }
-    __device__ bool next(const Params& p, int rank, Unit& r) {
-        if (i >= end) return false;
-        if (p.streamk) {
-            const long long T = static_cast<long long>(p.tiles_w / CL) * p.tiles_m * p.k_blocks;
-            const int G = gridDim.x / CL, KB = p.k_blocks;
-            const int pair = static_cast<int>(i / KB);
-            const long long t0 = static_cast<long long>(pair) * KB;
-            raster<CL>(pair, p, rank, r);
-            r.kb0 = static_cast<int>(i - t0);
-            r.kb1 = static_cast<int>(min(end, t0 + KB) - t0);
-            const long long first = streamk_owner(t0, T, G);
-            r.nseg = static_cast<int>(streamk_owner(t0 + KB - 1, T, G) - first + 1);
-            r.seg = static_cast<int>(blockIdx.x / CL - first);
-            i = t0 + r.kb1;
-        } else {
-            const int u = static_cast<int>(i);
-            const int split = u % p.splits;
-            raster<CL>(u / p.splits, p, rank, r);
-            r.kb0 = static_cast<int>(static_cast<long long>(split) * p.k_blocks / p.splits);
-            r.kb1 = static_cast<int>(static_cast<long long>(split + 1) * p.k_blocks / p.splits);
-            r.seg = split, r.nseg = p.splits;
-            i += step;
-        }
-        return true;
-    }
-};
 
 __device__ __forceinline__ float acc_to_float(float v) { return v; }
 __device__ __forceinline__ float acc_to_float(int32_t v) { return __int2float_rn(v); }  // RNE, as the reference
@@ -319,15 +271,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     if constexpr (CL > 1) ptx::cluster_sync();
     else __syncthreads();
 
+    const int units = (p.tiles_w / CL) * p.tiles_m * p.splits;
+    const int first_unit = blockIdx.x / CL, unit_step = gridDim.x / CL;
     if (wg == 0) {
         // ---- producer ------------------------------------------------------------------
         ptx::setmaxnreg_dec<kProducerRegs>();
         if (threadIdx.x == 0) {
             int stage = 0;
             uint32_t phase = 0;
-            WorkIter<CL> it(p);
-            Unit w;
-            while (it.next(p, rank, w)) {
+            for (int u = first_unit; u < units; u += unit_step) {
+                const Unit w = decode_unit<CL>(u, p, rank);
                 for (int kb = w.kb0; kb < w.kb1; ++kb) {
                     ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
                     const uint32_t bar = ptx::smem_u32(&full[stage]);
@@ -345,7 +298,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     }
                     ptx::tma_load_2d(ptx::smem_u32(smem_e + stage * kStageBytesE), &tm_e, bar, kb * 32 * P,
                                      w.tw * (kBM / 16));
-                    if (++stage == p.stages) stage = 0, phase ^= 1;
+                    if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
         }
@@ -372,9 +325,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                     ptx::mbar_arrive_cluster(ptx::map_to_cta(bar, static_cast<uint32_t>((rank + peer) % CL)));
             }
         };
-        WorkIter<CL> it(p);
-        Unit w;
-        while (it.next(p, rank, w)) {
+        for (int u = first_unit; u < units; u += unit_step) {
+            const Unit w = decode_unit<CL>(u, p, rank);
             int prev = -1;
             int kb = w.kb0;
             // The metadata registers are read by the tensor cores while a wgmma.sp runs
@@ -412,7 +364,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                 ptx::keep_alive(meta[PAR ^ 1][0], meta[PAR ^ 1][1]);
                 if (prev >= 0) release(prev);
                 prev = stage;
-                if (++stage == p.stages) stage = 0, phase ^= 1;
+                if (++stage == STAGES) stage = 0, phase ^= 1;
                 ++kb;
             };
             meta[1][0] = meta[1][1] = 0;
@@ -424,21 +376,21 @@ __global__ void __launch_bounds__(kThreads, 1)
             ptx::wgmma_wait<0>();
             release(prev);
 
-            if (w.nseg > 1) {
+            if (p.splits > 1) {
                 // Split-K: every split stores its partial tile; the last to arrive (per-tile
                 // counter) re-reads and adds all partials in split order 0..S-1 (deterministic:
                 // the same sum whichever split finishes last) and runs the epilogue.
                 // Layout: [tile][split][q][consumer thread] of 16-byte vectors (coalesced).
                 using Vec = typename std::conditional<std::is_integral<Acc>::value, int4, float4>::type;
                 constexpr int Q = BN / 8;
-                Vec* part = reinterpret_cast<Vec*>(p.partial) + static_cast<size_t>(w.tile) * p.max_segs * Q * kConsumerThreads;
+                Vec* part = reinterpret_cast<Vec*>(p.partial) + static_cast<size_t>(w.tile) * p.splits * Q * kConsumerThreads;
 #pragma unroll
                 for (int q = 0; q < Q; ++q) {
-                    part[(static_cast<size_t>(w.seg) * Q + q) * kConsumerThreads + ct] = pack4(&acc[4 * q]);
+                    part[(static_cast<size_t>(w.split) * Q + q) * kConsumerThreads + ct] = pack4(&acc[4 * q]);
                 }
                 __threadfence();
                 ptx::named_barrier_sync(1, kConsumerThreads);
-                if (ct == 0) *last_flag = (atomicAdd(&p.counters[w.tile], 1) == w.nseg - 1);
+                if (ct == 0) *last_flag = (atomicAdd(&p.counters[w.tile], 1) == p.splits - 1);
                 ptx::named_barrier_sync(1, kConsumerThreads);
                 if (!*last_flag) continue;
                 __threadfence();
@@ -448,7 +400,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
                 for (int q0 = 0; q0 < Q; q0 += QC) {
 #pragma unroll 1
-                    for (int s = 0; s < w.nseg; ++s) {
+                    for (int s = 0; s < p.splits; ++s) {
                         Vec v[QC];
 #pragma unroll
                         for (int i = 0; i < QC; ++i)
@@ -607,34 +559,20 @@ int choose_bn(int64_t M) {
 // splits when the tiles alone leave SMs idle.
 // partial_stages: the bytes of one fp32 partial tile in units of a stage's bytes (a unit
 // writes one; the last split of a tile reads all S of them back).
-double split_cost(int tiles, int k_blocks, int sms, double partial_stages, int s) {
-    const double waves = std::ceil(double(tiles) * s / sms);
-    // Per split unit: its partial tile plus a fixed ~4 stages (store, fence, counter,
-    // pipeline restart), the cost measured on H100 at M = 1, N = 14336 (8 splits of
-    // 8 stages ran 2.4x slower than 1 split of 64).
-    const double extra = s > 1 ? partial_stages + 4.0 : 0.0;
-    return waves * (std::ceil(double(k_blocks) / s) + extra) + s * extra;
-}
 int choose_splits(int tiles, int k_blocks, int sms, double partial_stages) {
     if (tiles >= sms) return 1;
     int best = 1;
     double best_cost = 1e300;
     for (int s = 1; s <= std::min(k_blocks, 32); ++s) {
-        const double cost = split_cost(tiles, k_blocks, sms, partial_stages, s);
+        const double waves = std::ceil(double(tiles) * s / sms);
+        // Per split unit: its partial tile plus a fixed ~4 stages (store, fence, counter,
+        // pipeline restart), the cost measured on H100 at M = 1, N = 14336 (8 splits of
+        // 8 stages ran 2.4x slower than 1 split of 64).
+        const double extra = s > 1 ? partial_stages + 4.0 : 0.0;
+        const double cost = waves * (std::ceil(double(k_blocks) / s) + extra) + s * extra;
         if (cost < best_cost - 1e-9) best = s, best_cost = cost;
     }
     return best;
-}
-
-// The most pieces any tile gets under stream-K (sizes the partial workspace).
-int streamk_max_segs(int pairs, int k_blocks, int G) {
-    const long long T = static_cast<long long>(pairs) * k_blocks;
-    int most = 1;
-    for (long long t = 0; t < pairs; ++t) {
-        const long long t0 = t * k_blocks;
-        most = std::max(most, static_cast<int>(streamk_owner(t0 + k_blocks - 1, T, G) - streamk_owner(t0, T, G) + 1));
-    }
-    return most;
 }
 
 }  // namespace
@@ -674,13 +612,12 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     const bool have_device = device_count() > 0;
     static const int sms = have_device ? device_sm_count() : 132;  // 132: H100 SXM, for planning without a device
     int resident = sms;
-    int num_stages_max = 0;  // the ring the kernel is compiled with
     with_op(dtype, [&](auto op) {
         using Op = decltype(op);
         plan.stage_k = stage_k<Op>();
         with_bn<Op>(plan.bn, [&](auto bn) {
             constexpr int BN = decltype(bn)::value;
-            plan.stages = num_stages_max = num_stages<Op, BN>();
+            plan.stages = num_stages<Op, BN>();
             plan.smem_bytes = smem_bytes<Op, BN>();
             if (have_device) {
                 if constexpr (BN >= kMinClusterBN) {
@@ -696,31 +633,11 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     plan.tiles = tiles_w * tiles_m;
     CTK_CHECK(opt.splits >= 0, "sparse24_gemm_v3: splits: expected >= 0, found ", opt.splits);
     const double stage_bytes_now = plan.smem_bytes / double(plan.stages);
-    CTK_CHECK(opt.stages >= 0, "sparse24_gemm_v3: stages: expected >= 0, found ", opt.stages);
-    // Decode tiles (bn <= 64) use at most kDecodeStages of the ring: measured on the H100
-    // (perf-v3 sweep), 8 stages beat 16 by 3-7 % at M = 1 / 64, N = 14336 (f16 and fp8),
-    // and 4 lost 4 %: past ~8 stages per SM the extra requests in flight only queue.
-    if (plan.bn <= 64) plan.stages = std::min(plan.stages, kDecodeStages);
-    if (opt.stages > 0) plan.stages = std::max(2, std::min(opt.stages, num_stages_max));
-    CTK_CHECK(opt.streamk >= -1 && opt.streamk <= 1, "sparse24_gemm_v3: streamk: expected -1, 0 or 1, found ",
-              opt.streamk);
-    CTK_CHECK(opt.streamk != 1 || opt.splits <= 1, "sparse24_gemm_v3: streamk = 1 and splits = ", opt.splits,
-              " exclude each other (stream-K cuts K itself)");
-    const int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;  // clusters
-    const double partial_stages = kBM * plan.bn * 4.0 / stage_bytes_now;
-    plan.splits = opt.splits ? std::min(opt.splits, k_blocks) : choose_splits(plan.tiles, k_blocks, sms, partial_stages);
-    // Stream-K only on request: on the H100 it lost in every case measured (perf-v3 sweep,
-    // docs/sparse24_v3.md 4b: 0.64-0.91x), so the auto plan keeps whole tiles / split-K.
-    plan.streamk = opt.streamk == 1;
-    if (plan.streamk) {
-        plan.splits = 1;
-        plan.ctas = std::max(1, cap) * plan.cluster;
-        plan.max_segs = streamk_max_segs(plan.tiles / plan.cluster, k_blocks, std::max(1, cap));
-    } else {
-        const int units = plan.tiles / plan.cluster * plan.splits;  // cluster-wide units
-        plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
-        plan.max_segs = plan.splits;
-    }
+    plan.splits = opt.splits ? std::min(opt.splits, k_blocks)
+                             : choose_splits(plan.tiles, k_blocks, sms, kBM * plan.bn * 4.0 / stage_bytes_now);
+    const int units = plan.tiles / plan.cluster * plan.splits;  // cluster-wide units
+    int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;
+    plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
     return plan;
 }
 
@@ -784,9 +701,6 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     p.tiles_w = static_cast<int>(Np / kBM);
     p.tiles_m = static_cast<int>((M + plan.bn - 1) / plan.bn);
     p.splits = plan.splits;
-    p.stages = plan.stages;
-    p.streamk = plan.streamk ? 1 : 0;
-    p.max_segs = plan.max_segs;
     p.k_blocks = static_cast<int>((K + plan.stage_k - 1) / plan.stage_k);
     p.out = static_cast<uint16_t*>(out.raw());
     p.out_bf16 = out.dtype == DType::BF16;
@@ -797,10 +711,10 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     p.bias = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
 
     std::unique_lock<std::mutex> lock(split_workspace().mu, std::defer_lock);
-    if (plan.max_segs > 1) {
+    if (plan.splits > 1) {
         SplitWorkspace& ws = split_workspace();
         lock.lock();
-        const size_t need = static_cast<size_t>(plan.tiles) * plan.max_segs * kBM * plan.bn * 4;
+        const size_t need = static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4;
         if (ws.partial_bytes < need) {
             if (ws.partial) CUDA_CHECK(cudaFree(ws.partial));
             ws.partial = nullptr;

@@ -25,9 +25,6 @@ struct Sparse24V3Options {
     int max_ctas = 0;  // persistent grid cap: 0 = one CTA per SM
     int cluster = 0;   // CTAs per cluster sharing the activation tile (TMA multicast): 0 = by
                        // bn (2 for bn >= 128 when the 128-row weight tiles pair up), 1 or 2
-    int streamk = 0;   // stream-K (every cluster takes an equal share of all tiles' K blocks):
-                       // 0 = by the cost model, 1 = on, -1 = off (then `splits` applies)
-    int stages = 0;    // pipeline depth used: 0 = all that fit, else 2.. (clamped; experiments)
 };
 
 // What a launch will do (the tile shape, pipeline depth, split-K and grid).
@@ -37,9 +34,7 @@ struct Sparse24V3Plan {
     int stage_k = 0;  // logical K per pipeline stage (64 for 16-bit, 128 for 8-bit)
     int stages = 0;   // pipeline depth
     int tiles = 0;    // output tiles
-    int splits = 0;   // K splits per tile (1 with stream-K)
-    bool streamk = false;  // stream-K: equal shares of the K blocks of all tiles per cluster
-    int max_segs = 1;      // most pieces one tile is cut into (split-K: splits)
+    int splits = 0;   // K splits per tile
     int cluster = 1;  // CTAs per cluster (2: activation tile multicast to a pair of weight tiles)
     int ctas = 0;     // persistent CTAs launched (a multiple of cluster)
     int smem_bytes = 0;

@@ -57,7 +57,7 @@ std::string describe(const V3Case& c) {
     return cat("sparse24_gemm_v3 ", dtype_name(c.dt), " M=", c.M, " N=", c.N, " K=", c.K, " out=", dtype_name(c.out),
                c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
                c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
-               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " streamk=", c.opt.streamk, " stages=", c.opt.stages, " seed=", c.seed);
+               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " seed=", c.seed);
 }
 
 // A value for w (is_w) or x: i8 over its range; exact data: w in -3..3, x in -1..1, so
@@ -282,30 +282,6 @@ TEST_CASE("sparse24 v3: clusters of two CTAs sharing the activation tile (TMA mu
             }
 }
 
-TEST_CASE("sparse24 v3: stream-K shares crossing tiles, pieces meeting out of order, shallow rings") {
-    if (!v3_runs_here()) return expect_refusal();
-    uint64_t seed = 470;
-    for (DType dt : kV3Dtypes)
-        for (int bn : {8, 64, 256})
-            for (int ctas : {5, 6, 12}) {
-                V3Case c;
-                // 4 weight tiles (N off the tile) x ceil(100 / bn) token tiles, K = 1040: 17
-                // (16-bit) or 9 (8-bit) K blocks, so the shares of 5 / 6 / 12 CTAs (3 / 6
-                // clusters of 2 for bn = 256) start and end inside tiles, and a tile gets up
-                // to 4 pieces; stages = 3 makes the ring wrap inside every piece.
-                c.dt = dt, c.M = 100, c.N = 500, c.K = 1040;
-                c.out = (ctas == 6) ? DType::F16 : DType::BF16;
-                c.bias = ctas != 5, c.vec_scales = true, c.seed = ++seed;
-                c.opt.bn = bn, c.opt.streamk = 1, c.opt.max_ctas = ctas, c.opt.stages = (ctas == 12) ? 3 : 0;
-                c.opt.cluster = (bn == 256 && ctas != 5) ? 2 : 1;
-                const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt, c.opt);
-                INFO(describe(c), " plan streamk=", plan.streamk, " max_segs=", plan.max_segs, " ctas=", plan.ctas);
-                CHECK(plan.streamk);
-                CHECK(plan.max_segs >= 2);  // shares really cut tiles
-                run_case(c);
-            }
-}
-
 TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays deterministic") {
     if (!v3_runs_here()) return expect_refusal();
     for (DType dt : kV3Dtypes) {
@@ -313,9 +289,9 @@ TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays d
         c.dt = dt, c.M = 1, c.N = 2048, c.K = 4096;
         c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = 500 + static_cast<int>(dt);
         const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt);
-        INFO(describe(c), " plan bn=", plan.bn, " splits=", plan.splits, " streamk=", plan.streamk, " ctas=", plan.ctas);
+        INFO(describe(c), " plan bn=", plan.bn, " splits=", plan.splits, " ctas=", plan.ctas);
         CHECK(plan.bn == 8);
-        CHECK((plan.splits > 1 || plan.streamk));  // 16 weight tiles cannot fill the SMs alone
+        CHECK(plan.splits > 1);  // 16 weight tiles cannot fill the SMs alone
         const V3Result a = run_case(c);
         const V3Result b = run_case(c);  // same inputs: bit-identical (no order-dependent race)
         const auto d = ctk::test::compare_bits(a.got, b.got, describe(c) + " (second run)");
@@ -329,8 +305,6 @@ TEST_CASE("sparse24 v3 sanitize: small f16 and i8 cases with split-K") {
         V3Case c;
         c.dt = dt, c.M = 7, c.N = 136, c.K = 256, c.bias = true, c.vec_scales = true, c.seed = 600;
         c.opt.splits = 2;
-        run_case(c);
-        c.opt.splits = 0, c.opt.streamk = 1, c.opt.max_ctas = 3;  // stream-K: 2 tiles x 4 (f16) or 2 (i8) K blocks on 3 CTAs
         run_case(c);
     }
 }

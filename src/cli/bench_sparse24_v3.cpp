@@ -166,13 +166,12 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
     CTK_CHECK(cuda::sparse24_v3_available(), "bench sparse24v3: needs an sm_90 device and an sm_90a build, found ",
               cuda::device_description());
     std::vector<DType> dtypes;
-    bool quick = false, sweep = false;
+    bool quick = false;
     for (const auto& a : args) {
         DType t;
         if (a == "quick") quick = true;
-        else if (a == "sweep") sweep = true;
         else if (dtype_from_name(a, &t)) dtypes.push_back(t);
-        else throw Error(cat("bench sparse24v3: unknown argument '", a, "' (expected a dtype, 'quick' or 'sweep')"));
+        else throw Error(cat("bench sparse24v3: unknown argument '", a, "' (expected a dtype or 'quick')"));
     }
     if (dtypes.empty()) dtypes = {DType::F16, DType::BF16, DType::F8E4M3, DType::I8};
     std::string lt_why;
@@ -186,7 +185,6 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                                        {14336, 4096, {1, 16, 64, 256, 1024, 4096}},
                                        {4096, 14336, {1, 16, 64, 256, 1024, 4096}}};
     if (quick) shapes = {{8192, 8192, {8192}}, {14336, 4096, {16, 4096}}};
-    if (sweep) shapes = {{14336, 4096, {1, 64, 256, 1024, 4096}}, {4096, 14336, {1, 64, 1024}}};
 
     Rng rng(2024);
     for (DType dt : dtypes) {
@@ -225,8 +223,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 c.flops = 2.0 * M * N * K;
                 c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
                 char note[96];
-                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d sk=%d cluster=%d ctas=%d", plan.bn,
-                              plan.stages, plan.splits, int(plan.streamk), plan.cluster, plan.ctas);
+                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d cluster=%d ctas=%d", plan.bn,
+                              plan.stages, plan.splits, plan.cluster, plan.ctas);
                 c.note = note;
 
                 // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
@@ -247,41 +245,6 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 }
                 bench_emit(c);
                 out.push_back(c);
-
-                // Sweep: the same shape under other plans (peer column: the default plan),
-                // no library peers; for choosing the planner's rules from measurements.
-                if (sweep) {
-                    struct Variant {
-                        const char* name;
-                        cuda::Sparse24V3Options opt;
-                    };
-                    std::vector<Variant> vs;
-                    cuda::Sparse24V3Options ov;
-                    ov.streamk = 1, vs.push_back({"streamk_on", ov});
-                    if (M <= 64) {
-                        ov = {}, ov.stages = 16, vs.push_back({"stages16", ov});
-                        ov = {}, ov.stages = 12, vs.push_back({"stages12", ov});
-                        ov = {}, ov.stages = 6, vs.push_back({"stages6", ov});
-                    }
-                    for (const Variant& v : vs) {
-                        const cuda::Sparse24V3Plan pv = cuda::sparse24_gemm_v3_plan(M, N, K, dt, v.opt);
-                        BenchCase cv = c;
-                        cv.op = cat("sparse24_gemm_v3_", v.name);
-                        cv.ms = cuda::time_median_ms([&] {
-                            cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
-                                                        scaled ? w_scale_d : Tensor(), Tensor(), v.opt);
-                        });
-                        cv.peer = "sparse24_gemm_v3";
-                        cv.peer_ms = ms;
-                        char nv[96];
-                        std::snprintf(nv, sizeof nv, "bn=%d stages=%d splits=%d sk=%d segs=%d cluster=%d ctas=%d",
-                                      pv.bn, pv.stages, pv.splits, int(pv.streamk), pv.max_segs, pv.cluster, pv.ctas);
-                        cv.note = nv;
-                        bench_emit(cv);
-                        out.push_back(cv);
-                    }
-                    continue;
-                }
 
                 // The same kernel without the activation multicast (clusters of 1), to
                 // show what the multicast buys (peer column: the multicast version).
