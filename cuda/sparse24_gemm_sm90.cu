@@ -20,8 +20,8 @@
 //      small M, the fused epilogue. The only real fp8 path on H100 (QGMMA.SP in the SASS).
 //      Measured on H100 SXM (docs/sparse24_v3.md): 8192^3 f16/bf16 1.06 PFLOP/s (1.4x cuBLAS,
 //      1.0-1.13x cuSPARSELt), fp8 1.85 PFLOP/s, i8 1.89 POP/s (0.90-0.95x cuSPARSELt, ~85 %
-//      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 38 us (1.41x
-//      cuBLAS); 3.5x v2 at large M.
+//      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 28 us (1.59x
+//      cuBLAS; an 8-stage ring, 3-6 % faster than 16 for decode tiles); 3.5x v2 at large M.
 //
 // Per stage (128 bytes of activation row = 64 logical K for 16-bit, 128 for 8-bit):
 //   A: 128 weight rows x 64 bytes of compressed values, TMA 64-byte swizzle  (8 KiB)
@@ -107,7 +107,10 @@ template <class Op, int BN>
 constexpr int stage_bytes() { return kStageBytesA + BN * kRowBytesB + (kBM / 16) * 128 * meta_blocks<Op>(); }
 template <class Op, int BN>
 constexpr int num_stages() {
-    return std::min(BN >= 128 ? 8 : 16, kSmemBudget / stage_bytes<Op, BN>());
+    // 8 stages for every tile: decode tiles (bn <= 64) ran 3-7 % faster with 8 than with 16
+    // or 12 on the H100 (perf-v3 sweep, docs/sparse24_v3.md 4b): past ~8 stages per SM the
+    // extra TMA requests in flight only queue in the memory system.
+    return std::min(8, kSmemBudget / stage_bytes<Op, BN>());
 }
 template <class Op, int BN>
 constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 512; }
