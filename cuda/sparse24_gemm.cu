@@ -55,6 +55,7 @@
 #include <string>
 
 #include "check.cuh"
+#include "core/epilogue.h"
 #include "formats/fp16.h"
 #include "formats/fp8_e4m3.h"
 #include "formats/sparse24.h"
@@ -674,16 +675,6 @@ void dispatch(const GemmArgs& a, int version) {
 }
 
 // An optional f32 scale with 1 or `n` elements (nullptr when undefined = 1).
-const float* scale_arg(const Tensor& s, int64_t n, const char* what, const char* n_name) {
-    if (!s.defined()) return nullptr;
-    CTK_CHECK(s.device == Device::CUDA, what, ": expected a device tensor, found ", s.describe());
-    expect_dtype(s, DType::F32, what);
-    const bool shape_ok = s.numel() == 1 || (s.numel() == n && (s.ndim() == 1 || (s.ndim() == 2 && s.shape[1] == 1)));
-    CTK_CHECK(shape_ok, what, ": expected 1 or ", n_name, " = ", n, " elements ([1], [", n, "] or [", n,
-              ", 1]), found ", shape_str(s.shape));
-    return static_cast<const float*>(s.raw());
-}
-
 }  // namespace
 
 void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight& w, const Tensor& x_scale,
@@ -733,18 +724,13 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
     a.meta = reinterpret_cast<const uint32_t*>(w.meta.raw());
     a.out = static_cast<uint16_t*>(out.raw());
     a.M = M, a.N = w.N, a.K = K, a.Np = Np, a.Kp = Kp;
-    a.ep.xs = scale_arg(x_scale, M, "sparse24_gemm: x_scale", "M");
-    a.ep.ws = scale_arg(w_scale, w.N, "sparse24_gemm: w_scale", "N");
+    check_epilogue_args(op, Device::CUDA, M, w.N, x_scale, w_scale, bias, out.dtype);
+    a.ep.xs = x_scale.defined() ? static_cast<const float*>(x_scale.raw()) : nullptr;
+    a.ep.ws = w_scale.defined() ? static_cast<const float*>(w_scale.raw()) : nullptr;
     a.ep.xs_vec = a.ep.xs && x_scale.numel() > 1;  // [M] with M == 1 is the scalar case
     a.ep.ws_vec = a.ep.ws && w_scale.numel() > 1;
     a.ep.out_bf16 = out.dtype == DType::BF16;
-    if (bias.defined()) {
-        CTK_CHECK(bias.device == Device::CUDA, op, ": bias: expected a device tensor, found ", bias.describe());
-        expect_dtype(bias, out.dtype, cat(op, ": bias (must match the output dtype)"));
-        CTK_CHECK(bias.numel() == w.N && (bias.ndim() == 1 || (bias.ndim() == 2 && bias.shape[1] == 1)), op,
-                  ": bias: expected [N] = [", w.N, "], found ", shape_str(bias.shape));
-        a.ep.bias = static_cast<const uint16_t*>(bias.raw());
-    }
+    if (bias.defined()) a.ep.bias = static_cast<const uint16_t*>(bias.raw());
 
     switch (w.dtype) {
         case DType::F16: dispatch<OpF16>(a, v); break;

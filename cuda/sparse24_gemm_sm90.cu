@@ -43,6 +43,7 @@
 #include <type_traits>
 
 #include "check.cuh"
+#include "core/epilogue.h"
 #include "formats/fp16.h"
 #include "formats/sparse24_layout.h"
 #include "ops.h"
@@ -672,22 +673,7 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     CTK_CHECK(out.dtype == DType::F16 || out.dtype == DType::BF16, op, ": out: expected dtype f16 or bf16, found ",
               dtype_name(out.dtype));
     expect_shape(out, {M, N}, cat(op, ": out"));
-    auto check_scale = [&](const Tensor& s, const char* name, int64_t n, const char* dim) {
-        if (!s.defined()) return;
-        CTK_CHECK(s.device == Device::CUDA, op, ": ", name, ": expected a device tensor, found ", s.describe());
-        CTK_CHECK(s.dtype == DType::F32, op, ": ", name, ": expected dtype f32, found ", dtype_name(s.dtype));
-        CTK_CHECK(s.numel() == 1 || s.numel() == n, op, ": ", name, ": expected 1 or ", dim, " = ", n,
-                  " elements, found shape ", shape_str(s.shape));
-    };
-    check_scale(x_scale, "x_scale", M, "M");
-    check_scale(w_scale, "w_scale", N, "N");
-    if (bias.defined()) {
-        CTK_CHECK(bias.device == Device::CUDA, op, ": bias: expected a device tensor, found ", bias.describe());
-        CTK_CHECK(bias.dtype == out.dtype, op, ": bias: expected dtype ", dtype_name(out.dtype),
-                  " (the output dtype), found ", dtype_name(bias.dtype));
-        CTK_CHECK(bias.numel() == N && (bias.ndim() == 1 || (bias.ndim() == 2 && bias.shape[1] == 1)), op,
-                  ": bias: expected [N] = [", N, "], found ", shape_str(bias.shape));
-    }
+    check_epilogue_args(op, Device::CUDA, M, N, x_scale, w_scale, bias, out.dtype);
     if (!sparse24_v3_available()) {
         CTK_CHECK(device_capability() >= 90, op, ": needs an sm_90 (Hopper) device, found ", device_description(),
                   "; use sparse24_gemm version 2 (mma.sp) there");

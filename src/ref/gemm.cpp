@@ -9,6 +9,8 @@
 // Accumulation: fp32 for f16/bf16/f8e4m3 (each product is exact in fp32), int32 for i8.
 #include "ref/gemm.h"
 
+#include "core/epilogue.h"
+
 #include <vector>
 
 #include "formats/formats.h"
@@ -48,21 +50,7 @@ void validate(const std::string& op, const Tensor& x, DType w_dtype, int64_t N, 
               " is too large for int32 accumulation of i8 products (K < 131072)");
     CTK_CHECK(out_dtype == DType::F16 || out_dtype == DType::BF16, op, ": out_dtype: expected f16 or bf16, found ",
               dtype_name(out_dtype));
-    auto check_scale = [&](const Tensor& s, const char* name, int64_t n, const char* dim) {
-        if (!s.defined()) return;
-        CTK_CHECK(s.device == Device::CPU, op, ": ", name, ": expected a host tensor, found ", s.describe());
-        CTK_CHECK(s.dtype == DType::F32, op, ": ", name, ": expected dtype f32, found ", dtype_name(s.dtype));
-        CTK_CHECK(s.numel() == 1 || s.numel() == n, op, ": ", name, ": expected 1 or ", dim, " = ", n,
-                  " elements, found shape ", shape_str(s.shape));
-    };
-    check_scale(x_scale, "x_scale", M, "M");
-    check_scale(w_scale, "w_scale", N, "N");
-    if (bias.defined()) {
-        CTK_CHECK(bias.device == Device::CPU, op, ": bias: expected a host tensor, found ", bias.describe());
-        CTK_CHECK(bias.dtype == out_dtype, op, ": bias: expected dtype ", dtype_name(out_dtype),
-                  " (out_dtype), found ", dtype_name(bias.dtype));
-        CTK_CHECK(bias.shape == Shape{N}, op, ": bias: expected shape [", N, "], found ", shape_str(bias.shape));
-    }
+    check_epilogue_args(op, Device::CPU, M, N, x_scale, w_scale, bias, out_dtype);
 }
 
 // s[i], s[0] for a scalar scale, 1 for an undefined one.
