@@ -120,6 +120,8 @@ ptx:
 	@mkdir -p $(BUILD)/ptx
 	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -ptx $$f -o $(BUILD)/ptx/$$(basename $$f .cu).ptx; done
 sass: $(CU_OBJ)
+	@command -v cuobjdump >/dev/null || { echo "make sass needs cuobjdump: it ships with the full CUDA toolkit," \
+	  "or pip install nvidia-cuda-cuobjdump and put its bin/ on PATH"; exit 1; }
 	for o in $(CU_OBJ); do cuobjdump --dump-sass $$o > $${o%.o}.sass; echo "$${o%.o}.sass"; done
 ptxas:
 	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null; done
