@@ -21,11 +21,15 @@ int main() {
                 e2m1_to_float(b0 & 0xF) * e8m0_to_float(s0), e2m1_to_float(b0 >> 4) * e8m0_to_float(s0), s0, s0 - 127);
 
     QuantArgs wq{4, QuantType::Float, QuantStrategy::Group, false, true, 32};
-    Mxfp4Linear layer = make_mxfp4_linear(wq);
-    create_weights(layer, {N}, K, DType::BF16);
-    load(layer, "weight_packed", q.packed);
-    load(layer, "weight_scale", q.scales);
-    process_weights_after_loading(layer);
+    auto build = [&](Backend backend) {
+        Mxfp4Linear layer = make_mxfp4_linear(wq, backend);
+        create_weights(layer, {N}, K, DType::BF16);
+        load(layer, "weight_packed", q.packed);
+        load(layer, "weight_scale", q.scales);
+        process_weights_after_loading(layer);
+        return layer;
+    };
+    Mxfp4Linear layer = build(Backend::CPU);
 
     Tensor x = ex::randn(rng, DType::BF16, {M, K}, 1.0f);
     Tensor out = apply(layer, x);
@@ -39,5 +43,8 @@ int main() {
             for (int64_t k = 0; k < K; ++k) acc += ref::load_f32(x, m * K + k) * wdq.data<float>()[n * K + k];
             ref::store_f32(want, m * N + n, acc);
         }
-    return ex::print_max_err(out, want) == 0.0 ? 0 : 1;
+    double err = ex::print_max_err(out, want);
+    // The same layer on the GPU: repack + fused dequant-GEMM, against the CPU layer.
+    ex::also_on_gpu(build, x, out);
+    return err == 0.0 ? 0 : 1;
 }

@@ -24,13 +24,17 @@ int main() {
                 ckpt.bitmask.data<uint8_t>()[0]);
 
     // 3. The layer: create, load, process (bitmask -> values + 2:4 codes), apply.
-    Sparse24Linear layer = make_sparse24_linear(std::nullopt, std::nullopt,
-                                                SparsityArgs{SparsityFormat::Sparse24Bitmask, "2:4"});
-    create_weights(layer, {N}, K, DType::F16);
-    load(layer, "compressed", ckpt.compressed);
-    load(layer, "bitmask", ckpt.bitmask);
-    load(layer, "shape", ckpt.shape);
-    process_weights_after_loading(layer);
+    auto build = [&](Backend backend) {
+        Sparse24Linear layer = make_sparse24_linear(std::nullopt, std::nullopt,
+                                                    SparsityArgs{SparsityFormat::Sparse24Bitmask, "2:4"}, backend);
+        create_weights(layer, {N}, K, DType::F16);
+        load(layer, "compressed", ckpt.compressed);
+        load(layer, "bitmask", ckpt.bitmask);
+        load(layer, "shape", ckpt.shape);
+        process_weights_after_loading(layer);
+        return layer;
+    };
+    Sparse24Linear layer = build(Backend::CPU);
     std::printf("processed: values %s, codes %s (row 0, group 0 code = 0x%x)\n",
                 layer.weight_cpu.values.describe().c_str(), layer.weight_cpu.codes.describe().c_str(),
                 layer.weight_cpu.codes.data<uint8_t>()[0]);
@@ -40,5 +44,8 @@ int main() {
 
     // 4. Against the dense reference on the pruned weight: the sums are the same, so 0.
     Tensor want = ref::scaled_gemm(x, w, Tensor(), Tensor(), Tensor(), DType::F16);
-    return ex::print_max_err(out, want) == 0.0 ? 0 : 1;
+    double err = ex::print_max_err(out, want);
+    // 5. The same layer on the GPU (tensor-core sparse GEMM), against the CPU layer.
+    ex::also_on_gpu(build, x, out);
+    return err == 0.0 ? 0 : 1;
 }

@@ -23,11 +23,15 @@ int main() {
 
     QuantArgs wq{8, QuantType::Float, QuantStrategy::Channel, /*dynamic=*/false, true, 0};
     QuantArgs iq{8, QuantType::Float, QuantStrategy::Token, /*dynamic=*/true, true, 0};
-    Sparse24Linear layer = make_sparse24_linear(wq, iq, SparsityArgs{SparsityFormat::Dense, "2:4"});
-    create_weights(layer, {N}, K, DType::BF16);
-    load(layer, "weight", qw.q);
-    load(layer, "weight_scale", qw.scale);
-    process_weights_after_loading(layer);
+    auto build = [&](Backend backend) {
+        Sparse24Linear layer = make_sparse24_linear(wq, iq, SparsityArgs{SparsityFormat::Dense, "2:4"}, backend);
+        create_weights(layer, {N}, K, DType::BF16);
+        load(layer, "weight", qw.q);
+        load(layer, "weight_scale", qw.scale);
+        process_weights_after_loading(layer);
+        return layer;
+    };
+    Sparse24Linear layer = build(Backend::CPU);
 
     // apply: x is quantized per token (scale = max(amax/448, 1/(448*512))), the 2:4 GEMM
     // accumulates fp8 x fp8 products in fp32, the epilogue applies both scales.
@@ -37,5 +41,7 @@ int main() {
     // The cost of W8A8: compare with the same 2:4 layer left in bf16 (no quantization).
     Tensor want = ref::scaled_gemm(x, ref::from_f32(w, DType::BF16), Tensor(), Tensor(), Tensor(), DType::BF16);
     ex::print_max_err(out, want);
+    // The same layer on the GPU: fp8 quantization kernel + wgmma.sp (sm_90a) or mma.sp GEMM.
+    ex::also_on_gpu(build, x, out);
     return 0;
 }
