@@ -111,9 +111,11 @@ test: all
 run: all
 	$(BUILD)/ctk demo
 
-# Benchmarks against the library peers (needs a GPU). CUSPARSELT=<dir> adds cuSPARSELt.
+# Benchmarks against the library peers (needs a GPU). CUSPARSELT=<dir> adds cuSPARSELt
+# (a dir holding libcusparseLt.so.0) to the Hopper 2:4 rung's table.
 bench: all
 	$(BUILD)/ctk bench all
+	CUSPARSELT=$(CUSPARSELT) $(BUILD)/ctk bench sparse24v3
 
 # Inspect what the compiler did: PTX, SASS, and the register/spill report.
 ptx:
