@@ -140,8 +140,8 @@ TEST_CASE("mxfp4_quantize: every element tie goes to the even code, at several b
             for (int i = 0; i < 7; ++i) {
                 CAPTURE(ties[i]);
                 CHECK(c[1 + i] == want[i]);
-                // Negative ties mirror the positive ones; -0.25 rounds to +0 (code 0, never 0x8).
-                CHECK(c[8 + i] == (want[i] == 0 ? 0 : (want[i] | 8)));
+                // Negative ties mirror the positive ones; -0.25 rounds to -0 (code 0x8).
+                CHECK(c[8 + i] == (want[i] | 8));
             }
         }
     }

@@ -35,9 +35,10 @@ CTK_HD float e2m1_to_float(uint8_t code) {
 // Nearest E2M1 code, ties to the even code (mantissa bit 0), saturating at +-6.
 // This is compressed-tensors' cast_to_fp4 (thresholds 0.25, 0.75, 1.25, 1.75,
 // 2.5, 3.5, 5; a tie goes down at 0.25, 1.25, 2.5, 5 and up at 0.75, 1.75, 3.5).
-// A value that rounds to zero gets code 0x0 (never -0), as compressed-tensors packs
-// it. NaN has no E2M1 code: callers must reject it (the quantizer does); here it
-// maps to 0x0.
+// The sign bit of x is bit 3 of the code, so a negative value that rounds to zero is
+// stored as -0 (code 0x8): compressed-tensors writes it so (checked against its 0.14
+// and 0.20 releases, tools/interop/check_compressed_tensors.py). NaN has no E2M1 code:
+// callers must reject it (the quantizer does); here it maps to magnitude 0.
 CTK_HD uint8_t e2m1_from_float(float x) {
     float a = x < 0.0f ? -x : x;
     uint8_t m;
@@ -49,7 +50,7 @@ CTK_HD uint8_t e2m1_from_float(float x) {
     else if (a < 3.5f) m = 5;
     else if (a <= 5.0f) m = 6;
     else m = 7;
-    return (m != 0 && x < 0.0f) ? static_cast<uint8_t>(m | 8) : m;
+    return (f32_bits(x) >> 31) ? static_cast<uint8_t>(m | 8) : m;
 }
 
 // 2^(code-127) as fp32; NaN for 255, the subnormal 2^-127 for 0.
