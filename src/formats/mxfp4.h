@@ -37,7 +37,7 @@ CTK_HD float e2m1_to_float(uint8_t code) {
 // 2.5, 3.5, 5; a tie goes down at 0.25, 1.25, 2.5, 5 and up at 0.75, 1.75, 3.5).
 // The sign bit of x is bit 3 of the code, so a negative value that rounds to zero is
 // stored as -0 (code 0x8): compressed-tensors writes it so (checked against its 0.14
-// and 0.20 releases, tools/interop/check_compressed_tensors.py). NaN has no E2M1 code:
+// and 0.20 releases, tests/interop/check_compressed_tensors.py). NaN has no E2M1 code:
 // callers must reject it (the quantizer does); here it maps to magnitude 0.
 CTK_HD uint8_t e2m1_from_float(float x) {
     float a = x < 0.0f ? -x : x;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the output of `ctk bench ...` (and optionally `ctk demo`) into docs/benchmarks.md.
 
-usage: tools/bench_to_md.py --date D --device "NVIDIA H100 ..." --demo demo.log bench.log [bench_v3.log ...] > docs/benchmarks.md
+usage: docs/bench_to_md.py --date D --device "NVIDIA H100 ..." --demo demo.log bench.log [bench_v3.log ...] > docs/benchmarks.md
 Keeps the markdown tables the benchmark prints (the JSON lines are the machine-readable copy).
 """
 import argparse

@@ -9,8 +9,8 @@
 # compressed-tensors 0.15.0, and the MX (E8M0 scale) compressor was rewritten after it.
 #   python3 -m venv /tmp/ctvenv   && /tmp/ctvenv/bin/pip install torch safetensors "transformers<5" compressed-tensors==0.14.0.1
 #   python3 -m venv /tmp/ctvenv20 && /tmp/ctvenv20/bin/pip install torch safetensors compressed-tensors==0.20.0
-#   /tmp/ctvenv/bin/python   tools/interop/check_compressed_tensors.py           # sparse + W8A8 (+ MXFP4 with 0.14)
-#   /tmp/ctvenv20/bin/python tools/interop/check_compressed_tensors.py           # MXFP4 with the new compressor
+#   /tmp/ctvenv/bin/python   tests/interop/check_compressed_tensors.py           # sparse + W8A8 (+ MXFP4 with 0.14)
+#   /tmp/ctvenv20/bin/python tests/interop/check_compressed_tensors.py           # MXFP4 with the new compressor
 #   ... check_compressed_tensors.py --data DIR   # other folders of the same names
 # Checks a version lacks are reported as "skip". Exit code 1 on any mismatch; each
 # mismatch prints tensor, index, ours, theirs.
@@ -239,7 +239,7 @@ def check_mxfp4(folder, name, dense):
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--data", default=os.path.join(here, "..", "..", "tests", "data"))
+    ap.add_argument("--data", default=os.path.join(here, "..", "data"))
     ap.add_argument("--only", nargs="*", help="folder names to check (default: all)")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, compressed-tensors {CT_VERSION}")
