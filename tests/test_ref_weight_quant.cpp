@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "formats/formats.h"
+#include "ref/tensor_math.h"
 #include "ref/weight_quant.h"
 
 using namespace ctk;
@@ -34,6 +35,25 @@ TEST_CASE("weight_quant: int8 per channel, f32 weights") {
     CHECK(q.scale.data<float>()[0] == 1.0f);
     CHECK(q.scale.data<float>()[1] == std::ldexp(1.0f, -23));
     CHECK(q.scale.data<float>()[2] == 2.0f);
+}
+
+TEST_CASE("weight_quant: a zero scale becomes eps of the weight dtype, a tiny one is kept") {
+    // What compressed-tensors 0.14.0.1's calculate_qparams returns (run through the real
+    // library, tests/interop): a scale of exactly 0 is replaced by torch.finfo(dtype).eps
+    // (bf16 2^-7, f32 2^-23); a tiny nonzero scale (amax 1e-30 -> 1e-30 / 127.5) is kept.
+    Tensor wf = f32_tensor({2, 4}, {0, 0, 0, 0, 1e-30f, -1e-30f, 0, 0});
+    ref::QuantizedWeight qf = ref::quantize_weight_8bit(wf, DType::I8, true);
+    CHECK(qf.scale.data<float>()[0] == std::ldexp(1.0f, -23));
+    CHECK(qf.scale.data<float>()[1] == 1e-30f / 127.5f);  // library: 7.843137080976313e-33
+    CHECK(qf.q.data<int8_t>()[4] == 127);                  // 127.5 clamps to 127, as for any row
+    Tensor wb = ref::from_f32(wf, DType::BF16);
+    ref::QuantizedWeight qb = ref::quantize_weight_8bit(wb, DType::I8, true);
+    REQUIRE(qb.scale.dtype == DType::BF16);
+    CHECK(bf16_to_float(qb.scale.data<bf16_t>()[0].bits) == std::ldexp(1.0f, -7));
+    CHECK(bf16_to_float(qb.scale.data<bf16_t>()[1].bits) == 7.848164523377986e-33f);  // the library's bf16 scale
+    ref::QuantizedWeight qt = ref::quantize_weight_8bit(ref::from_f32(f32_tensor({1, 4}, {0, 0, 0, 0}), DType::BF16),
+                                                        DType::F8E4M3, false);
+    CHECK(bf16_to_float(qt.scale.data<bf16_t>()[0].bits) == std::ldexp(1.0f, -7));
 }
 
 TEST_CASE("weight_quant: fp8 per tensor, f32 weights") {

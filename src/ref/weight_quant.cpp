@@ -29,7 +29,10 @@ QuantizedWeight quantize_weight_8bit(const Tensor& w, DType out, bool per_channe
     const int64_t N = w.size(0), K = w.size(1);
     const DType wt = w.dtype;
     const float qh = out == DType::I8 ? 127.5f : kE4M3Max;
-    const float eps = std::ldexp(1.0f, -23);  // torch.finfo(torch.float32).eps
+    // A zero scale (an all-zero row or tensor, or amax / qh underflowing in the weight
+    // dtype) becomes torch.finfo(weight dtype).eps, as calculate_qparams does; any other
+    // scale, however small, is kept (checked against compressed-tensors 0.14.0.1).
+    const float eps = std::ldexp(1.0f, wt == DType::BF16 ? -7 : (wt == DType::F16 ? -10 : -23));
     for (int64_t i = 0; i < N * K; ++i) {
         float v = load_f32(w, i);
         CTK_CHECK(std::isfinite(v), "weight: non-finite value ", v, " at row ", i / K, ", column ", i % K);
@@ -43,7 +46,10 @@ QuantizedWeight quantize_weight_8bit(const Tensor& w, DType out, bool per_channe
         for (int64_t i = begin; i < end; ++i) m = std::fmax(m, std::fabs(load_f32(w, i)));
         return m;
     };
-    auto scale_of = [&](float amax) { return std::fmax(round_to(amax / qh, wt), eps); };
+    auto scale_of = [&](float amax) {
+        const float s = round_to(amax / qh, wt);
+        return s == 0.0f ? eps : s;
+    };
     float tensor_scale = per_channel ? 0.0f : scale_of(amax_of(0, N * K));
     if (!per_channel) store_f32(qw.scale, 0, tensor_scale);
     uint8_t* Q = static_cast<uint8_t*>(qw.q.raw());

@@ -5,7 +5,7 @@
 // compressed-tensors computes in the weight's own dtype (bf16 for a bf16 model): each
 // torch op works in fp32 and rounds its result to that dtype (round_w below; exact for f32):
 //   amax  = max |w| over a row (channel) or the whole tensor      exact
-//   scale = max(round_w(amax / qh), 2^-23)                         qh = 127.5 (int8: (127 - -128) / 2)
+//   scale = round_w(amax / qh), or eps of w's dtype if that is 0     qh = 127.5 (int8: (127 - -128) / 2)
 //                                                                       448   (fp8:  (448 - -448) / 2)
 //   v     = round_w(w / scale) + 0                                 (+0 turns -0 into +0)
 //   q     = int8: rne(clamp(v, -128, 127))    fp8: e4m3(clamp(v, -448, 448))
