@@ -63,6 +63,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 #include <vector>
 
@@ -700,6 +701,19 @@ V2Workspace& v2_workspace() {
 
 float exp2_float(int e) { return f32_from_bits(static_cast<uint32_t>(e + 127) << 23); }  // |e| <= 126
 
+// Fewest units per warp stripe for a layer of `total` units. Measured on the H100
+// (bf16, M = 1 and 16, docs/mxfp4.md): stripes of 1-2 units lose to start-up and split-K
+// reduction; 8 units is best on 4096x4096 (4096 units), 16 on the larger layers
+// (14336-16384 units). CTK_MXFP4_MIN_UNITS overrides the rule (for tuning runs).
+int v2_min_units(int total) {
+    static const int forced = [] {
+        const char* e = std::getenv("CTK_MXFP4_MIN_UNITS");
+        return e ? std::max(1, std::atoi(e)) : 0;
+    }();
+    if (forced) return forced;
+    return total >= 8192 ? 16 : 8;
+}
+
 template <bool BF16, int MT, bool PLAIN>
 void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
     auto kernel = v2_kernel<BF16, MT, PLAIN>;
@@ -714,8 +728,10 @@ void launch_v2(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     const int n_groups = (n_tiles + kV2Tiles - 1) / kV2Tiles;
     const int total = n_groups * k_chunks;
     // Equal stripes for every resident warp: each SM streams the same number of bytes.
+    // A stripe is at least v2_min_units(total) units: short stripes pay more in ring
+    // start-up and split-K reduction than they gain in parallelism.
     const int warps = device_sm_count() * per_sm * kV2Warps;
-    const int per_warp = (total + warps - 1) / warps;
+    const int per_warp = std::max(v2_min_units(total), (total + warps - 1) / warps);
     const int used_warps = (total + per_warp - 1) / per_warp;
     const int grid = (used_warps + kV2Warps - 1) / kV2Warps;
     const Stripe stripe{per_warp, k_chunks};
