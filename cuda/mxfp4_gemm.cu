@@ -39,7 +39,10 @@
 //    A unit is 4 tiles of one k-chunk (2 KB per warp and stage, 3 stages), so the x
 //    copies, ldmatrix of x, waits and bookkeeping are shared by 4 tiles; when the layer
 //    has no code 0 and no NaN block each fp32 scale is one shift and mask (PLAIN).
-//    Measured: 22.2 us at M = 1 (2.01x cuBLAS, 1.4 TB/s), 32.0 us at M = 16 (1.40x).
+//    Stripes are at least 8 units long (16 on layers of 8192+ units): shorter ones lose
+//    more to ring start-up and split-K reduction than they gain (measured sweep in
+//    docs/mxfp4.md). Measured on 14336x4096 bf16: 21.5 us at M = 1 (2.07x cuBLAS,
+//    1.45 TB/s), 29.1 us at M = 16 (1.54x); 16x4096x4096 17.4 us (1.06x).
 //    First version (one tile per unit, 4 stages): 28.6 us / 44.8 us.
 //    History: a first version with 8 warps per CTA sharing an x tile behind block-wide
 //    barriers took 32.1 us; a k-major tile order instead of tile-major changed nothing.
