@@ -78,20 +78,8 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 // Rows of the dense input's shards stacked (q, k, v / gate, up), in the input dtype.
 Tensor dense_rows(const io::SafetensorsDir& dense, const std::vector<std::string>& modules, const char* param) {
     std::vector<Tensor> parts;
-    int64_t rows = 0;
-    for (const auto& m : modules) {
-        parts.push_back(dense.load(m + "." + param));
-        rows += parts.back().shape[0];
-    }
-    Shape s = parts[0].shape;
-    s[0] = rows;
-    Tensor out = Tensor::empty(parts[0].dtype, s);
-    size_t off = 0;
-    for (const Tensor& p : parts) {
-        std::memcpy(static_cast<char*>(out.raw()) + off, p.raw(), p.nbytes());
-        off += p.nbytes();
-    }
-    return out;
+    for (const auto& m : modules) parts.push_back(dense.load(m + "." + param));
+    return concat_rows(parts);
 }
 
 Tensor random_x(int64_t M, int64_t K, uint64_t seed) {

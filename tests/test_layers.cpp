@@ -128,9 +128,7 @@ TEST_CASE("Sparse24Linear: W8A8 int8 channel/token and fp8 tensor/static match t
         load(layer, "input_scale", scalar(0.03f), 1);
         process_weights_after_loading(layer);
         // Expected: per-channel scales expanded from the two shard scalars, input scale 0.03.
-        Tensor wq = Tensor::empty(DType::F8E4M3, {N, K});
-        std::memcpy(wq.raw(), a.q.raw(), a.q.nbytes());
-        std::memcpy(static_cast<char*>(wq.raw()) + a.q.nbytes(), b.q.raw(), b.q.nbytes());
+        Tensor wq = concat_rows({a.q, b.q});
         Tensor ws = Tensor::empty(DType::F32, {N});
         for (int64_t n = 0; n < N; ++n) ws.data<float>()[n] = n < 8 ? a.scale.data<float>()[0] : b.scale.data<float>()[0];
         ref::QuantResult q = ref::quant_fp8_static(x, 0.03f);

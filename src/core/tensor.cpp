@@ -122,6 +122,27 @@ Tensor Tensor::zeros(DType t, const Shape& s) {
     return x;
 }
 
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+    CTK_CHECK(!parts.empty(), "concat_rows: no tensors");
+    Shape s = parts[0].shape;
+    CTK_CHECK(!s.empty(), "concat_rows: tensors need at least one dimension");
+    s[0] = 0;
+    for (const Tensor& p : parts) {
+        Shape want = parts[0].shape;
+        want[0] = p.ndim() ? p.shape[0] : -1;
+        CTK_CHECK(p.device == Device::CPU && p.dtype == parts[0].dtype && p.shape == want, "concat_rows: ",
+                  p.describe(), " does not stack under ", parts[0].describe());
+        s[0] += p.shape[0];
+    }
+    Tensor out = Tensor::empty(parts[0].dtype, s);
+    size_t off = 0;
+    for (const Tensor& p : parts) {
+        if (p.nbytes()) std::memcpy(static_cast<char*>(out.raw()) + off, p.raw(), p.nbytes());
+        off += p.nbytes();
+    }
+    return out;
+}
+
 void expect_dtype(const Tensor& t, DType want, const std::string& what) {
     CTK_CHECK(t.dtype == want, what, ": expected dtype ", dtype_name(want), ", found ",
               dtype_name(t.dtype));

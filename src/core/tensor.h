@@ -64,6 +64,10 @@ struct Tensor {
     void check_access(DType want) const;
 };
 
+// Host tensors of one dtype and equal trailing dims, stacked along dim 0 (fused q/k/v
+// or gate/up shards into one parameter).
+Tensor concat_rows(const std::vector<Tensor>& parts);
+
 // Throws ctk::Error naming `what` when t's dtype or shape differs.
 void expect_dtype(const Tensor& t, DType want, const std::string& what);
 void expect_shape(const Tensor& t, const Shape& want, const std::string& what);

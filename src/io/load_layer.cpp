@@ -18,20 +18,6 @@ Tensor convert_float(const Tensor& t, DType to) {
     return ref::from_f32(ref::to_f32(t), to);
 }
 
-// Rows of several [n_i, ...] host tensors stacked into one.
-Tensor concat_rows(const std::vector<Tensor>& parts) {
-    Shape s = parts[0].shape;
-    s[0] = 0;
-    for (const Tensor& p : parts) s[0] += p.shape[0];
-    Tensor out = Tensor::empty(parts[0].dtype, s);
-    size_t off = 0;
-    for (const Tensor& p : parts) {
-        std::memcpy(static_cast<char*>(out.raw()) + off, p.raw(), p.nbytes());
-        off += p.nbytes();
-    }
-    return out;
-}
-
 // Every 4-bit group of a sparse-24-bitmask must flag exactly 2 columns. Checked per
 // shard so the error names the shard's tensor (and its own row numbers).
 void check_bitmask_nibbles(const Tensor& bitmask) {

@@ -64,10 +64,7 @@ void process_weights_after_loading(Mxfp4Linear& layer) {
 
 Tensor apply(const Mxfp4Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
-    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
-    CTK_CHECK(x.device == (layer.backend == Backend::CPU ? Device::CPU : Device::CUDA), "x: the ",
-              backend_name(layer.backend), " backend needs a ", layer.backend == Backend::CPU ? "host" : "device",
-              " tensor, found ", x.describe());
+    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype, layer.backend);
 #if CTK_HAVE_CUDA
     // The rung is chosen by M: fused decode kernel for small M, tiled wgmma kernel above.
     if (layer.backend == Backend::CUDA) return cuda::mxfp4_gemm(x, layer.weight_gpu, bias);

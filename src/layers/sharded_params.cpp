@@ -77,9 +77,12 @@ void ShardedParams::require_all_loaded() const {
                       " was never loaded");
 }
 
-void check_linear_inputs(const Tensor& x, const Tensor& bias, int64_t K, int64_t N, DType dtype) {
+void check_linear_inputs(const Tensor& x, const Tensor& bias, int64_t K, int64_t N, DType dtype, Backend backend) {
     CTK_CHECK(x.ndim() == 2 && x.size(1) == K, "x: expected shape [M, ", K, "], found ", shape_str(x.shape));
     expect_dtype(x, dtype, "x");
+    const bool cpu = backend == Backend::CPU;
+    CTK_CHECK(x.device == (cpu ? Device::CPU : Device::CUDA), "x: the ", backend_name(backend), " backend needs a ",
+              cpu ? "host" : "device", " tensor, found ", x.describe());
     if (bias.defined()) {
         expect_shape(bias, {N}, "bias");
         expect_dtype(bias, dtype, "bias");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "layers/backend.h"
 
 namespace ctk {
 
@@ -39,8 +40,8 @@ struct ShardedParams {
     void require_all_loaded() const;
 };
 
-// apply()'s input checks, shared by the layers: x [M, K] of `dtype`, bias [N] of `dtype`
-// or undefined.
-void check_linear_inputs(const Tensor& x, const Tensor& bias, int64_t K, int64_t N, DType dtype);
+// apply()'s input checks, shared by the layers: x [M, K] of `dtype` on the backend's
+// device (host for cpu, device for cuda), bias [N] of `dtype` there too, or undefined.
+void check_linear_inputs(const Tensor& x, const Tensor& bias, int64_t K, int64_t N, DType dtype, Backend backend);
 
 }  // namespace ctk

@@ -218,10 +218,7 @@ static Tensor apply_cuda(const Sparse24Linear& layer, const Tensor& x, const Ten
 
 Tensor apply(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
-    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype);
-    CTK_CHECK(x.device == (layer.backend == Backend::CPU ? Device::CPU : Device::CUDA), "x: the ",
-              backend_name(layer.backend), " backend needs a ", layer.backend == Backend::CPU ? "host" : "device",
-              " tensor, found ", x.describe());
+    check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype, layer.backend);
     if (layer.backend == Backend::CUDA) return apply_cuda(layer, x, bias);
     if (!layer.quantized()) return ref::scaled_sparse_gemm(x, layer.weight_cpu, Tensor(), Tensor(), bias, layer.params_dtype);
 
