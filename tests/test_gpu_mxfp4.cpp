@@ -23,8 +23,10 @@
 #include "ops.h"
 #include "ref/mxfp4.h"
 #include "ref/mxfp4_repack.h"
+#include "test_util.h"
 
 using namespace ctk;
+using ctk::test::error_of;
 
 namespace {
 
@@ -180,15 +182,6 @@ void check_against_ref(const Problem& p, int version, bool exact) {
     }
     if (bad) FAIL_CHECK(label(p, version), ": ", bad, " mismatches, max |err| ", max_err);
     CHECK(bad == 0);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace

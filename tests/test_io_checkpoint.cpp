@@ -22,9 +22,11 @@
 #include "ref/sparse24.h"
 #include "ref/tensor_math.h"
 #include "temp_dir.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ctk;
+using ctk::test::error_of;
 using ctk::test::TempDir;
 
 namespace {
@@ -87,15 +89,6 @@ Tensor random_x(int64_t M, int64_t K, uint64_t seed) {
     Tensor f = Tensor::empty(DType::F32, {M, K});
     for (int64_t i = 0; i < f.numel(); ++i) f.data<float>()[i] = rng.normal();
     return ref::from_f32(f, DType::BF16);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 // A copy of a tests/data folder with its tensors changed by `edit` and its config text

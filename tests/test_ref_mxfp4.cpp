@@ -15,8 +15,10 @@
 #include "core/random.h"
 #include "formats/formats.h"
 #include "ref/mxfp4.h"
+#include "test_util.h"
 
 using namespace ctk;
+using ctk::test::error_of;
 using namespace ctk::ref;
 
 namespace {
@@ -73,15 +75,6 @@ int expected_scale_code(float amax, MxScaleRule rule) {
     if (rule == MxScaleRule::Even && 2.0 * f >= 1.75) fl += 1;
     int code = 127 + fl - 2;
     return code < 0 ? 0 : code;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace

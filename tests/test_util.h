@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "core/random.h"
@@ -12,6 +13,16 @@
 #include "formats/formats.h"
 
 namespace ctk::test {
+
+// The message of the ctk::Error that fn throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
 
 // Element i (flat, row-major) of a host tensor, as a double.
 inline double elem(const Tensor& t, int64_t i) {
