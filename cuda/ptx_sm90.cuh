@@ -113,6 +113,29 @@ __device__ __forceinline__ void mbar_arrive_cluster(uint32_t cluster_bar) {
 #endif
 }
 
+// ld.shared::cluster.v4.u32 (9.7.9.8): 16 bytes from the shared memory of a CTA of the
+// cluster (address from map_to_cta; this CTA's own shared memory works too). Used by the
+// v3 GEMM's cluster split-K to read the peers' partial tiles (DSMEM) after cluster_sync.
+__device__ __forceinline__ uint4 ld_shared_cluster_v4(uint32_t cluster_addr) {
+    uint4 v = make_uint4(0, 0, 0, 0);
+#if CTK_SM90A
+    asm volatile("ld.shared::cluster.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(cluster_addr)
+                 : "memory");
+#endif
+    return v;
+}
+
+// %cluster_nctarank: the number of CTAs in this CTA's cluster (1 without clusters).
+__device__ __forceinline__ uint32_t cluster_nctarank() {
+    uint32_t r = 1;
+#if CTK_SM90A
+    asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
+#endif
+    return r;
+}
+
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire (9.7.13.2): every thread
 // of every CTA of the cluster. Used after the barriers are initialised (before any CTA
 // touches a peer's) and before exit (no CTA leaves while a peer may still signal it).

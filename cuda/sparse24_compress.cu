@@ -291,6 +291,63 @@ __global__ void compress_bitmask_kernel(const uint8_t* __restrict__ compressed, 
     meta[word] = e;
 }
 
+// 8-bit bitmask -> kernel layout, TWO metadata words per thread (the fast path, as
+// compress_dense8_x2_kernel for the dense input: compressed rows 16-byte aligned and
+// K % 32 == 0, so every 32-K half of a 64-K block is wholly inside or past K). Thread
+// (r = blockIdx.y, p, g, t), t in {0, 1}, owns row 16r + g + 8t over K [64p, 64p + 64):
+// 32 contiguous bytes of compressed values in (two 16-byte loads; kept values are
+// already in the kernel's order, so they are copied), 8 bytes of bitmask in (two 4-byte
+// loads: 16 nibbles = 16 group codes), 32 bytes out (two 16-byte stores) and the words of
+// lanes 4g + t and 4g + t + 2 of block (r, p). A nibble's code comes from the 16-entry
+// table kCode24ForNonzerosLut (for a nibble with two bits set it is exactly those two
+// positions) and its validity from one 16-bit constant, so a group costs a few shifts;
+// the generic kernel paid a 64-bit division per word and a byte load per group.
+// compressed: [N, K/2] u8, bitmask: [N, K/8] u8 (K % 8 == 0: no padding bits).
+__global__ void compress_bitmask8_x2_kernel(const uint8_t* __restrict__ compressed, const uint8_t* __restrict__ bitmask,
+                                            uint8_t* __restrict__ values, uint32_t* __restrict__ meta, int64_t N,
+                                            int64_t K, int64_t Kp, unsigned long long* __restrict__ error) {
+    const int64_t nb = Kp / 64;
+    const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // over nb * 16
+    if (q >= nb * 16) return;
+    const int64_t r = blockIdx.y, p = q >> 4;
+    const int sub = static_cast<int>(q & 15), g = sub >> 1, t = sub & 1;
+    const int64_t row = 16 * r + g + 8 * t, G = K / 4;
+    uint4 kept[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
+    uint32_t nib[2] = {0, 0};  // 8 nibbles each: groups 16p + 8h .. + 7
+    if (row < N) {
+        const uint4* src = reinterpret_cast<const uint4*>(compressed + row * (K / 2) + 32 * p);
+        const uint32_t* msrc = reinterpret_cast<const uint32_t*>(bitmask + row * (K / 8) + 8 * p);
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+            if (64 * p + 32 * h < K) kept[h] = src[h], nib[h] = msrc[h];
+    }
+    // Bit n of kTwoBits: nibble n has exactly two bits set (3, 5, 6, 9, 10, 12).
+    constexpr uint32_t kTwoBits = 0x1668u;
+    uint32_t e[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        if (row >= N || 64 * p + 32 * h >= K) {
+            e[h] = 0x44444444u;  // padding groups: code 0x4, values +0
+            continue;
+        }
+        uint32_t word = 0;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const uint32_t m = (nib[h] >> (4 * j)) & 0xFu;
+            if (!((kTwoBits >> m) & 1u))
+                atomicMin(error, static_cast<unsigned long long>(row * (G + 1) + 1 + 16 * p + 8 * h + j));
+            word |= (static_cast<uint32_t>(kCode24ForNonzerosLut >> (4 * m)) & 0xFu) << (4 * j);
+        }
+        e[h] = word;
+    }
+    uint4* dst = reinterpret_cast<uint4*>(values + row * (Kp / 2) + 32 * p);
+    dst[0] = kept[0];
+    dst[1] = kept[1];
+    uint32_t* m = meta + (r * nb + p) * 32 + 4 * g + t;
+    m[0] = e[0];
+    m[2] = e[1];
+}
+
 // ---- bitmask -> dense -------------------------------------------------------------
 
 // One thread per bitmask byte (row, b): dense columns [8b, 8b + 8) from compressed
@@ -476,10 +533,15 @@ void sparse24_from_bitmask_into(const Tensor& compressed, const Tensor& bitmask,
     auto* bp = static_cast<const uint8_t*>(bitmask.raw());
     auto* vp = static_cast<uint8_t*>(out.values.raw());
     auto* mp = reinterpret_cast<uint32_t*>(out.meta.raw());
-    if (es == 2)
+    const int64_t Np = sparse24_padded_rows(N);
+    if (es == 2) {
         compress_bitmask_kernel<2><<<blocks_for(nwords), kThreads>>>(cp, bp, vp, mp, N, K, Kp, nwords, vec16,
                                                                       error_slot());
-    else
+    } else if (vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 && Np / 16 <= 65535) {
+        // K % 32 == 0: compressed rows are 16-byte multiples, bitmask rows 4-byte multiples.
+        const dim3 grid(static_cast<unsigned>(blocks_for(Kp / 64 * 16)), static_cast<unsigned>(Np / 16));
+        compress_bitmask8_x2_kernel<<<grid, kThreads>>>(cp, bp, vp, mp, N, K, Kp, error_slot());
+    } else
         compress_bitmask_kernel<1><<<blocks_for(nwords), kThreads>>>(cp, bp, vp, mp, N, K, Kp, nwords, vec16,
                                                                       error_slot());
     CUDA_CHECK_LAUNCH();

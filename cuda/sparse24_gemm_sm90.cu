@@ -99,6 +99,8 @@ constexpr int kGroupM = 8;                // token tiles per raster group (L2 re
 constexpr int kSmemBudget = 232448 - 2048;  // sm_90 opt-in maximum, minus alignment slack + barriers
 [[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128 * 40 + 256 * 232 <= 65536
 constexpr int kMinClusterBN = 64;         // cluster (multicast) variants exist for bn >= 64
+constexpr int kMaxCsplitBN = 64;          // cluster split-K (DSMEM reduction) for the decode tiles
+constexpr int kMaxCsplit = 8;             // the portable cluster size limit
 
 template <class Op>
 constexpr int stage_k() { return kRowBytesB / Op::kEsize; }  // 64 (16-bit) or 128 (8-bit)
@@ -113,8 +115,11 @@ constexpr int num_stages() {
     // extra TMA requests in flight only queue in the memory system.
     return std::min(8, kSmemBudget / stage_bytes<Op, BN>());
 }
+// The partial tile of one CTA for the cluster split-K (bn <= 64 only): 128 x BN fp32/int32.
+template <int BN>
+constexpr int csplit_bytes() { return BN <= kMaxCsplitBN ? kBM * BN * 4 : 0; }
 template <class Op, int BN>
-constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + 1024 + 512; }
+constexpr int smem_bytes() { return num_stages<Op, BN>() * stage_bytes<Op, BN>() + csplit_bytes<BN>() + 1024 + 512; }
 
 struct Params {
     int M, N;
@@ -128,6 +133,9 @@ struct Params {
     const uint16_t* bias;  // nullptr = none
     void* partial;         // split-K partial tiles (float4 / int4 units)
     int* counters;         // split-K arrival counters, one per tile, zero between launches
+    int csplit;            // 1: the `splits` CTAs of a tile are one cluster (split = CTA rank) and
+                           // add their partial tiles through distributed shared memory; one
+                           // tile per cluster (grid = tiles * splits)
 };
 
 // Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
@@ -140,10 +148,10 @@ struct Unit {
     int tw, tm, split, tile, kb0, kb1;
 };
 template <int CL>
-__device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank) {
+__device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank, int krank) {
     Unit r;
-    r.split = u % p.splits;
-    const int pair = u / p.splits;
+    r.split = p.csplit ? krank : u % p.splits;
+    const int pair = p.csplit ? u : u / p.splits;
     const int tiles_wc = p.tiles_w / CL;
     const int group_size = kGroupM * tiles_wc;
     const int group = pair / group_size, first_m = group * kGroupM;
@@ -170,27 +178,40 @@ __device__ __forceinline__ void unpack4(const int4& v, int32_t* a) { a[0] = v.x,
 // acc[4j + 2h + e] = acc(row 16*warp + g + 8h, token 8j + 2t + e) (wgmma D fragment,
 // PTX ISA 9.7.15.5.1.1). Lanes g and g^1 swap one value so that each lane stores two
 // adjacent output features (n, n+1) of one token as a 32-bit word when N is even.
-template <int BN, class Acc>
-__device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const Params& p, int n_row0, int m0, int lane) {
-    const int g = lane >> 2, t = lane & 3;
-    float wsv[2], bv[2];
+// The epilogue's operands of one lane: w scales and bias of its rows n_row0, n_row0 + 8,
+// x scales of its tokens. All loads are issued before any is used: one memory latency per
+// tile instead of BN / 4 dependent ones (measured: the fp8/i8 epilogue with vector scales
+// took ~13 us per 128 x 256 tile before, ~3 us without scales). Decode tiles (bn <= 64)
+// load them before the K loop, so even that one latency hides under the weight stream.
+template <int BN>
+struct EpiScales {
+    float ws[2], bias[2], xs[BN / 4];
+};
+template <int BN>
+__device__ __forceinline__ void load_epi_scales(EpiScales<BN>& sc, const Params& p, int n_row0, int m0, int lane) {
+    const int t = lane & 3;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int n = min(n_row0 + 8 * h, p.N - 1);  // rows past N compute but never store
-        wsv[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
-        bv[h] = 0.0f;
-        if (p.bias) bv[h] = p.out_bf16 ? bf16_to_float(p.bias[n]) : __half2float(__ushort_as_half(p.bias[n]));
+        sc.ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
+        sc.bias[h] = 0.0f;
+        if (p.bias) sc.bias[h] = p.out_bf16 ? bf16_to_float(p.bias[n]) : __half2float(__ushort_as_half(p.bias[n]));
     }
-    const bool pair_ok = (p.N % 2) == 0;
-    // This lane's token scales, all loads issued before any is used: one memory latency
-    // per tile instead of BN / 4 dependent ones (measured: the fp8/i8 epilogue with vector
-    // scales took ~13 us per 128 x 256 tile before, ~3 us without scales).
-    float xsv[BN / 4];
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
         for (int e = 0; e < 2; ++e)
-            xsv[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
+            sc.xs[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
+}
+
+template <int BN, class Acc>
+__device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScales<BN>& sc, const Params& p,
+                                         int n_row0, int m0, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+    const float* wsv = sc.ws;
+    const float* bv = sc.bias;
+    const float* xsv = sc.xs;
+    const bool pair_ok = (p.N % 2) == 0;
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j) {
         uint16_t r[2][2];  // [h][e]
@@ -253,7 +274,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     uint8_t* smem_a = smem;
     uint8_t* smem_b = smem_a + STAGES * kStageBytesA;
     uint8_t* smem_e = smem_b + STAGES * kStageBytesB;
-    uint64_t* full = reinterpret_cast<uint64_t*>(smem_e + STAGES * kStageBytesE);
+    uint8_t* smem_part = smem_e + STAGES * kStageBytesE;  // cluster split-K partial tile (bn <= 64)
+    uint64_t* full = reinterpret_cast<uint64_t*>(smem_part + csplit_bytes<BN>());
     uint64_t* empty = full + STAGES;
     int* last_flag = reinterpret_cast<int*>(empty + STAGES);
 
@@ -272,8 +294,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     if constexpr (CL > 1) ptx::cluster_sync();
     else __syncthreads();
 
-    const int units = (p.tiles_w / CL) * p.tiles_m * p.splits;
-    const int first_unit = blockIdx.x / CL, unit_step = gridDim.x / CL;
+    // Cluster split-K: this CTA's split is its rank in the cluster of `splits` CTAs.
+    const int krank = (CL == 1 && p.csplit) ? static_cast<int>(ptx::cluster_ctarank()) : 0;
+    const int per_unit = p.csplit ? p.splits : CL;  // CTAs per unit
+    const int units = p.csplit ? p.tiles_w * p.tiles_m : (p.tiles_w / CL) * p.tiles_m * p.splits;
+    const int first_unit = blockIdx.x / per_unit, unit_step = gridDim.x / per_unit;
     if (wg == 0) {
         // ---- producer ------------------------------------------------------------------
         ptx::setmaxnreg_dec<kProducerRegs>();
@@ -281,7 +306,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             int stage = 0;
             uint32_t phase = 0;
             for (int u = first_unit; u < units; u += unit_step) {
-                const Unit w = decode_unit<CL>(u, p, rank);
+                const Unit w = decode_unit<CL>(u, p, rank, krank);
                 for (int kb = w.kb0; kb < w.kb1; ++kb) {
                     ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
                     const uint32_t bar = ptx::smem_u32(&full[stage]);
@@ -302,6 +327,10 @@ __global__ void __launch_bounds__(kThreads, 1)
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
+        }
+        if (p.csplit) {
+            __syncwarp();
+            ptx::cluster_sync();  // the consumers' "partial tiles written" barrier (one unit per CTA)
         }
     } else {
         // ---- consumers -----------------------------------------------------------------
@@ -327,9 +356,12 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
         };
         for (int u = first_unit; u < units; u += unit_step) {
-            const Unit w = decode_unit<CL>(u, p, rank);
+            const Unit w = decode_unit<CL>(u, p, rank, krank);
             int prev = -1;
             int kb = w.kb0;
+            const int n_row0 = w.tw * kBM + cw * 64 + warp * 16 + (lane >> 2);
+            EpiScales<BN> sc;
+            if constexpr (BN <= 64) load_epi_scales<BN>(sc, p, n_row0, w.tm * BN, lane);
             // The metadata registers are read by the tensor cores while a wgmma.sp runs
             // (for N >= 128 well after issue), so a stage's words must stay untouched until
             // its group has completed: two register sets, alternating by stage parity
@@ -377,6 +409,46 @@ __global__ void __launch_bounds__(kThreads, 1)
             ptx::wgmma_wait<0>();
             release(prev);
 
+            if constexpr (BN <= kMaxCsplitBN) {
+                if (p.csplit) {
+                    // Cluster split-K: every CTA of the cluster holds one split of the same
+                    // tile. Each writes its partial tile to its own shared memory ([q][thread]
+                    // 16-byte vectors), one cluster barrier (release / acquire) makes them
+                    // visible, and consumer warp v of the tile is finished by CTA v % splits:
+                    // it adds the splits' partials of its 16 rows in split order 0..S-1 (the
+                    // same order, so the same bits, as the global split-K below), read
+                    // through distributed shared memory, and runs the epilogue. No global
+                    // partials, fence or counter: the fix-up is a few hundred cycles.
+                    using Vec = typename std::conditional<std::is_integral<Acc>::value, int4, float4>::type;
+                    constexpr int Q = BN / 8;
+                    Vec* mine = reinterpret_cast<Vec*>(smem_part);
+#pragma unroll
+                    for (int q = 0; q < Q; ++q) mine[q * kConsumerThreads + ct] = pack4(&acc[4 * q]);
+                    ptx::cluster_sync();  // with the producer warpgroup's, after its loop
+                    if ((ct / 32) % p.splits == krank) {
+                        const uint32_t base = ptx::smem_u32(&mine[ct]);
+#pragma unroll 1
+                        for (int s = 0; s < p.splits; ++s) {
+                            const uint32_t src = ptx::map_to_cta(base, static_cast<uint32_t>(s));
+                            Vec v[Q];
+#pragma unroll
+                            for (int q = 0; q < Q; ++q) {
+                                const uint4 r = ptx::ld_shared_cluster_v4(src + q * kConsumerThreads * 16);
+                                v[q] = *reinterpret_cast<const Vec*>(&r);
+                            }
+#pragma unroll
+                            for (int q = 0; q < Q; ++q) {
+                                Acc a[4];
+                                unpack4(v[q], a);
+#pragma unroll
+                                for (int c = 0; c < 4; ++c) acc[4 * q + c] = (s == 0) ? a[c] : acc[4 * q + c] + a[c];
+                            }
+                        }
+                        epilogue<BN>(acc, sc, p, n_row0, w.tm * BN, lane);
+                    }
+                    continue;  // the final cluster barrier keeps the partials alive for the peers
+                }
+            }
             if (p.splits > 1) {
                 // Split-K: every split stores its partial tile; the last to arrive (per-tile
                 // counter) re-reads and adds all partials in split order 0..S-1 (deterministic:
@@ -418,12 +490,13 @@ __global__ void __launch_bounds__(kThreads, 1)
                 }
                 if (ct == 0) p.counters[w.tile] = 0;  // ready for the next launch
             }
-            epilogue<BN>(acc, p, w.tw * kBM + cw * 64 + warp * 16 + (lane >> 2), w.tm * BN, lane);
+            if constexpr (BN > 64) load_epi_scales<BN>(sc, p, n_row0, w.tm * BN, lane);
+            epilogue<BN>(acc, sc, p, n_row0, w.tm * BN, lane);
         }
     }
-    if constexpr (CL > 1) {
+    if (CL > 1 || p.csplit) {
         __syncwarp();
-        ptx::cluster_sync();  // no CTA exits while its peer may still arrive on its barriers
+        ptx::cluster_sync();  // no CTA exits while a peer may still arrive on its barriers or read its partial
     }
 #else
     (void)tm_a, (void)tm_b, (void)tm_e, (void)p;
@@ -484,13 +557,15 @@ struct Launcher {
     static constexpr auto kernel = &sparse24_gemm_v3_kernel<Op, BN, CL>;
     static const void* fn() { return reinterpret_cast<const void*>(kernel); }
 
-    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute* attr) {
+    // cdim: CTAs per cluster, CL (multicast pairs) or, with CL = 1, the splits of a
+    // cluster split-K launch.
+    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute* attr, int cdim = CL) {
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = dim3(ctas, 1, 1);
         cfg.blockDim = dim3(kThreads, 1, 1);
         cfg.dynamicSmemBytes = smem_bytes<Op, BN>();
         attr->id = cudaLaunchAttributeClusterDimension;
-        attr->val.clusterDim.x = CL, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+        attr->val.clusterDim.x = cdim, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
         cfg.attrs = attr;
         cfg.numAttrs = 1;
         return cfg;
@@ -512,10 +587,27 @@ struct Launcher {
         return n;
     }
 
-    static void launch(int ctas, const CUtensorMap& a, const CUtensorMap& b, const CUtensorMap& e, const Params& p) {
+    // CTAs resident at once in clusters of `cdim` (cluster split-K), cached per size.
+    static int resident_ctas_in_clusters(int cdim) {
+        static std::mutex mu;
+        static int cache[kMaxCsplit + 1] = {};
+        std::lock_guard<std::mutex> lock(mu);
+        if (cache[cdim] == 0) {
+            resident_ctas();  // the shared-memory opt-in
+            cudaLaunchAttribute attr;
+            cudaLaunchConfig_t cfg = config(cdim * device_sm_count(), &attr, cdim);
+            int clusters = 0;
+            CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+            cache[cdim] = clusters > 0 ? clusters * cdim : -1;  // -1: none fits (remembered)
+        }
+        return std::max(cache[cdim], 0);
+    }
+
+    static void launch(int ctas, const CUtensorMap& a, const CUtensorMap& b, const CUtensorMap& e, const Params& p,
+                       int cdim = CL) {
         resident_ctas();  // the shared-memory opt-in
         cudaLaunchAttribute attr;
-        cudaLaunchConfig_t cfg = config(ctas, &attr);
+        cudaLaunchConfig_t cfg = config(ctas, &attr, cdim);
         CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, a, b, e, p));
     }
 };
@@ -639,6 +731,36 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     const int units = plan.tiles / plan.cluster * plan.splits;  // cluster-wide units
     int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;
     plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
+
+    // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
+    // partials through distributed shared memory, when every tile's cluster is resident
+    // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
+    CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 2,
+              "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global) or 2 (cluster), found ",
+              opt.split_reduce);
+    if (plan.splits > 1 && plan.cluster == 1 && plan.bn <= kMaxCsplitBN && plan.splits <= kMaxCsplit &&
+        opt.split_reduce != 1 && opt.max_ctas == 0) {
+        const int need = plan.tiles * plan.splits;
+        int fits = need <= sms;  // planning without a device: assume the clusters fit
+        if (have_device) {
+            with_op(dtype, [&](auto op) {
+                using Op = decltype(op);
+                return with_bn<Op>(plan.bn, [&](auto bn) {
+                    constexpr int BN = decltype(bn)::value;
+                    fits = need <= Launcher<Op, BN, 1>::resident_ctas_in_clusters(plan.splits);
+                    return 0;
+                });
+            });
+        }
+        if (fits) {
+            plan.cluster_splits = true;
+            plan.ctas = need;
+        }
+    }
+    CTK_CHECK(opt.split_reduce != 2 || plan.cluster_splits, "sparse24_gemm_v3: split_reduce = 2 (cluster split-K) ",
+              "needs 2..", kMaxCsplit, " splits, bn <= ", kMaxCsplitBN, ", cluster = 1, no max_ctas and every tile's ",
+              "cluster resident at once; found splits = ", plan.splits, ", bn = ", plan.bn, ", cluster = ", plan.cluster,
+              ", ", plan.tiles, " tiles");
     return plan;
 }
 
@@ -696,8 +818,9 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     p.ws_vec = w_scale.defined() && w_scale.numel() > 1;
     p.bias = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
 
+    p.csplit = plan.cluster_splits ? 1 : 0;
     std::unique_lock<std::mutex> lock(split_workspace().mu, std::defer_lock);
-    if (plan.splits > 1) {
+    if (plan.splits > 1 && !plan.cluster_splits) {
         SplitWorkspace& ws = split_workspace();
         lock.lock();
         const size_t need = static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4;
@@ -737,7 +860,7 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
             if (plan.cluster == 2) {
                 if constexpr (BN >= kMinClusterBN) Launcher<Op, BN, 2>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
             } else {
-                Launcher<Op, BN, 1>::launch(plan.ctas, tm_a, tm_b, tm_e, p);
+                Launcher<Op, BN, 1>::launch(plan.ctas, tm_a, tm_b, tm_e, p, plan.cluster_splits ? plan.splits : 1);
             }
             CUDA_CHECK_LAUNCH();
             return 0;

@@ -25,6 +25,9 @@ struct Sparse24V3Options {
     int max_ctas = 0;  // persistent grid cap: 0 = one CTA per SM
     int cluster = 0;   // CTAs per cluster sharing the activation tile (TMA multicast): 0 = by
                        // bn (2 for bn >= 128 when the 128-row weight tiles pair up), 1 or 2
+    int split_reduce = 0;  // how split-K partials meet: 0 = by the plan (cluster when it can),
+                           // 1 = global (fp32 partials in memory, the last split adds them),
+                           // 2 = cluster (the splits of a tile are one cluster: DSMEM), else an error
 };
 
 // What a launch will do (the tile shape, pipeline depth, split-K and grid).
@@ -37,6 +40,8 @@ struct Sparse24V3Plan {
     int splits = 0;   // K splits per tile
     int cluster = 1;  // CTAs per cluster (2: activation tile multicast to a pair of weight tiles)
     int ctas = 0;     // persistent CTAs launched (a multiple of cluster)
+    bool cluster_splits = false;  // split-K over a cluster of `splits` CTAs (one tile each), reduced
+                                  // through distributed shared memory; else through global memory
     int smem_bytes = 0;
 };
 

@@ -225,7 +225,8 @@ struct NK {
 // rows with K % 16 == 0 take the two-words-per-thread kernel: {33, 144} and {17, 1040}
 // end inside a 64-K metadata block (16 of its K valid) with N off the 16-row tile.
 const NK kCompressSizes[] = {{1, 4},      {3, 12},     {17, 68},   {33, 132}, {100, 1000},
-                             {257, 516},  {128, 4096}, {1000, 392}, {33, 144}, {17, 1040}};
+                             {257, 516},  {128, 4096}, {1000, 392}, {33, 144}, {17, 1040},
+                             {33, 160},   {17, 1056}};
 
 }  // namespace
 
@@ -334,6 +335,29 @@ TEST_CASE("sparse24 gpu: compression errors name the first bad row and group") {
     m12.data<uint8_t>()[2 * 2 + 1] |= 0x30;  // row 2: bits past column 11
     CHECK_THROWS_WITH_AS(cuda::sparse24_from_bitmask(cuda::to_device(b12.compressed), cuda::to_device(m12), 12),
                          doctest::Contains("row 2 has padding bits"), Error);
+
+    // 8-bit bitmask with K % 32 == 0 (the two-words-per-thread bitmask kernel): i8 and
+    // fp8 [20, 96], row 18 group 2 with 3 bits and row 17 group 20 with 1 bit: the first
+    // in row order is row 17; once it is fixed, row 18.
+    for (DType t8 : {DType::I8, DType::F8E4M3}) {
+        CAPTURE(dtype_name(t8));
+        Tensor w8 = cuda::device_empty(t8, {20, 96});
+        cuda::fill_random_24(w8, 77, data_scale(t8, false), false);
+        ref::Bitmask24 b8 = ref::bitmask_encode(cuda::to_host(w8));
+        Tensor m8 = b8.bitmask.clone();
+        uint8_t* mb = m8.data<uint8_t>();
+        const uint8_t row18 = mb[18 * 12 + 1], row17 = mb[17 * 12 + 10];
+        mb[18 * 12 + 1] = static_cast<uint8_t>((row18 & 0xF0) | 0x7);  // row 18, group 2: 3 bits
+        mb[17 * 12 + 10] = static_cast<uint8_t>((row17 & 0xF0) | 0x8);  // row 17, group 20: 1 bit
+        const Tensor c8 = cuda::to_device(b8.compressed);
+        CHECK_THROWS_WITH_AS(cuda::sparse24_from_bitmask(c8, cuda::to_device(m8), 96),
+                             doctest::Contains("row 17, group 20 (columns 80..83) has nibble 0x8 with 1 bits set"), Error);
+        mb[17 * 12 + 10] = row17;
+        CHECK_THROWS_WITH_AS(cuda::sparse24_from_bitmask(c8, cuda::to_device(m8), 96),
+                             doctest::Contains("row 18, group 2 (columns 8..11) has nibble 0x7 with 3 bits set"), Error);
+        mb[18 * 12 + 1] = row18;
+        CHECK_NOTHROW(cuda::sparse24_from_bitmask(c8, cuda::to_device(m8), 96));
+    }
 
     // Bad shapes and dtypes.
     CHECK_THROWS_WITH_AS(cuda::sparse24_compress(cuda::device_empty(DType::F16, {4, 10})), doctest::Contains("multiple of 4"),

@@ -57,7 +57,8 @@ std::string describe(const V3Case& c) {
     return cat("sparse24_gemm_v3 ", dtype_name(c.dt), " M=", c.M, " N=", c.N, " K=", c.K, " out=", dtype_name(c.out),
                c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
                c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
-               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " seed=", c.seed);
+               " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " split_reduce=", c.opt.split_reduce,
+               " seed=", c.seed);
 }
 
 // A value for w (is_w) or x: i8 over its range; exact data: w in -3..3, x in -1..1, so
@@ -299,14 +300,66 @@ TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays d
     }
 }
 
+TEST_CASE("sparse24 v3: cluster split-K (partials added through DSMEM), every dtype, decode M") {
+    // The splits of a tile are the CTAs of one cluster (split_reduce = 2). N = 200: a
+    // partial weight tile; K = 1040: 17 (16-bit) or 9 (8-bit) K blocks, so the splits
+    // get unequal shares and the last block is partial; M in {1, 16, 17, 33, 64}: token
+    // tiles 8, 16, 32, 64 with partial token tiles; 2, 3, 4 and 8 splits (cluster sizes).
+    if (!v3_runs_here()) return expect_refusal();
+    const int64_t Ms[] = {1, 16, 17, 33, 64};
+    const int splits[] = {2, 3, 4, 8};
+    uint64_t seed = 550;
+    for (DType dt : kV3Dtypes) {
+        int i = 0;
+        for (int64_t M : Ms) {
+            V3Case c;
+            c.dt = dt, c.M = M, c.N = 200, c.K = 1040;
+            c.out = (i % 2) ? DType::BF16 : DType::F16;
+            c.bias = (i % 2) == 0;
+            c.vec_scales = (i / 2) % 2 == 0;
+            c.seed = ++seed;
+            c.opt.splits = splits[(i + static_cast<int>(dt)) % 4];
+            c.opt.split_reduce = 2;
+            const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt, c.opt);
+            CHECK(plan.cluster_splits);
+            CHECK(plan.ctas == plan.tiles * plan.splits);
+            run_case(c);
+            ++i;
+        }
+    }
+}
+
+TEST_CASE("sparse24 v3: cluster and global split-K add the partials in the same order (same bits)") {
+    // Random data, so the fp32 sum depends on the order: both reductions add splits
+    // 0..S-1 in order and must agree bit for bit (and stay within the derived bound).
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 580;
+    for (DType dt : kV3Dtypes)
+        for (int64_t M : {5, 64}) {
+            V3Case c;
+            c.dt = dt, c.M = M, c.N = 256, c.K = 1024;
+            c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = ++seed;
+            c.exact_data = dt == DType::I8;  // i8 is exact whatever the order
+            c.opt.splits = 4;
+            c.opt.split_reduce = 1;
+            const V3Result global = run_case(c);
+            c.opt.split_reduce = 2;
+            const V3Result cluster = run_case(c);
+            const auto d = ctk::test::compare_bits(global.got, cluster.got, describe(c) + " (cluster vs global)");
+            CHECK_MESSAGE(d.ok(), d.report);
+        }
+}
+
 TEST_CASE("sparse24 v3 sanitize: small f16 and i8 cases with split-K") {
     if (!v3_runs_here()) return expect_refusal();
-    for (DType dt : {DType::F16, DType::I8}) {
-        V3Case c;
-        c.dt = dt, c.M = 7, c.N = 136, c.K = 256, c.bias = true, c.vec_scales = true, c.seed = 600;
-        c.opt.splits = 2;
-        run_case(c);
-    }
+    for (DType dt : {DType::F16, DType::I8})
+        for (int reduce : {1, 2}) {  // global partials, then the cluster (DSMEM) reduction
+            V3Case c;
+            c.dt = dt, c.M = 7, c.N = 136, c.K = 256, c.bias = true, c.vec_scales = true, c.seed = 600;
+            c.opt.splits = 2;
+            c.opt.split_reduce = reduce;
+            run_case(c);
+        }
 }
 
 TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
@@ -343,6 +396,13 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
     pair.cluster = 2, pair.bn = 128;
     throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
                 "cluster = 2 needs an even number");
+    cuda::Sparse24V3Options reduce;
+    reduce.split_reduce = 3;
+    throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce: expected 0");
+    reduce.split_reduce = 2, reduce.splits = 1;  // a cluster split-K of one split
+    throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce = 2");
+    reduce.splits = 4, reduce.bn = 128;  // decode tiles only
+    throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "bn <= 64");
 }
 
 }  // TEST_SUITE

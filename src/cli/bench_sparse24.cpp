@@ -8,7 +8,8 @@
 //   Ours runs the full epilogue (i8/fp8: per-token [M] and per-channel [N] scales).
 //   Compression: dense -> kernel layout and bitmask -> kernel layout, in GB/s of bytes
 //   read + written; peer: a device-to-device copy of the dense weight.
-// Options: --quick (8192^3 and M = 16 only), --no-v1 (skip the readable rung).
+// Options: --quick (8192^3 and M = 16 only), --no-v1 (skip the readable rung),
+// --compress-only (only the compression rows: f16, i8, fp8).
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
@@ -62,14 +63,15 @@ double time_or_zero(const std::function<void()>& fn, std::string& note) {
 }  // namespace
 
 void bench_sparse24(const Args& args, std::vector<BenchCase>& out) {
-    bool quick = false, v1 = true;
+    bool quick = false, v1 = true, compress_only = false;
     std::vector<std::string> only;  // "dtype:MxNxK" cases (GEMM v2 only)
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--quick") quick = true;
         else if (a == "--no-v1") v1 = false;
+        else if (a == "--compress-only") compress_only = true;
         else if (a == "--only" && i + 1 < args.size()) only.push_back(args[++i]);
-        else throw Error(cat("bench sparse24: unknown option '", a, "' (expected --quick, --no-v1 or --only dtype:MxNxK)"));
+        else throw Error(cat("bench sparse24: unknown option '", a, "' (expected --quick, --no-v1, --compress-only or --only dtype:MxNxK)"));
     }
     auto emit = [&](BenchCase c) {
         bench_emit(c);
@@ -112,6 +114,7 @@ void bench_sparse24(const Args& args, std::vector<BenchCase>& out) {
 
     // ---- GEMM ----
     for (DType t : {DType::F16, DType::BF16, DType::I8, DType::F8E4M3}) {
+        if (compress_only) break;
         const size_t es = dtype_size(t);
         const bool w8a8 = t == DType::I8 || t == DType::F8E4M3;
         const DType out_dtype = t == DType::F16 ? DType::F16 : DType::BF16;
@@ -167,7 +170,7 @@ void bench_sparse24(const Args& args, std::vector<BenchCase>& out) {
     }
 
     // ---- compression ----
-    for (DType t : {DType::F16, DType::I8}) {
+    for (DType t : {DType::F16, DType::I8, DType::F8E4M3}) {
         const size_t es = dtype_size(t);
         for (const NK& nk : std::vector<NK>{{14336, 4096}, {8192, 8192}}) {
             const int64_t N = nk.N, K = nk.K;

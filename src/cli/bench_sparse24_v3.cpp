@@ -166,12 +166,17 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
     CTK_CHECK(cuda::sparse24_v3_available(), "bench sparse24v3: needs an sm_90 device and an sm_90a build, found ",
               cuda::device_description());
     std::vector<DType> dtypes;
-    bool quick = false;
+    bool quick = false, decode = false, ksweep = false, variants = false;
     for (const auto& a : args) {
         DType t;
         if (a == "quick") quick = true;
+        else if (a == "decode") decode = true;
+        else if (a == "ksweep") ksweep = true;
+        else if (a == "variants") variants = true;
         else if (dtype_from_name(a, &t)) dtypes.push_back(t);
-        else throw Error(cat("bench sparse24v3: unknown argument '", a, "' (expected a dtype or 'quick')"));
+        else
+            throw Error(cat("bench sparse24v3: unknown argument '", a,
+                            "' (expected a dtype, 'quick', 'decode', 'ksweep' or 'variants')"));
     }
     if (dtypes.empty()) dtypes = {DType::F16, DType::BF16, DType::F8E4M3, DType::I8};
     std::string lt_why;
@@ -185,6 +190,10 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                                        {14336, 4096, {1, 16, 64, 256, 1024, 4096}},
                                        {4096, 14336, {1, 16, 64, 256, 1024, 4096}}};
     if (quick) shapes = {{8192, 8192, {8192}}, {14336, 4096, {16, 4096}}};
+    // decode: the M <= 64 cases of the LLM shapes only. ksweep: M = 1, N = 14336 over K,
+    // to split a decode time into a fixed part and a per-byte part (docs/sparse24_v3.md 4c).
+    if (decode) shapes = {{14336, 4096, {1, 16, 64}}, {4096, 14336, {1, 16, 64}}};
+    if (ksweep) shapes = {{14336, 256, {1}}, {14336, 1024, {1}}, {14336, 2048, {1}}, {14336, 4096, {1}}, {14336, 8192, {1}}};
 
     Rng rng(2024);
     for (DType dt : dtypes) {
@@ -223,8 +232,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 c.flops = 2.0 * M * N * K;
                 c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
                 char note[96];
-                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d cluster=%d ctas=%d", plan.bn,
-                              plan.stages, plan.splits, plan.cluster, plan.ctas);
+                std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d%s cluster=%d ctas=%d", plan.bn,
+                              plan.stages, plan.splits, plan.cluster_splits ? "(cluster)" : "", plan.cluster, plan.ctas);
                 c.note = note;
 
                 // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
@@ -262,6 +271,35 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     c1.note = "cluster=1";
                     bench_emit(c1);
                     out.push_back(c1);
+                }
+
+                // variants: other split-K plans of the same case (peer column: the default plan).
+                if (variants && plan.bn <= 64 && plan.splits > 1) {
+                    struct Variant {
+                        const char* name;
+                        int splits, reduce;
+                    };
+                    std::vector<Variant> vs;
+                    if (plan.splits > 1) vs.push_back({"globalsplit", plan.splits, 1});
+                    for (int s : {2, 4, 8})
+                        if (s != plan.splits) vs.push_back({"splits", s, 0});
+                    for (const Variant& v : vs) {
+                        cuda::Sparse24V3Options vo;
+                        vo.splits = v.splits;
+                        vo.split_reduce = v.reduce;
+                        const cuda::Sparse24V3Plan vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
+                        BenchCase cv = c;
+                        cv.op = cat("sparse24_gemm_v3_", v.name, v.reduce ? "" : cat(v.splits).c_str());
+                        cv.ms = cuda::time_median_ms([&] {
+                            cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
+                                                        scaled ? w_scale_d : Tensor(), Tensor(), vo);
+                        });
+                        cv.peer = "sparse24_gemm_v3";
+                        cv.peer_ms = ms;
+                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", " ctas=", vp.ctas);
+                        bench_emit(cv);
+                        out.push_back(cv);
+                    }
                 }
 
                 // Peer 2: cuSPARSELt with a cached, searched plan.
