@@ -522,14 +522,14 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 // box_inner x box_outer; out-of-range elements read as zeros.
 CUtensorMap make_tensor_map(const void* base, CUtensorMapDataType type, uint64_t inner, uint64_t outer,
                             uint64_t pitch, uint32_t box_inner, uint32_t box_outer, CUtensorMapSwizzle swizzle,
-                            const char* what) {
+                            CUtensorMapL2promotion promotion, const char* what) {
     CUtensorMap map;
     const cuuint64_t dims[2] = {inner, outer};
     const cuuint64_t strides[1] = {pitch};
     const cuuint32_t box[2] = {box_inner, box_outer};
     const cuuint32_t elem_strides[2] = {1, 1};
     CUresult r = tensor_map_encoder()(&map, type, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
-                                      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, promotion,
                                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     CTK_CHECK(r == CUDA_SUCCESS, "sparse24_gemm_v3: cuTensorMapEncodeTiled failed for ", what, " (CUresult ", int(r),
               ", ", inner, " x ", outer, " elements, pitch ", pitch, " bytes, box ", box_inner, " x ", box_outer, ")");
@@ -845,13 +845,21 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
 
     // Tensor maps (CUtensorMap, 128 bytes each, passed by value as __grid_constant__).
     const CUtensorMapDataType elem = es == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
+    CUtensorMapL2promotion promo = CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+    switch (opt.l2_promotion) {
+        case 0: promo = CU_TENSOR_MAP_L2_PROMOTION_NONE; break;
+        case 64: promo = CU_TENSOR_MAP_L2_PROMOTION_L2_64B; break;
+        case 128: promo = CU_TENSOR_MAP_L2_PROMOTION_L2_128B; break;
+        case 256: break;
+        default: throw Error(cat(op, ": l2_promotion: expected 0, 64, 128 or 256 bytes, found ", opt.l2_promotion));
+    }
     const CUtensorMap tm_a = make_tensor_map(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
-                                             CU_TENSOR_MAP_SWIZZLE_64B, "values");
+                                             CU_TENSOR_MAP_SWIZZLE_64B, promo, "values");
     const CUtensorMap tm_b = make_tensor_map(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
-                                             CU_TENSOR_MAP_SWIZZLE_128B, "x");
+                                             CU_TENSOR_MAP_SWIZZLE_128B, promo, "x");
     const int P = plan.stage_k / 64;
     const CUtensorMap tm_e = make_tensor_map(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
-                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, "meta");
+                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, promo, "meta");
 
     with_op(dt, [&](auto op) {
         using Op = decltype(op);

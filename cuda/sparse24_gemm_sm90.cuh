@@ -28,6 +28,8 @@ struct Sparse24V3Options {
     int split_reduce = 0;  // how split-K partials meet: 0 = by the plan (cluster when it can),
                            // 1 = global (fp32 partials in memory, the last split adds them),
                            // 2 = cluster (the splits of a tile are one cluster: DSMEM), else an error
+    int l2_promotion = 256;  // bytes the L2 fetches per TMA miss (tensor map L2 promotion): 0 (none),
+                             // 64, 128 or 256 (default; for experiments)
 };
 
 // What a launch will do (the tile shape, pipeline depth, split-K and grid).

@@ -274,22 +274,27 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 }
 
                 // variants: other split-K plans of the same case (peer column: the default plan).
-                if (variants && plan.bn <= 64 && plan.splits > 1) {
+                if (variants && plan.bn <= 64) {
                     struct Variant {
-                        const char* name;
-                        int splits, reduce;
+                        std::string name;
+                        int splits, reduce, promo;
                     };
                     std::vector<Variant> vs;
-                    if (plan.splits > 1) vs.push_back({"globalsplit", plan.splits, 1});
-                    for (int s : {2, 4, 8})
-                        if (s != plan.splits) vs.push_back({"splits", s, 0});
+                    if (plan.splits > 1) {
+                        vs.push_back({"globalsplit", plan.splits, 1, 256});
+                        for (int s : {2, 8})
+                            if (s != plan.splits) vs.push_back({cat("splits", s), s, 0, 256});
+                    }
+                    vs.push_back({"l2promo128", 0, 0, 128});
+                    vs.push_back({"l2promo0", 0, 0, 0});
                     for (const Variant& v : vs) {
                         cuda::Sparse24V3Options vo;
                         vo.splits = v.splits;
                         vo.split_reduce = v.reduce;
+                        vo.l2_promotion = v.promo;
                         const cuda::Sparse24V3Plan vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
                         BenchCase cv = c;
-                        cv.op = cat("sparse24_gemm_v3_", v.name, v.reduce ? "" : cat(v.splits).c_str());
+                        cv.op = cat("sparse24_gemm_v3_", v.name);
                         cv.ms = cuda::time_median_ms([&] {
                             cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
                                                         scaled ? w_scale_d : Tensor(), Tensor(), vo);
