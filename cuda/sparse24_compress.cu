@@ -19,13 +19,16 @@
 // bitmask padding bits set) are reduced on the device with atomicMin of a row-major
 // key, so the launcher reports the FIRST bad row and group, as the CPU reference does.
 //
-// Ladder: one kernel per path (memory bound: the goal is the copy bandwidth), plus an
-// 8-bit dense kernel with two words per thread (compress_dense8_x2_kernel: SWAR codes,
-// prmt gathers) for 16-byte aligned rows with K % 16 == 0. Measured on an H100 (bytes
-// read + written): f16 dense -> kernel layout 1.67 TB/s, bitmask -> kernel layout
-// 2.06-2.18 TB/s; i8 dense 2.63-2.71 TB/s with the two-word kernel (1.05 with one word
-// per thread: instruction bound), i8 bitmask 1.38 TB/s (one word per thread). Library
-// compressors manage 70-80 GB/s.
+// Ladder: one kernel per path (memory bound: the goal is the copy bandwidth), plus two
+// 8-bit kernels with two words per thread: compress_dense8_x2_kernel (SWAR codes, prmt
+// gathers; 16-byte aligned rows with K % 16 == 0) and compress_bitmask8_x2_kernel (a
+// straight copy of 32 value bytes and one table lookup per bitmask nibble; K % 32 == 0).
+// Measured on an H100 (bytes read + written): f16 dense -> kernel layout 1.67 TB/s,
+// bitmask -> kernel layout 2.06-2.18 TB/s; i8 dense 2.63-2.71 TB/s with the two-word
+// kernel (1.05 with one word per thread: instruction bound); i8 bitmask 1.38 TB/s with
+// one word per thread (the two-word bitmask kernel: built and CPU-tested in the sp24
+// round, predicted ~2.5-2.7 TB/s like the dense one, not yet measured on the device).
+// Library compressors manage 70-80 GB/s.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*compress*'   Bench: ctk bench sparse24
 #include <cuda_runtime.h>

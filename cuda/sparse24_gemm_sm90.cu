@@ -22,6 +22,11 @@
 //      1.0-1.13x cuSPARSELt), fp8 1.85 PFLOP/s, i8 1.89 POP/s (0.90-0.95x cuSPARSELt, ~85 %
 //      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 28 us (1.59x
 //      cuBLAS; an 8-stage ring, 3-6 % faster than 16 for decode tiles); 3.5x v2 at large M.
+//      Decode with split K (N = 4096, K = 14336: 32 tiles x 4 splits) reduces through a
+//      cluster: the splits of a tile are one thread-block cluster and add their partial
+//      tiles through distributed shared memory (no global partials / fence / counter,
+//      which cost 2.2-3.8 us per launch on H100); docs/sparse24_v3.md 4c (sp24 round:
+//      built and CPU-tested, device numbers pending).
 //
 // Per stage (128 bytes of activation row = 64 logical K for 16-bit, 128 for 8-bit):
 //   A: 128 weight rows x 64 bytes of compressed values, TMA 64-byte swizzle  (8 KiB)
@@ -424,6 +429,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     Vec* mine = reinterpret_cast<Vec*>(smem_part);
 #pragma unroll
                     for (int q = 0; q < Q; ++q) mine[q * kConsumerThreads + ct] = pack4(&acc[4 * q]);
+                    __syncwarp();         // barrier.cluster.*.aligned: the whole warp, converged
                     ptx::cluster_sync();  // with the producer warpgroup's, after its loop
                     if ((ct / 32) % p.splits == krank) {
                         const uint32_t base = ptx::smem_u32(&mine[ct]);
@@ -597,7 +603,12 @@ struct Launcher {
             cudaLaunchAttribute attr;
             cudaLaunchConfig_t cfg = config(cdim * device_sm_count(), &attr, cdim);
             int clusters = 0;
-            CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+            // A refused query (a cluster shape this device cannot place) means "does not
+            // fit": the plan then keeps the global split-K reduction.
+            if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg) != cudaSuccess) {
+                cudaGetLastError();
+                clusters = 0;
+            }
             cache[cdim] = clusters > 0 ? clusters * cdim : -1;  // -1: none fits (remembered)
         }
         return std::max(cache[cdim], 0);
