@@ -62,6 +62,15 @@
 //    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
 //    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
+// v4 (cuda/mxfp4_gemm_sm90.cu): warp-specialized and persistent, TMA for x and the
+//    packed weight, a producer warpgroup dequantizing into shared memory, two consumer
+//    warpgroups on wgmma. 5-8 % faster than v3 at M = 4096 (1070 us, 0.55x cuBLAS), and
+//    where its 256-row x tile needs fewer waves (256 x 14336 x 4096: 83 against 127 us).
+//
+// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v2 up to 32 rows (two 16-row
+// slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 up to
+// 64 rows, v3 or v4 by their tile waves up to 511 rows, v4 from 512 rows.
+//
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
 #include <cuda_runtime.h>
 
@@ -776,7 +785,19 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // v3 and v4 need wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
-    return 4;
+    if (M >= kMxfp4V4MinM) return 4;
+    if (M <= 64) return 3;
+    // 65..511 rows: a k64 chunk took ~1.0 us in v3 (2 warpgroups, 128 x 128 tiles, one CTA
+    // per SM) and ~1.2 us in v4 (128 x BX tiles, BX = 128 or 256), both latency-bound
+    // whatever the tile; v4 wins only where its larger tile needs fewer waves of tiles
+    // (256 x 14336 x 4096: 1 wave against 2, 83 against 127 us; 256 x 4096 x 4096: 1
+    // against 1, 77 against 67 us).
+    const int64_t sms = device_sm_count();
+    const int64_t w_tiles = (w.N + 127) / 128;
+    const int64_t bx = mxfp4_v4_bx(M);
+    const int64_t waves_v3 = (w_tiles * ((M + 127) / 128) + sms - 1) / sms;
+    const int64_t waves_v4 = (w_tiles * ((M + bx - 1) / bx) + sms - 1) / sms;
+    return 12 * waves_v4 < 10 * waves_v3 ? 4 : 3;
 }
 
 void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {

@@ -10,7 +10,7 @@ namespace ctk::cuda {
 // x [M, K], out [M, N], bias [N] or null: device pointers of w.act_dtype.
 void mxfp4_gemm_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M);
 
-// The x tile (wgmma N) v4 uses for M rows of x and N rows of W: 64, 128 or 256.
-int mxfp4_v4_bx(int64_t M, int64_t N);
+// The x tile (wgmma N) v4 uses for M rows of x: 64, 128 or 256.
+int mxfp4_v4_bx(int64_t M);
 
 }  // namespace ctk::cuda

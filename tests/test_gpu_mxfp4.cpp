@@ -1,8 +1,9 @@
-// MXFP4 W4A16 on the GPU (cuda/mxfp4_repack.cu, cuda/mxfp4_gemm.cu) against the CPU
+// MXFP4 W4A16 on the GPU (cuda/mxfp4_repack.cu, cuda/mxfp4_gemm*.cu) against the CPU
 // reference (ref/mxfp4.h, ref/mxfp4_repack.h):
 //  - the repack bit for bit, the scale-code scan and the fold plan;
-//  - every rung (v1, v2, v3) on vLLM's test shapes and on awkward M, bf16 and f16, bias
-//    on and off, random codes with scale codes 110..129, within kSumOrderUlps (below);
+//  - every rung (v1, v2, v3, v4) on vLLM's test shapes and on awkward M, bf16 and f16,
+//    bias on and off, random codes with scale codes 110..129, within kSumOrderUlps (below);
+//  - v4 with each x tile (64, 128, 256 rows) and with several tiles per CTA;
 //  - bit-exact agreement when the arithmetic is exact (integer activations, narrow
 //    scale range), for every rung;
 //  - scale codes 0, 254, 255 (NaN blocks), the f16 fold limits, and every error path;
@@ -266,7 +267,10 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 257, 1024} (
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
             for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
-            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == (M <= cuda::kMxfp4V2MaxM ? 2 : 4));
+            // N = 264 is 3 weight tiles: one wave for v3 and v4 alike, so v3 below 512 rows.
+            const int best = M <= cuda::kMxfp4V2MaxM ? 2 : M < cuda::kMxfp4V4MinM ? 3 : 4;
+            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == best);
+            check_against_ref(p, 0, false);
         }
     }
 }
@@ -420,24 +424,30 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("x: expected a device tensor") != std::string::npos);
 }
 
-TEST_CASE("mxfp4_gemm v4: several tiles per CTA through the ring (grid capped), every x tile size") {
-    // A grid of 3 CTAs: every CTA runs several output tiles back to back, so the ring's
-    // phases carry over tile boundaries and the epilogue overlaps the next tile's loads.
-    // M picks the x tile: 40 -> 64, 100 -> 128, 600 -> 256 rows (cuda::mxfp4_v4_bx); N
-    // 1000 = 7 full 128-row W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of the
-    // ring depth); scale codes 0 (bf16, fold shift -27) and 254 with small x.
+TEST_CASE("mxfp4_gemm v4: every x tile (64, 128, 256 rows), several tiles per CTA through the ring") {
+    // Each problem runs with the x tile forced to 64, 128 and 256 rows (partial x tiles
+    // for every M below), once on the full persistent grid and once on 3 CTAs: then every
+    // CTA runs several output tiles back to back, so the ring's phases carry over tile
+    // boundaries and the epilogue overlaps the next tile's loads. N 1000 = 7 full 128-row
+    // W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of any ring depth); scale
+    // codes 110..129, and 0..6 in bf16 (fold shift -27).
     struct S { int64_t M; DType dt; bool bias; int lo, hi; };
     uint64_t seed = 9000;
     for (S s : {S{40, DType::BF16, true, 110, 129}, S{100, DType::F16, false, 110, 129},
                 S{600, DType::BF16, false, 110, 129}, S{600, DType::F16, true, 110, 129},
-                S{100, DType::BF16, true, 0, 6}}) {
+                S{257, DType::BF16, true, 0, 6}}) {
         Problem p = make_problem(s.M, 1000, 1088, s.dt, s.bias, ++seed, s.lo, s.hi);
         finish_problem(p);
-        cuda::mxfp4_gemm_v4_limit_ctas(3);
-        check_against_ref(p, 4, false);
-        cuda::mxfp4_gemm_v4_limit_ctas(0);
-        check_against_ref(p, 4, false);
+        for (int bx : {64, 128, 256}) {
+            cuda::mxfp4_gemm_v4_force_tile(bx);
+            cuda::mxfp4_gemm_v4_limit_ctas(3);
+            check_against_ref(p, 4, false);
+            cuda::mxfp4_gemm_v4_limit_ctas(0);
+            check_against_ref(p, 4, false);
+        }
+        cuda::mxfp4_gemm_v4_force_tile(0);
     }
+    CHECK(error_of([] { cuda::mxfp4_gemm_v4_force_tile(96); }).find("expected 0, 64, 128 or 256") != std::string::npos);
 }
 
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
