@@ -62,6 +62,15 @@
 //    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
 //    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
+// v4 (cuda/mxfp4_gemm_sm90.cu): warp-specialized and persistent, TMA for x and the
+//    packed weight, a producer warpgroup dequantizing into shared memory, two consumer
+//    warpgroups on wgmma. 5-8 % faster than v3 at M = 4096 (1070 us, 0.55x cuBLAS), and
+//    where its 256-row x tile needs fewer waves (256 x 14336 x 4096: 83 against 127 us).
+//
+// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v2 up to 32 rows (two 16-row
+// slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 up to
+// 64 rows, v3 or v4 by their tile waves up to 511 rows, v4 from 512 rows.
+//
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
 #include <cuda_runtime.h>
 
@@ -75,6 +84,8 @@
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
 #include "ops.h"
+#include "mxfp4_dequant.cuh"
+#include "mxfp4_gemm_sm90.cuh"
 #include "ptx.cuh"
 
 namespace ctk::cuda {
@@ -88,27 +99,6 @@ constexpr int kChunkK = 64;    // W columns per tile: 4 k16 steps, 2 scale block
 // Shared helpers
 // ---------------------------------------------------------------------------------
 
-// 16-bit float bits -> fp32 and back, the same roundings as the CPU reference.
-template <bool BF16>
-__device__ __forceinline__ float act_to_float(uint16_t h) {
-    return BF16 ? bf16_to_float(h) : fp16_to_float(h);
-}
-template <bool BF16>
-__device__ __forceinline__ uint16_t act_from_float(float v) {
-    return BF16 ? bf16_from_float(v) : fp16_from_float(v);
-}
-
-// E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
-// register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as
-// e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
-template <bool BF16, int J>
-__device__ __forceinline__ uint32_t e2m1_pair_placed(uint32_t word) {
-    return BF16 ? e2m1x2_placed_bf16(word, J) : e2m1x2_placed_f16(word, J);
-}
-template <bool BF16>
-__device__ __forceinline__ uint32_t mul_pair(uint32_t a, uint32_t b) {
-    return BF16 ? ptx::mul_bf16x2(a, b) : ptx::mul_f16x2(a, b);
-}
 // 2^126 as a bf16 pair (exponent field 253) / 2^14 as an f16 pair (exponent field 29).
 template <bool BF16>
 __device__ __forceinline__ uint32_t e2m1_bias_fix() {
@@ -493,35 +483,11 @@ struct V3Smem {
     static constexpr int kTotal = (kUsed > BM * kOutRow ? kUsed : BM * kOutRow) + 1024;  // + alignment
 };
 
-// 2^(126 + e) (bf16) or 2^(14 + e) (f16), e = code - 127 - shift, in both halves: one
-// multiply of a placed E2M1 pair by it gives e2m1 * 2^e exactly (formats/mxfp4_bits.h;
-// the fold plan keeps e in range for every finite code of the layer).
-template <bool BF16>
-__device__ __forceinline__ uint32_t folded_multiplier(uint32_t code, int shift) {
-    const uint32_t h = BF16 ? e8m0_folded_factor_bf16(code, shift) : e8m0_folded_factor_f16(code, shift);
-    return h | (h << 16);
-}
-
-// A fragment with the scale folded in; rows g (a0, a2) and g + 8 (a1, a3) of the tile
-// have their own multiplier.
-template <bool BF16>
-__device__ __forceinline__ void folded_fragment(uint32_t word, uint32_t mul_row_g, uint32_t mul_row_g8,
-                                                uint32_t (&a)[4]) {
-    a[0] = mul_pair<BF16>(e2m1_pair_placed<BF16, 0>(word), mul_row_g);
-    a[1] = mul_pair<BF16>(e2m1_pair_placed<BF16, 1>(word), mul_row_g8);
-    a[2] = mul_pair<BF16>(e2m1_pair_placed<BF16, 2>(word), mul_row_g);
-    a[3] = mul_pair<BF16>(e2m1_pair_placed<BF16, 3>(word), mul_row_g8);
-}
-
 template <bool BF16>
 __device__ __forceinline__ void wgmma_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
-    if (BF16) ptx::wgmma_m64n128k16_ss_bf16(d, desc_a, desc_b);
-    else ptx::wgmma_m64n128k16_ss_f16(d, desc_a, desc_b);
+    if (BF16) ptx::wgmma_bf16<128>(d, desc_a, desc_b, 1);
+    else ptx::wgmma_f16<128>(d, desc_a, desc_b, 1);
 }
-
-// Byte offset of 16-byte chunk j of row r in a K-major tile of 128-byte rows with the
-// 128B swizzle (what wgmma_desc_k_major_sw128 describes).
-__device__ __forceinline__ int sw128_offset(int r, int j) { return r * 128 + ((j ^ (r % 8)) * 16); }
 
 template <bool BF16, int WGS>
 __global__ void __launch_bounds__(128 * WGS, 1)
@@ -817,9 +783,21 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    // v3 needs wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
+    // v3 and v4 need wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
-    return 3;
+    if (M >= kMxfp4V4MinM) return 4;
+    if (M <= 64) return 3;
+    // 65..511 rows: a k64 chunk took ~1.0 us in v3 (2 warpgroups, 128 x 128 tiles, one CTA
+    // per SM) and ~1.2 us in v4 (128 x BX tiles, BX = 128 or 256), both latency-bound
+    // whatever the tile; v4 wins only where its larger tile needs fewer waves of tiles
+    // (256 x 14336 x 4096: 1 wave against 2, 83 against 127 us; 256 x 4096 x 4096: 1
+    // against 1, 77 against 67 us).
+    const int64_t sms = device_sm_count();
+    const int64_t w_tiles = (w.N + 127) / 128;
+    const int64_t bx = mxfp4_v4_bx(M);
+    const int64_t waves_v3 = (w_tiles * ((M + 127) / 128) + sms - 1) / sms;
+    const int64_t waves_v4 = (w_tiles * ((M + bx - 1) / bx) + sms - 1) / sms;
+    return 12 * waves_v4 < 10 * waves_v3 ? 4 : 3;
 }
 
 void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {
@@ -839,14 +817,15 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 3, "version: expected 0 (best), 1, 2 or 3, found ", version);
+    CTK_CHECK(version >= 0 && version <= 4, "version: expected 0 (best), 1, 2, 3 or 4, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
               " (use version 0 or 2)");
-    CTK_CHECK(version != 3 || device_capability() == 90, "mxfp4_gemm v3 needs sm_90 (wgmma); this device is sm_",
-              device_capability());
-    CTK_CHECK(version != 3 || CTK_BUILD_SM90A, "mxfp4_gemm v3 needs an sm_90a build (wgmma); rebuild with ARCH=sm_90a");
+    CTK_CHECK(version < 3 || device_capability() == 90, "mxfp4_gemm v", version,
+              " needs sm_90 (wgmma); this device is sm_", device_capability());
+    CTK_CHECK(version < 3 || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
+              " needs an sm_90a build (wgmma); rebuild with ARCH=sm_90a");
     const auto* xp = static_cast<const uint16_t*>(x.raw());
     const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
     auto* op = static_cast<uint16_t*>(out.raw());
@@ -854,7 +833,8 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     switch (version) {
         case 1: bf16 ? run_v1<true>(xp, w, bp, op, M) : run_v1<false>(xp, w, bp, op, M); break;
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
-        default: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
+        case 3: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
+        default: mxfp4_gemm_v4(xp, w, bp, op, M); break;
     }
 }
 

@@ -66,16 +66,25 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
 // [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
-// mxfp4_gemm_best_version), 1/2/3 = that rung (v1 and v3 throw for a layer that is not
-// foldable).
+// mxfp4_gemm_best_version), 1/2/3/4 = that rung (v1, v3 and v4 throw for a layer that is
+// not foldable; v3 and v4 need an sm_90a build on an sm_90 device).
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
-// Which rung version 0 runs for M rows: v2 up to kMxfp4V2MaxM rows (memory-bound decode),
-// v3 above (if the layer is foldable, else v2).
-constexpr int64_t kMxfp4V2MaxM = 16;
+// Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6): v2 up to
+// kMxfp4V2MaxM rows (decode; two 16-row slices still beat the wgmma rungs); above, if the
+// layer is foldable and the device runs wgmma: v3 up to 64 rows, v3 or v4 by a wave count
+// below 512 rows, v4 from 512 rows; else v2.
+constexpr int64_t kMxfp4V2MaxM = 32;
+constexpr int64_t kMxfp4V4MinM = 512;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
+
+// Tests: caps v4's persistent grid at max_ctas CTAs (0 = one per SM), so that small
+// problems also run several tiles per CTA through the ring.
+void mxfp4_gemm_v4_limit_ctas(int max_ctas);
+// Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
+void mxfp4_gemm_v4_force_tile(int bx);
 
 }  // namespace ctk::cuda

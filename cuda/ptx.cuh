@@ -13,6 +13,8 @@
 #pragma once
 #include <cstdint>
 
+#include "ptx_sm90.cuh"  // mbarrier, TMA, wgmma (fence/commit/wait and the MMAs), bar.sync
+
 namespace ctk::cuda::ptx {
 
 // Shared-memory address of a generic pointer (what cp.async / ldmatrix take).
@@ -36,13 +38,7 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// ---- ld.shared.u32 (9.7.9.8): one 32-bit shared-memory load by address. volatile, so
-// it stays in program order with the ldmatrix/mma.sp wrappers and the barriers.
-__device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr) {
-    uint32_t v;
-    asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(addr));
-    return v;
-}
+// ld.shared.u32 (ld_shared_u32): in ptx_sm90.cuh.
 
 // ---- ldmatrix (9.7.14.5.15): four 8x8 b16 matrices; lanes 8j..8j+7 give the 8 row
 // addresses (16 bytes each) of matrix j; lane (g, t) receives in r[j] the 4 bytes at
@@ -162,16 +158,9 @@ __device__ __forceinline__ void fence_proxy_async_shared() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
-// ---- wgmma (9.7.15): warpgroup MMA, issued by the 128 threads of 4 consecutive warps.
-// wgmma.fence (9.7.15.7.1): orders prior register writes (A fragments, accumulators)
-// before the wgmma that reads them; commit_group / wait_group (9.7.15.7.2-3) batch and
-// retire the asynchronous MMAs (at most N groups left in flight).
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void wgmma_wait() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
+// ---- wgmma (9.7.15): fence / commit_group / wait_group, bar.sync and the dense wgmma
+// wrappers live in ptx_sm90.cuh (included above), shared with the Hopper kernels.
+
 // An empty asm that claims to read and rewrite a register (it emits no instruction).
 // Volatile asm statements keep their order, so placed on the accumulators just before
 // wgmma_fence and just after wgmma_wait it keeps the compiler from moving other work on
@@ -203,41 +192,5 @@ __device__ __forceinline__ void stmatrix_x4(uint32_t addr, const uint32_t (&r)[4
                  "r"(r[1]), "r"(r[2]), "r"(r[3])
                  : "memory");
 }
-
-// ---- bar.sync with an id and a thread count (9.7.13.1): a barrier for a subset of
-// the block (e.g. one warpgroup, id 1.., count 128); id 0 is __syncthreads.
-__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
-    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-
-// wgmma.mma_async m64n128k16 (9.7.15.5), A and B from shared memory through descriptors
-// (both K-major: imm-trans-a = imm-trans-b = 0), fp32 accumulators d, 64 per thread:
-// for n8 block j, d[4j..4j+3] = (row g, col 8j+2t), (row g, col 8j+2t+1), (row g+8, col
-// 8j+2t), (row g+8, col 8j+2t+1), rows counted within this warp's 16 of the 64. The
-// accumulators are always added to (scale-d = 1; zero them first).
-#define CTK_WGMMA_ACC16(o)                                                                                     \
-    "+f"(d[o + 0]), "+f"(d[o + 1]), "+f"(d[o + 2]), "+f"(d[o + 3]), "+f"(d[o + 4]), "+f"(d[o + 5]),            \
-        "+f"(d[o + 6]), "+f"(d[o + 7]), "+f"(d[o + 8]), "+f"(d[o + 9]), "+f"(d[o + 10]), "+f"(d[o + 11]),      \
-        "+f"(d[o + 12]), "+f"(d[o + 13]), "+f"(d[o + 14]), "+f"(d[o + 15])
-
-#define CTK_WGMMA_SS_N128(ABTYPE)                                                                              \
-    asm volatile(                                                                                              \
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32." ABTYPE "." ABTYPE " "                                   \
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                             \
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                    \
-        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                     \
-        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "                   \
-        "%64, %65, 1, 1, 1, 0, 0;\n"                                                                           \
-        : CTK_WGMMA_ACC16(0), CTK_WGMMA_ACC16(16), CTK_WGMMA_ACC16(32), CTK_WGMMA_ACC16(48)                    \
-        : "l"(desc_a), "l"(desc_b))
-
-__device__ __forceinline__ void wgmma_m64n128k16_ss_bf16(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
-    CTK_WGMMA_SS_N128("bf16");
-}
-__device__ __forceinline__ void wgmma_m64n128k16_ss_f16(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
-    CTK_WGMMA_SS_N128("f16");
-}
-#undef CTK_WGMMA_SS_N128
-#undef CTK_WGMMA_ACC16
 
 }  // namespace ctk::cuda::ptx

@@ -6,8 +6,8 @@
 //   bulk tensor copy 9.7.9.25   (cp.async.bulk.tensor, the TMA engine) + prefetch.tensormap
 //   proxy fences     9.7.13.4   (fence.proxy.async, fence.mbarrier_init)
 //   wgmma            9.7.15.5.1.2 (shared-memory matrix descriptors), 9.7.15.7 (fence,
-//                    commit_group, wait_group), 9.7.15.6.3 (wgmma.mma_async.sp: generated
-//                    wrappers in ptx_sm90_wgmma_sp.cuh)
+//                    commit_group, wait_group), 9.7.15.5 / 9.7.15.6.3 (wgmma.mma_async
+//                    dense / .sp: generated wrappers in ptx_sm90_wgmma_{dense,sp}.cuh)
 //   setmaxnreg       9.7.19.x   (sm_90a)
 //   bar.sync         9.7.13.1   (named barriers)
 //
@@ -80,6 +80,23 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
             : "memory");
     } while (!done);
 #endif
+}
+
+// mbarrier.test_wait.parity (non-blocking): true when the phase with parity `parity` has
+// completed. A thread with other work (a producer that also dequantizes) polls with it
+// instead of blocking.
+__device__ __forceinline__ bool mbar_test(uint32_t bar, uint32_t parity) {
+    uint32_t done = 0;
+#if CTK_SM90A
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+#endif
+    return done != 0;
 }
 
 // ---- clusters (sm_90) ---------------------------------------------------------------------
@@ -263,4 +280,5 @@ __device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t count) 
 
 }  // namespace ctk::cuda::ptx
 
+#include "ptx_sm90_wgmma_dense.cuh"
 #include "ptx_sm90_wgmma_sp.cuh"

@@ -40,7 +40,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#include <cudaTypedefs.h>
 
 #include <algorithm>
 #include <cmath>
@@ -54,6 +53,7 @@
 #include "ops.h"
 #include "ptx_sm90.cuh"
 #include "sparse24_gemm_sm90.cuh"
+#include "tensor_map.cuh"
 
 namespace ctk::cuda {
 namespace {
@@ -512,36 +512,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // ---- host side -------------------------------------------------------------------------
 
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-        void* f = nullptr;
-        cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-        CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q));
-        CTK_CHECK(q == cudaDriverEntryPointSuccess && f != nullptr,
-                  "sparse24_gemm_v3: the driver has no cuTensorMapEncodeTiled (needs a CUDA 12+ driver)");
-        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
-    }();
-    return fn;
-}
-
-// A 2-D tensor map: `inner` x `outer` elements, rows `pitch` bytes apart, box
-// box_inner x box_outer; out-of-range elements read as zeros.
-CUtensorMap make_tensor_map(const void* base, CUtensorMapDataType type, uint64_t inner, uint64_t outer,
-                            uint64_t pitch, uint32_t box_inner, uint32_t box_outer, CUtensorMapSwizzle swizzle,
-                            CUtensorMapL2promotion promotion, const char* what) {
-    CUtensorMap map;
-    const cuuint64_t dims[2] = {inner, outer};
-    const cuuint64_t strides[1] = {pitch};
-    const cuuint32_t box[2] = {box_inner, box_outer};
-    const cuuint32_t elem_strides[2] = {1, 1};
-    CUresult r = tensor_map_encoder()(&map, type, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
-                                      CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, promotion,
-                                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    CTK_CHECK(r == CUDA_SUCCESS, "sparse24_gemm_v3: cuTensorMapEncodeTiled failed for ", what, " (CUresult ", int(r),
-              ", ", inner, " x ", outer, " elements, pitch ", pitch, " bytes, box ", box_inner, " x ", box_outer, ")");
-    return map;
-}
-
 // Split-K scratch: partial tiles and per-tile counters, grown on demand and kept (the
 // counters must start at zero and every launch leaves them at zero). One launch at a
 // time per process, on the default stream.
@@ -864,13 +834,13 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
         case 256: break;
         default: throw Error(cat(op, ": l2_promotion: expected 0, 64, 128 or 256 bytes, found ", opt.l2_promotion));
     }
-    const CUtensorMap tm_a = make_tensor_map(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
-                                             CU_TENSOR_MAP_SWIZZLE_64B, promo, "values");
-    const CUtensorMap tm_b = make_tensor_map(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
-                                             CU_TENSOR_MAP_SWIZZLE_128B, promo, "x");
+    const CUtensorMap tm_a = make_tensor_map_2d(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
+                                             CU_TENSOR_MAP_SWIZZLE_64B, op, "values", promo);
+    const CUtensorMap tm_b = make_tensor_map_2d(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
+                                             CU_TENSOR_MAP_SWIZZLE_128B, op, "x", promo);
     const int P = plan.stage_k / 64;
-    const CUtensorMap tm_e = make_tensor_map(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
-                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, promo, "meta");
+    const CUtensorMap tm_e = make_tensor_map_2d(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
+                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, op, "meta", promo);
 
     with_op(dt, [&](auto op) {
         using Op = decltype(op);

@@ -1,8 +1,9 @@
-// MXFP4 W4A16 on the GPU (cuda/mxfp4_repack.cu, cuda/mxfp4_gemm.cu) against the CPU
+// MXFP4 W4A16 on the GPU (cuda/mxfp4_repack.cu, cuda/mxfp4_gemm*.cu) against the CPU
 // reference (ref/mxfp4.h, ref/mxfp4_repack.h):
 //  - the repack bit for bit, the scale-code scan and the fold plan;
-//  - every rung (v1, v2, v3) on vLLM's test shapes and on awkward M, bf16 and f16, bias
-//    on and off, random codes with scale codes 110..129, within kSumOrderUlps (below);
+//  - every rung (v1, v2, v3, v4) on vLLM's test shapes and on awkward M, bf16 and f16,
+//    bias on and off, random codes with scale codes 110..129, within kSumOrderUlps (below);
+//  - v4 with each x tile (64, 128, 256 rows) and with several tiles per CTA;
 //  - bit-exact agreement when the arithmetic is exact (integer activations, narrow
 //    scale range), for every rung;
 //  - scale codes 0, 254, 255 (NaN blocks), the f16 fold limits, and every error path;
@@ -254,19 +255,22 @@ TEST_CASE("mxfp4_gemm: every rung on vLLM's shapes (M 1/26/257 x N x K), bf16 an
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, N, K, dt, (i / 2) % 2 == 0, 1000 + i, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
             ++i;
         }
     }
 }
 
-TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 1024} (N 256 off no tile, K 1024)") {
-    for (int64_t M : {1, 2, 7, 16, 17, 64, 65, 1024}) {
+TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 257, 1024} (N 264 off the tiles, K 1056)") {
+    for (int64_t M : {1, 2, 7, 16, 17, 64, 65, 257, 1024}) {
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3}) check_against_ref(p, v, false);
-            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == (M <= cuda::kMxfp4V2MaxM ? 2 : 3));
+            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+            // N = 264 is 3 weight tiles: one wave for v3 and v4 alike, so v3 below 512 rows.
+            const int best = M <= cuda::kMxfp4V2MaxM ? 2 : M < cuda::kMxfp4V4MinM ? 3 : 4;
+            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == best);
+            check_against_ref(p, 0, false);
         }
     }
 }
@@ -280,7 +284,7 @@ TEST_CASE("mxfp4_gemm: exact arithmetic gives the reference bit for bit, every r
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(s.M, s.N, s.K, dt, true, ++seed, 122, 127, true);
             finish_problem(p, false);
-            for (int v : {1, 2, 3}) check_against_ref(p, v, true);
+            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, true);
         }
     }
 }
@@ -293,7 +297,7 @@ TEST_CASE("mxfp4_gemm: NaN blocks (scale 255) give NaN rows, every rung") {
         s[69 * 8 + 0] = 255;  // row 69, block 0
         finish_problem(p);
         CHECK(p.w_dev.nan_blocks == 2);
-        for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
         Tensor got = run_rung(p, 2);
         CHECK(std::isnan(to_float(got, 0 * 70 + 3)));
         CHECK(std::isnan(to_float(got, 32 * 70 + 69)));
@@ -308,7 +312,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         p.w.scales.data<uint8_t>()[0] = 0;
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == -27);
-        for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
     }
     // bf16 codes 0..127 in one layer: span 127 > 101, only v2 takes it (and version 0 picks it).
     {
@@ -320,6 +324,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         check_against_ref(p, 2, false);
         check_against_ref(p, 0, false);
         CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 0..127") != std::string::npos);
+        CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 0..127") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 1); }).find("cannot for this layer") != std::string::npos);
     }
     // Code 254 with |e2m1| <= 1.5 (finite in fp32/bf16: 1.5 * 2^127) and small activations
@@ -337,7 +342,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
             else p.x.data<fp16_t>()[i].bits = fp16_from_float(v);
         }
         finish_problem(p);
-        for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
     }
 }
 
@@ -350,7 +355,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
         finish_problem(p);
         CHECK(p.w_dev.foldable);
         CHECK(p.w_dev.fold_shift == 0);
-        for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
     }
     {
         Problem p = make_problem(100, 64, 512, DType::F16, true, 6001, 104, 129);
@@ -362,6 +367,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             CHECK(cuda::mxfp4_gemm_best_version(100, p.w_dev) == 2);
             check_against_ref(p, 0, false);
             CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 104..129 span 25") != std::string::npos);
+            CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 104..129 span 25") != std::string::npos);
         } else {
             FAIL_CHECK("seed 6001 did not draw both end codes");
         }
@@ -375,7 +381,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             p.x.data<fp16_t>()[i].bits = fp16_from_float(to_float(p.x, i) * std::ldexp(1.0f, -20));
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == 22);
-        for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
     }
 }
 
@@ -413,15 +419,41 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("M >= 1") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, cuda::device_zeros(DType::BF16, {21})); }).find("bias") !=
           std::string::npos);
-    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 4); }).find("version") != std::string::npos);
+    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 5); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
+}
+
+TEST_CASE("mxfp4_gemm v4: every x tile (64, 128, 256 rows), several tiles per CTA through the ring") {
+    // Each problem runs with the x tile forced to 64, 128 and 256 rows (partial x tiles
+    // for every M below), once on the full persistent grid and once on 3 CTAs: then every
+    // CTA runs several output tiles back to back, so the ring's phases carry over tile
+    // boundaries and the epilogue overlaps the next tile's loads. N 1000 = 7 full 128-row
+    // W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of any ring depth); scale
+    // codes 110..129, and 0..6 in bf16 (fold shift -27).
+    struct S { int64_t M; DType dt; bool bias; int lo, hi; };
+    uint64_t seed = 9000;
+    for (S s : {S{40, DType::BF16, true, 110, 129}, S{100, DType::F16, false, 110, 129},
+                S{600, DType::BF16, false, 110, 129}, S{600, DType::F16, true, 110, 129},
+                S{257, DType::BF16, true, 0, 6}}) {
+        Problem p = make_problem(s.M, 1000, 1088, s.dt, s.bias, ++seed, s.lo, s.hi);
+        finish_problem(p);
+        for (int bx : {64, 128, 256}) {
+            cuda::mxfp4_gemm_v4_force_tile(bx);
+            cuda::mxfp4_gemm_v4_limit_ctas(3);
+            check_against_ref(p, 4, false);
+            cuda::mxfp4_gemm_v4_limit_ctas(0);
+            check_against_ref(p, 4, false);
+        }
+        cuda::mxfp4_gemm_v4_force_tile(0);
+    }
+    CHECK(error_of([] { cuda::mxfp4_gemm_v4_force_tile(96); }).find("expected 0, 64, 128 or 256") != std::string::npos);
 }
 
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
     Problem p = make_problem(3, 40, 96, DType::BF16, true, 8000, 118, 126);
     finish_problem(p);
-    for (int v : {1, 2, 3}) check_against_ref(p, v, false);
+    for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
 }
 
 }  // TEST_SUITE("gpu")
