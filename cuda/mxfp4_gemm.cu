@@ -74,6 +74,7 @@
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
+#include "mxfp4_gemv.h"
 #include "ops.h"
 #include "ptx.cuh"
 
@@ -817,7 +818,9 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    // v3 needs wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
+    // v4 (decode, scale folded) wherever the layer folds; v3 needs wgmma: an sm_90a build
+    // on an sm_90 device. Elsewhere v2 serves every M.
+    if (M <= kMxfp4V4MaxM && w.foldable) return 4;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
     return 3;
 }
@@ -839,7 +842,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 3, "version: expected 0 (best), 1, 2 or 3, found ", version);
+    CTK_CHECK(version >= 0 && version <= 4, "version: expected 0 (best), 1, 2, 3 or 4, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
@@ -854,6 +857,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     switch (version) {
         case 1: bf16 ? run_v1<true>(xp, w, bp, op, M) : run_v1<false>(xp, w, bp, op, M); break;
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
+        case 4: run_mxfp4_v4(xp, w, bp, op, M); break;
         default: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
     }
 }
