@@ -62,7 +62,14 @@
 //    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
 //    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
-// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
+// v4 (decode, cuda/mxfp4_gemv.cu): gemv-style. A CTA owns 2 whole tiles over all of K
+//    (its warps split K and are summed once through shared memory: no global split-K),
+//    fragments go straight into registers with two batches in flight per warp, and the
+//    scale is folded into the 16-bit weight as in v3 (layers that fold; the MMAs then
+//    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096; not yet timed on a
+//    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V4MaxM in ops_mxfp4.h).
+//
+// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
 
 #include <algorithm>

@@ -34,8 +34,12 @@
 // tests/test_gpu_mxfp4.cpp), like every other rung. The padded half of a last chunk
 // (K % 64 == 32) is skipped, not multiplied: its padding scale may lie outside the window.
 //
-// Measured (H100, bf16, L2 flushed by a read, cuBLAS in the same run): see docs/mxfp4.md
-// section 6 ("v4") for the table; numbers are filled in there and below.
+// Measured: NOT YET (the session that wrote it got no GPU run). Predicted for 14336x4096
+// bf16, M = 1: 13-16 us (v2 21.5 us, cuBLAS 44.6 us on the H100): ~100 warp instructions
+// per 512-byte tile-chunk (80 of them the dequantization) = >= 6.2 us of issue, under the
+// ~10.4 us the 31.2 MB need at 3 TB/s, plus ~3 us of fixed cost. Checked so far by a CPU
+// emulation of the per-lane index math (docs/mxfp4.md section 6, "v4"); the gpu tests run
+// it on every shape of the suite. Version 0 keeps v2 until a run has timed v4.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -79,18 +83,12 @@ __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
     return r;
 }
 
-// Folded multiplier of byte B of a scale word, in both 16-bit halves: the code goes to
-// both halves (byte_perm; selector 4 reads a zero byte), then code * 2^7 + (126 - shift)
-// * 2^7 per half (bf16 exponent field 127 + 126 + e) or code * 2^10 + (-98 - shift) *
-// 2^10 (f16 field 15 + 14 + e), both halves in one 32-bit multiply-add: `add` is the
-// per-half constant times 0x10001 mod 2^32, and each half's true result lies in
-// [0, 2^16) for every finite code of the layer (the fold plan), so no carry crosses.
-// Same bits as e8m0_folded_factor_bf16/f16 (formats/mxfp4_bits.h).
+// Folded multiplier of byte B of a scale word in both 16-bit halves (formats/mxfp4_bits.h:
+// one prmt and one integer multiply-add), NaN for code 255 when the layer has NaN blocks.
 template <bool BF16, bool NANS, int B>
 __device__ __forceinline__ uint32_t v4_multiplier(uint32_t sw, uint32_t add) {
-    const uint32_t t = __byte_perm(sw, 0u, B | (4 << 4) | (B << 8) | (4 << 12));
-    uint32_t m = t * (BF16 ? 128u : 1024u) + add;
-    if (NANS && t == 0x00FF00FFu) m = BF16 ? 0x7FC07FC0u : 0x7E007E00u;  // code 255: NaN block
+    const uint32_t m = e8m0_folded_factor_x2<B>(sw, add, BF16);
+    if (NANS && ((sw >> (8 * B)) & 0xFFu) == 0xFFu) return BF16 ? 0x7FC07FC0u : 0x7E007E00u;  // NaN block
     return m;
 }
 
@@ -265,9 +263,9 @@ __global__ void __launch_bounds__(kV4MaxWarps * 32)
 
 // Warps per CTA (the K split). CTK_MXFP4_V4_WARPS overrides (tuning runs). Otherwise the
 // most warps (16, 8, 4, 2) that leave each warp >= 2 batches of chunks and still put
-// every CTA on the GPU at once (occupancy calculator), else 1.
-template <typename Kernel>
-int v4_warps(Kernel kernel, int n_ctas, int k_chunks, int smem_per_warp, int P) {
+// every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps per SM
+// (occupancy calculator, asked once per kernel: no host work per call).
+int v4_warps(const int (&per_sm)[kV4MaxWarps + 1], int n_ctas, int k_chunks, int P) {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V4_WARPS");  // 0 or unset: the rule below
         return e ? std::min(kV4MaxWarps, std::max(0, std::atoi(e))) : 0;
@@ -276,9 +274,7 @@ int v4_warps(Kernel kernel, int n_ctas, int k_chunks, int smem_per_warp, int P) 
     const int sms = device_sm_count();
     for (int kw = kV4MaxWarps; kw > 1; kw /= 2) {
         if (k_chunks < kw * 2 * P) continue;
-        int per_sm = 0;
-        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kw * 32, kw * smem_per_warp));
-        if (per_sm >= 1 && n_ctas <= per_sm * sms) return kw;
+        if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
     }
     return 1;
 }
@@ -289,10 +285,17 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
     const int n_ctas = (n_tiles + T - 1) / T;
     const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
-    const int kw = v4_warps(kernel, n_ctas, k_chunks, smem_per_warp, P);
-    // Per-half constant of v4_multiplier, times 0x10001 (mod 2^32).
-    const int half_add = BF16 ? (126 - w.fold_shift) * 128 : (-98 - w.fold_shift) * 1024;
-    const uint32_t mul_add = static_cast<uint32_t>(half_add) * 0x10001u;
+    static int per_sm[kV4MaxWarps + 1] = {};
+    static bool configured = false;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        kV4MaxWarps * smem_per_warp));
+        for (int kw = 1; kw <= kV4MaxWarps; kw *= 2)
+            CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[kw], kernel, kw * 32, kw * smem_per_warp));
+        configured = true;
+    }
+    const int kw = v4_warps(per_sm, n_ctas, k_chunks, P);
+    const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
     const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
     kernel<<<n_ctas, kw * 32, kw * smem_per_warp>>>(x, static_cast<const uint4*>(w.words.raw()),
                                                     static_cast<const uint32_t*>(w.scale_words.raw()), bias, out, M,
@@ -302,19 +305,20 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 }
 
 // Work shape (T tiles per CTA, P chunks per batch): CTK_MXFP4_V4_SHAPE = 0..3 picks one
-// of the instantiated shapes (tuning runs); otherwise v4_default_shape.
-int v4_shape(int mt) {
+// of the instantiated shapes (tuning runs: 0 = (2, 2), 1 = (1, 4), 2 = (4, 1), 3 = (2, 4));
+// otherwise (2, 2), the design point (not yet chosen by a measured sweep).
+int v4_shape() {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V4_SHAPE");
         return e ? std::min(3, std::max(0, std::atoi(e))) + 1 : 0;
     }();
     if (forced) return forced - 1;
-    return mt == 1 ? 0 : 0;
+    return 0;
 }
 
 template <bool BF16, int MT, bool NANS>
 void launch_v4_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    switch (v4_shape(MT)) {
+    switch (v4_shape()) {
         case 0: launch_v4<BF16, MT, NANS, 2, 2>(x, w, bias, out, M); break;
         case 1: launch_v4<BF16, MT, NANS, 1, 4>(x, w, bias, out, M); break;
         case 2: launch_v4<BF16, MT, NANS, 4, 1>(x, w, bias, out, M); break;

@@ -75,8 +75,10 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 
 // Which rung version 0 runs for M rows: v4 up to kMxfp4V4MaxM rows if the layer folds,
 // v2 up to kMxfp4V2MaxM rows (memory-bound decode; the only one for a layer that does not
-// fold), v3 above (if the layer is foldable, else v2).
-constexpr int64_t kMxfp4V4MaxM = 16;
+// fold), v3 above (if the layer is foldable, else v2). kMxfp4V4MaxM is 0 until a GPU run
+// has timed v4 against v2 (`ctk bench mxfp4 decode`, docs/mxfp4.md section 6): a rung
+// becomes the default only on a measurement.
+constexpr int64_t kMxfp4V4MaxM = 0;
 constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
