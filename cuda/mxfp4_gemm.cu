@@ -62,12 +62,12 @@
 //    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
 //    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
-// v4 (decode, cuda/mxfp4_gemv.cu): gemv-style. A CTA owns 2 whole tiles over all of K
+// v5 (decode, cuda/mxfp4_gemv.cu): gemv-style. A CTA owns 2 whole tiles over all of K
 //    (its warps split K and are summed once through shared memory: no global split-K),
 //    fragments go straight into registers with two batches in flight per warp, and the
 //    scale is folded into the 16-bit weight as in v3 (layers that fold; the MMAs then
 //    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096; not yet timed on a
-//    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V4MaxM in ops_mxfp4.h).
+//    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V5MaxM in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -825,9 +825,9 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    // v4 (decode, scale folded) wherever the layer folds; v3 needs wgmma: an sm_90a build
+    // v5 (decode, scale folded) wherever the layer folds; v3 needs wgmma: an sm_90a build
     // on an sm_90 device. Elsewhere v2 serves every M.
-    if (M <= kMxfp4V4MaxM && w.foldable) return 4;
+    if (M <= kMxfp4V5MaxM && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
     return 3;
 }
@@ -849,7 +849,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 4, "version: expected 0 (best), 1, 2, 3 or 4, found ", version);
+    CTK_CHECK(version >= 0 && version <= 5 && version != 4, "version: expected 0 (best), 1, 2, 3 or 5, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
@@ -864,7 +864,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     switch (version) {
         case 1: bf16 ? run_v1<true>(xp, w, bp, op, M) : run_v1<false>(xp, w, bp, op, M); break;
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
-        case 4: run_mxfp4_v4(xp, w, bp, op, M); break;
+        case 5: run_mxfp4_v5(xp, w, bp, op, M); break;
         default: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
     }
 }

@@ -66,19 +66,19 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
 // [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
-// mxfp4_gemm_best_version), 1/2/3/4 = that rung (v1, v3 and v4 throw for a layer that is
-// not foldable). v4 (cuda/mxfp4_gemv.cu) is the decode rung for small M.
+// mxfp4_gemm_best_version), 1/2/3/5 = that rung (v1, v3 and v5 throw for a layer that is
+// not foldable). v5 (cuda/mxfp4_gemv.cu) is the decode rung for small M.
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
-// Which rung version 0 runs for M rows: v4 up to kMxfp4V4MaxM rows if the layer folds,
+// Which rung version 0 runs for M rows: v5 up to kMxfp4V5MaxM rows if the layer folds,
 // v2 up to kMxfp4V2MaxM rows (memory-bound decode; the only one for a layer that does not
-// fold), v3 above (if the layer is foldable, else v2). kMxfp4V4MaxM is 0 until a GPU run
-// has timed v4 against v2 (`ctk bench mxfp4 decode`, docs/mxfp4.md section 6): a rung
+// fold), v3 above (if the layer is foldable, else v2). kMxfp4V5MaxM is 0 until a GPU run
+// has timed v5 against v2 (`ctk bench mxfp4 decode`, docs/mxfp4.md section 6): a rung
 // becomes the default only on a measurement.
-constexpr int64_t kMxfp4V4MaxM = 0;
+constexpr int64_t kMxfp4V5MaxM = 0;
 constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 

@@ -149,10 +149,10 @@ Tensor run_rung(const Problem& p, int version) {
     return cuda::to_host(out);
 }
 
-// The rung version 0 must pick (cuda/ops_mxfp4.h): v4 for decode when the layer folds,
+// The rung version 0 must pick (cuda/ops_mxfp4.h): v5 for decode when the layer folds,
 // v2 for decode when it does not, v3 above kMxfp4V2MaxM rows (the test GPU is sm_90).
 int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
-    if (M <= cuda::kMxfp4V4MaxM && w.foldable) return 4;
+    if (M <= cuda::kMxfp4V5MaxM && w.foldable) return 5;
     if (M <= cuda::kMxfp4V2MaxM || !w.foldable) return 2;
     return 3;
 }
@@ -262,7 +262,7 @@ TEST_CASE("mxfp4_gemm: every rung on vLLM's shapes (M 1/26/257 x N x K), bf16 an
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, N, K, dt, (i / 2) % 2 == 0, 1000 + i, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+            for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
             ++i;
         }
     }
@@ -273,13 +273,13 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 1024} (N 256
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+            for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
             CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == expected_best(M, p.w_dev));
         }
     }
 }
 
-TEST_CASE("mxfp4_gemm v4: every M of a launch (1..16, 8-row halves) on awkward N and K, bf16 and f16") {
+TEST_CASE("mxfp4_gemm v5: every M of a launch (1..16, 8-row halves) on awkward N and K, bf16 and f16") {
     // N off the 16-row tile and the 2-tile CTA (N = 8: one partial tile; 1000: 63 tiles,
     // the last CTA has one), K = 32 (one half chunk), K % 64 == 32 (the last chunk's
     // second block is padding and must be skipped), K = 4160 (65 chunks: uneven K split
@@ -293,7 +293,7 @@ TEST_CASE("mxfp4_gemm v4: every M of a launch (1..16, 8-row halves) on awkward N
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, s.N, s.K, dt, (i / 2) % 2 == 0, ++seed, 110, 129);
             finish_problem(p);
-            for (int v : {2, 4}) check_against_ref(p, v, false);
+            for (int v : {2, 5}) check_against_ref(p, v, false);
             ++i;
         }
     }
@@ -308,7 +308,7 @@ TEST_CASE("mxfp4_gemm: exact arithmetic gives the reference bit for bit, every r
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(s.M, s.N, s.K, dt, true, ++seed, 122, 127, true);
             finish_problem(p, false);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, true);
+            for (int v : {1, 2, 3, 5}) check_against_ref(p, v, true);
         }
     }
 }
@@ -321,7 +321,7 @@ TEST_CASE("mxfp4_gemm: NaN blocks (scale 255) give NaN rows, every rung") {
         s[69 * 8 + 0] = 255;  // row 69, block 0
         finish_problem(p);
         CHECK(p.w_dev.nan_blocks == 2);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
         Tensor got = run_rung(p, 2);
         CHECK(std::isnan(to_float(got, 0 * 70 + 3)));
         CHECK(std::isnan(to_float(got, 32 * 70 + 69)));
@@ -336,7 +336,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         p.w.scales.data<uint8_t>()[0] = 0;
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == -27);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
     }
     // bf16 codes 0..127 in one layer: span 127 > 101, only v2 takes it (and version 0 picks it).
     {
@@ -349,7 +349,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         check_against_ref(p, 0, false);
         CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 0..127") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 1); }).find("cannot for this layer") != std::string::npos);
-        CHECK(error_of([&] { run_rung(p, 4); }).find("cannot for this layer") != std::string::npos);
+        CHECK(error_of([&] { run_rung(p, 5); }).find("cannot for this layer") != std::string::npos);
         CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
     }
     // Code 254 with |e2m1| <= 1.5 (finite in fp32/bf16: 1.5 * 2^127) and small activations
@@ -367,7 +367,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
             else p.x.data<fp16_t>()[i].bits = fp16_from_float(v);
         }
         finish_problem(p);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
     }
 }
 
@@ -380,7 +380,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
         finish_problem(p);
         CHECK(p.w_dev.foldable);
         CHECK(p.w_dev.fold_shift == 0);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
     }
     {
         Problem p = make_problem(100, 64, 512, DType::F16, true, 6001, 104, 129);
@@ -392,7 +392,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             CHECK(cuda::mxfp4_gemm_best_version(100, p.w_dev) == 2);
             check_against_ref(p, 0, false);
             CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 104..129 span 25") != std::string::npos);
-            CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 104..129 span 25") != std::string::npos);
+            CHECK(error_of([&] { run_rung(p, 5); }).find("scale codes 104..129 span 25") != std::string::npos);
             CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
         } else {
             FAIL_CHECK("seed 6001 did not draw both end codes");
@@ -407,7 +407,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             p.x.data<fp16_t>()[i].bits = fp16_from_float(to_float(p.x, i) * std::ldexp(1.0f, -20));
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == 22);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
     }
 }
 
@@ -445,7 +445,7 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("M >= 1") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, cuda::device_zeros(DType::BF16, {21})); }).find("bias") !=
           std::string::npos);
-    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 5); }).find("version") != std::string::npos);
+    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 6); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
 }
@@ -453,7 +453,7 @@ TEST_CASE("mxfp4: errors name the parameter") {
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
     Problem p = make_problem(3, 40, 96, DType::BF16, true, 8000, 118, 126);
     finish_problem(p);
-    for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+    for (int v : {1, 2, 3, 5}) check_against_ref(p, v, false);
 }
 
 }  // TEST_SUITE("gpu")

@@ -72,7 +72,7 @@ TEST_CASE("mxfp4 bits: folded factor times a placed pair is e2m1 * 2^e exactly, 
     }
 }
 
-TEST_CASE("mxfp4 bits: the two-halves folded factor (v4) equals the one-half factor, every code of the windows") {
+TEST_CASE("mxfp4 bits: the two-halves folded factor (v5) equals the one-half factor, every code of the windows") {
     for (int bf16 = 0; bf16 < 2; ++bf16) {
         const int e_lo = bf16 ? -100 : -23, e_hi = 1;
         for (int shift = -130; shift <= 130; ++shift) {

@@ -46,7 +46,7 @@ CTK_HD uint16_t e8m0_folded_factor_f16(uint32_t code, int shift) {
     return static_cast<uint16_t>((static_cast<int>(code) - shift - 98) << 10);  // field 15 + 14 + e
 }
 
-// v4 (cuda/mxfp4_gemv.cu): the folded factors of byte B of a scale word in both 16-bit
+// v5 (cuda/mxfp4_gemv.cu): the folded factors of byte B of a scale word in both 16-bit
 // halves at once, the bits of e8m0_folded_factor_bf16/f16(code, shift) twice. The code
 // goes into both halves (t = code * 0x10001; one prmt on the GPU), then one 32-bit
 // multiply-add: t * 2^7 + (126 - shift) * 2^7 * 0x10001 (bf16 field 127 + 126 + e), or
