@@ -67,11 +67,18 @@
 //    warpgroups on wgmma. 5-8 % faster than v3 at M = 4096 (1070 us, 0.55x cuBLAS), and
 //    where its 256-row x tile needs fewer waves (256 x 14336 x 4096: 83 against 127 us).
 //
+// v5 (decode, cuda/mxfp4_gemv.cu): gemv-style. A CTA owns 2 whole tiles over all of K
+//    (its warps split K and are summed once through shared memory: no global split-K),
+//    fragments go straight into registers with two batches in flight per warp, and the
+//    scale is folded into the 16-bit weight as in v3 (layers that fold; the MMAs then
+//    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096; not yet timed on a
+//    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V5MaxM in ops_mxfp4.h).
+//
 // Version 0 (mxfp4_gemm_best_version, from the H100 runs): v2 up to 32 rows (two 16-row
 // slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 up to
 // 64 rows, v3 or v4 by their tile waves up to 511 rows, v4 from 512 rows.
 //
-// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
+// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -83,6 +90,7 @@
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
+#include "mxfp4_gemv.h"
 #include "ops.h"
 #include "mxfp4_dequant.cuh"
 #include "mxfp4_gemm_sm90.cuh"
@@ -783,7 +791,9 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 }  // namespace
 
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
-    // v3 and v4 need wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
+    // v5 (decode, scale folded) where measured faster and the layer folds; v3 and v4 need
+    // wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
+    if (M <= kMxfp4V5MaxM && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
     if (M >= kMxfp4V4MinM) return 4;
     if (M <= 64) return 3;
@@ -817,14 +827,15 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 4, "version: expected 0 (best), 1, 2, 3 or 4, found ", version);
+    CTK_CHECK(version >= 0 && version <= 5, "version: expected 0 (best), 1, 2, 3, 4 or 5, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
               " (use version 0 or 2)");
-    CTK_CHECK(version < 3 || device_capability() == 90, "mxfp4_gemm v", version,
+    const bool wgmma_rung = version == 3 || version == 4;
+    CTK_CHECK(!wgmma_rung || device_capability() == 90, "mxfp4_gemm v", version,
               " needs sm_90 (wgmma); this device is sm_", device_capability());
-    CTK_CHECK(version < 3 || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
+    CTK_CHECK(!wgmma_rung || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
               " needs an sm_90a build (wgmma); rebuild with ARCH=sm_90a");
     const auto* xp = static_cast<const uint16_t*>(x.raw());
     const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
@@ -834,7 +845,8 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
         case 1: bf16 ? run_v1<true>(xp, w, bp, op, M) : run_v1<false>(xp, w, bp, op, M); break;
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
         case 3: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
-        default: mxfp4_gemm_v4(xp, w, bp, op, M); break;
+        case 4: mxfp4_gemm_v4(xp, w, bp, op, M); break;
+        default: run_mxfp4_v5(xp, w, bp, op, M); break;
     }
 }
 

@@ -66,17 +66,21 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
 // [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
-// mxfp4_gemm_best_version), 1/2/3/4 = that rung (v1, v3 and v4 throw for a layer that is
-// not foldable; v3 and v4 need an sm_90a build on an sm_90 device).
+// mxfp4_gemm_best_version), 1..5 = that rung (v1, v3, v4 and v5 throw for a layer that is
+// not foldable; v3 and v4 need an sm_90a build on an sm_90 device). v5
+// (cuda/mxfp4_gemv.cu) is the gemv-style decode rung for small M.
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
-// Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6): v2 up to
-// kMxfp4V2MaxM rows (decode; two 16-row slices still beat the wgmma rungs); above, if the
-// layer is foldable and the device runs wgmma: v3 up to 64 rows, v3 or v4 by a wave count
-// below 512 rows, v4 from 512 rows; else v2.
+// Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6): v5 up to
+// kMxfp4V5MaxM rows if the layer folds; v2 up to kMxfp4V2MaxM rows (decode; two 16-row
+// slices still beat the wgmma rungs; the only decode rung for a layer that does not fold);
+// above, if the layer is foldable and the device runs wgmma: v3 up to 64 rows, v3 or v4 by
+// a wave count below 512 rows, v4 from 512 rows; else v2. A rung becomes the default only
+// on a measurement (`ctk bench mxfp4 decode` for v5 against v2).
+constexpr int64_t kMxfp4V5MaxM = 0;
 constexpr int64_t kMxfp4V2MaxM = 32;
 constexpr int64_t kMxfp4V4MinM = 512;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);

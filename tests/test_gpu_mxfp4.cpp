@@ -150,6 +150,15 @@ Tensor run_rung(const Problem& p, int version) {
     return cuda::to_host(out);
 }
 
+// The rung version 0 must pick (cuda/ops_mxfp4.h) for a layer of a few weight tiles (one
+// wave for v3 and v4 alike): v5 for decode when the layer folds, v2 for decode when it does
+// not, then v3 below kMxfp4V4MinM rows and v4 from there (the test GPU is sm_90).
+int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
+    if (M <= cuda::kMxfp4V5MaxM && w.foldable) return 5;
+    if (M <= cuda::kMxfp4V2MaxM || !w.foldable) return 2;
+    return M < cuda::kMxfp4V4MinM ? 3 : 4;
+}
+
 std::string label(const Problem& p, int version) {
     return cat("mxfp4_gemm v", version, " ", p.M, "x", p.N, "x", p.K, " ", dtype_name(p.dt), p.bias ? " +bias" : "",
                " seed ", p.seed);
@@ -255,7 +264,7 @@ TEST_CASE("mxfp4_gemm: every rung on vLLM's shapes (M 1/26/257 x N x K), bf16 an
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, N, K, dt, (i / 2) % 2 == 0, 1000 + i, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
             ++i;
         }
     }
@@ -266,11 +275,29 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 257, 1024} (
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
-            // N = 264 is 3 weight tiles: one wave for v3 and v4 alike, so v3 below 512 rows.
-            const int best = M <= cuda::kMxfp4V2MaxM ? 2 : M < cuda::kMxfp4V4MinM ? 3 : 4;
-            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == best);
+            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+            CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == expected_best(M, p.w_dev));
             check_against_ref(p, 0, false);
+        }
+    }
+}
+
+TEST_CASE("mxfp4_gemm v5: every M of a launch (1..16, 8-row halves) on awkward N and K, bf16 and f16") {
+    // N off the 16-row tile and the 2-tile CTA (N = 8: one partial tile; 1000: 63 tiles,
+    // the last CTA has one), K = 32 (one half chunk), K % 64 == 32 (the last chunk's
+    // second block is padding and must be skipped), K = 4160 (65 chunks: uneven K split
+    // over the CTA's warps). Codes 110..129, bias alternating; v2 on the same problems.
+    struct S { int64_t N, K; };
+    uint64_t seed = 2500;
+    int i = 0;
+    for (S s : {S{8, 32}, S{1000, 96}, S{40, 4160}, S{264, 1056}}) {
+        for (int64_t M = 1; M <= 16; ++M) {
+            if (s.N * s.K > 100000 && M % 5 != 1 && M != 8 && M != 16) continue;  // CPU reference time
+            const DType dt = i % 2 ? DType::F16 : DType::BF16;
+            Problem p = make_problem(M, s.N, s.K, dt, (i / 2) % 2 == 0, ++seed, 110, 129);
+            finish_problem(p);
+            for (int v : {2, 5}) check_against_ref(p, v, false);
+            ++i;
         }
     }
 }
@@ -284,7 +311,7 @@ TEST_CASE("mxfp4_gemm: exact arithmetic gives the reference bit for bit, every r
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(s.M, s.N, s.K, dt, true, ++seed, 122, 127, true);
             finish_problem(p, false);
-            for (int v : {1, 2, 3, 4}) check_against_ref(p, v, true);
+            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, true);
         }
     }
 }
@@ -297,7 +324,7 @@ TEST_CASE("mxfp4_gemm: NaN blocks (scale 255) give NaN rows, every rung") {
         s[69 * 8 + 0] = 255;  // row 69, block 0
         finish_problem(p);
         CHECK(p.w_dev.nan_blocks == 2);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
         Tensor got = run_rung(p, 2);
         CHECK(std::isnan(to_float(got, 0 * 70 + 3)));
         CHECK(std::isnan(to_float(got, 32 * 70 + 69)));
@@ -312,7 +339,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         p.w.scales.data<uint8_t>()[0] = 0;
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == -27);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
     }
     // bf16 codes 0..127 in one layer: span 127 > 101, only v2 takes it (and version 0 picks it).
     {
@@ -326,6 +353,8 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 0..127") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 0..127") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 1); }).find("cannot for this layer") != std::string::npos);
+        CHECK(error_of([&] { run_rung(p, 5); }).find("cannot for this layer") != std::string::npos);
+        CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
     }
     // Code 254 with |e2m1| <= 1.5 (finite in fp32/bf16: 1.5 * 2^127) and small activations
     // (2^-20 x in bf16, 2^-12 x in f16): finite products and sums; bf16 outputs are finite,
@@ -342,7 +371,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
             else p.x.data<fp16_t>()[i].bits = fp16_from_float(v);
         }
         finish_problem(p);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
     }
 }
 
@@ -355,7 +384,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
         finish_problem(p);
         CHECK(p.w_dev.foldable);
         CHECK(p.w_dev.fold_shift == 0);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
     }
     {
         Problem p = make_problem(100, 64, 512, DType::F16, true, 6001, 104, 129);
@@ -368,6 +397,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             check_against_ref(p, 0, false);
             CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 104..129 span 25") != std::string::npos);
             CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 104..129 span 25") != std::string::npos);
+            CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
         } else {
             FAIL_CHECK("seed 6001 did not draw both end codes");
         }
@@ -381,7 +411,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             p.x.data<fp16_t>()[i].bits = fp16_from_float(to_float(p.x, i) * std::ldexp(1.0f, -20));
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == 22);
-        for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
     }
 }
 
@@ -419,7 +449,7 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("M >= 1") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, cuda::device_zeros(DType::BF16, {21})); }).find("bias") !=
           std::string::npos);
-    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 5); }).find("version") != std::string::npos);
+    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 6); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
 }
@@ -453,7 +483,7 @@ TEST_CASE("mxfp4_gemm v4: every x tile (64, 128, 256 rows), several tiles per CT
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
     Problem p = make_problem(3, 40, 96, DType::BF16, true, 8000, 118, 126);
     finish_problem(p);
-    for (int v : {1, 2, 3, 4}) check_against_ref(p, v, false);
+    for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
 }
 
 }  // TEST_SUITE("gpu")

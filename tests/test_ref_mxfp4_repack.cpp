@@ -72,6 +72,31 @@ TEST_CASE("mxfp4 bits: folded factor times a placed pair is e2m1 * 2^e exactly, 
     }
 }
 
+TEST_CASE("mxfp4 bits: the two-halves folded factor (v5) equals the one-half factor, every code of the windows") {
+    for (int bf16 = 0; bf16 < 2; ++bf16) {
+        const int e_lo = bf16 ? -100 : -23, e_hi = 1;
+        for (int shift = -130; shift <= 130; ++shift) {
+            const uint32_t add = e8m0_folded_factor_x2_add(shift, bf16);
+            for (int code = 0; code < 255; ++code) {
+                const int e = code - 127 - shift;
+                if (e < e_lo || e > e_hi) continue;
+                const uint16_t f = bf16 ? e8m0_folded_factor_bf16(code, shift) : e8m0_folded_factor_f16(code, shift);
+                // The code in byte B, other bytes random-ish (they must not leak in).
+                const uint32_t other = 0xA5u + 0x3Cu * static_cast<uint32_t>(code);
+                const uint32_t want = f | (static_cast<uint32_t>(f) << 16);
+                const uint32_t w0 = (other * 0x01010101u & 0xFFFFFF00u) | code;
+                const uint32_t w1 = (other * 0x01010101u & 0xFFFF00FFu) | code << 8;
+                const uint32_t w2 = (other * 0x01010101u & 0xFF00FFFFu) | code << 16;
+                const uint32_t w3 = (other * 0x01010101u & 0x00FFFFFFu) | static_cast<uint32_t>(code) << 24;
+                if (e8m0_folded_factor_x2<0>(w0, add, bf16) != want || e8m0_folded_factor_x2<1>(w1, add, bf16) != want ||
+                    e8m0_folded_factor_x2<2>(w2, add, bf16) != want || e8m0_folded_factor_x2<3>(w3, add, bf16) != want) {
+                    FAIL_CHECK("bf16 ", bf16, " shift ", shift, " code ", code);
+                }
+            }
+        }
+    }
+}
+
 // Random MXFP4 weight with scale codes in [lo, hi].
 static Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
     Tensor codes = Tensor::empty(DType::U8, {N, K});

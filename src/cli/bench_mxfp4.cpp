@@ -4,7 +4,8 @@
 // Cases: M in {1, 16, 64, 256, 4096} x (N, K) in {(4096, 4096), (14336, 4096),
 // (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); v3 beside it at
 // M = 64, 256, 4096 and v2 / v4 at M = 32 (the crossover) on every shape; f16 for a
-// subset; each rung alone on 14336x4096 for the ladder in docs/mxfp4.md.
+// subset; each rung alone on 14336x4096 for the ladder in docs/mxfp4.md (v2 and v5 for
+// decode).
 // Conventions (cli/bench.h): median of CUDA events. The L2 is flushed before every run
 // by reading 256 MiB (cuda::time_median_ms), so weights come from DRAM and no
 // dirty lines are written back during the timed call.
@@ -12,6 +13,8 @@
 // the activations read and the output written once.
 //
 //   ctk bench mxfp4                  all cases
+//   ctk bench mxfp4 decode           the decode rungs v2 and v5, M in {1, 2, 4, 8, 16}, the
+//                                    four shapes, bf16 (and f16 on 14336x4096)
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 #include <cstdio>
 #include <string>
@@ -94,8 +97,22 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) 
 
 void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     Rng rng(42);
+    const int64_t Ms[] = {1, 16, 64, 256, 4096};
+    struct NK { int64_t N, K; };
+    const NK shapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192}};
+    if (args.size() == 1 && args[0] == "decode") {
+        for (NK s : shapes) {
+            Layer l = make_layer(rng, s.N, s.K, DType::BF16);
+            for (int64_t M : {1, 2, 4, 8, 16})
+                for (int v : {2, 5}) out.push_back(time_case(rng, l, M, DType::BF16, v));
+        }
+        Layer lh = make_layer(rng, 14336, 4096, DType::F16);
+        for (int64_t M : {1, 16})
+            for (int v : {2, 5}) out.push_back(time_case(rng, lh, M, DType::F16, v));
+        return;
+    }
     if (!args.empty()) {
-        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options or 'once M N K V', found '",
+        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options, 'decode' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
@@ -108,9 +125,6 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
                     mnk(M, N, K).c_str());
         return;
     }
-    const int64_t Ms[] = {1, 16, 64, 256, 4096};
-    struct NK { int64_t N, K; };
-    const NK shapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192}};
     for (NK s : shapes) {
         Layer l = make_layer(rng, s.N, s.K, DType::BF16);
         for (int64_t M : Ms) out.push_back(time_case(rng, l, M, DType::BF16, 0));
@@ -125,6 +139,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             // The ladder: each rung alone (v1 only where it finishes quickly).
             for (int64_t M : {1, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 1));
             for (int64_t M : {1, 16, 17, 64}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
+            for (int64_t M : {1, 4, 8, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 5));
             for (int64_t M : {16, 32}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
             for (int64_t M : {17, 128, 1024}) out.push_back(time_case(rng, l, M, DType::BF16, 4));
         }

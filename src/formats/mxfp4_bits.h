@@ -46,4 +46,27 @@ CTK_HD uint16_t e8m0_folded_factor_f16(uint32_t code, int shift) {
     return static_cast<uint16_t>((static_cast<int>(code) - shift - 98) << 10);  // field 15 + 14 + e
 }
 
+// v5 (cuda/mxfp4_gemv.cu): the folded factors of byte B of a scale word in both 16-bit
+// halves at once, the bits of e8m0_folded_factor_bf16/f16(code, shift) twice. The code
+// goes into both halves (t = code * 0x10001; one prmt on the GPU), then one 32-bit
+// multiply-add: t * 2^7 + (126 - shift) * 2^7 * 0x10001 (bf16 field 127 + 126 + e), or
+// t * 2^10 + (-98 - shift) * 2^10 * 0x10001 (f16 field 15 + 14 + e), mod 2^32. Each half's
+// true value lies in [0, 2^16) for every code inside the fold window, so no carry or
+// borrow crosses between the halves and the sum is both factors side by side. Codes
+// outside the window (255, or the padding code 127 of a far-off layer) give garbage:
+// callers handle 255 themselves and never multiply padding.
+CTK_HD uint32_t e8m0_folded_factor_x2_add(int shift, bool bf16) {
+    const int half = bf16 ? (126 - shift) * 128 : (-98 - shift) * 1024;
+    return static_cast<uint32_t>(half) * 0x10001u;
+}
+template <int B>
+CTK_HD uint32_t e8m0_folded_factor_x2(uint32_t scale_word, uint32_t add, bool bf16) {
+#if defined(__CUDA_ARCH__)
+    const uint32_t t = __byte_perm(scale_word, 0u, B | (4 << 4) | (B << 8) | (4 << 12));  // 4: a zero byte
+#else
+    const uint32_t t = ((scale_word >> (8 * B)) & 0xFFu) * 0x10001u;
+#endif
+    return t * (bf16 ? 128u : 1024u) + add;
+}
+
 }  // namespace ctk

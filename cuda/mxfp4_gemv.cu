@@ -1,0 +1,355 @@
+// MXFP4 W4A16 decode, rung v5 ("gemv-style"): out[M, N] = x[M, K] @ dequant(W)^T (+ bias)
+// for small M (M <= 16 per launch, larger M in 16-row slices). Same inputs, layout and
+// exactness contract as cuda/mxfp4_gemm.cu (read its header first); launched through
+// mxfp4_gemm(..., version = 5), and by version 0 where mxfp4_gemm_best_version says so.
+//
+// Why a new rung. v2 at M = 1 was measured instruction- and start-up-bound, not
+// memory-bound (docs/mxfp4.md section 6): each warp streamed a short stripe through a
+// 3-stage cp.async ring (2 units in flight), the E8M0 scale was applied in fp32 to every
+// 32-block's partial (2 extra MMAs' worth of FMAs per block), and stripes that cut a tile
+// were summed through global memory by the last-arriving warp. v5 removes all three:
+//
+//  - Whole tiles per CTA, no split-K across CTAs: a CTA owns kV5Tiles = 2 consecutive
+//    16-row tiles over the full K; its KW warps split the k-chunks into contiguous ranges
+//    and are summed once, in warp order (deterministic), through shared memory.
+//  - Loads straight into registers, software-pipelined: a warp keeps two batches of
+//    kV5Batch chunks x 2 tiles (16 B per lane per tile-chunk, ld.global.nc, no L1
+//    allocation) in flight while it multiplies the previous batch - no shared-memory
+//    ring, no cp.async bookkeeping, no __syncwarp.
+//  - The scale is folded into the 16-bit weight (the layer's fold plan, as v3): the
+//    nibble pair goes to bf16/f16 with the two logic ops of formats/mxfp4_bits.h and ONE
+//    multiply by 2^(126 + e) / 2^(14 + e), e = code - 127 - fold_shift, which is exactly
+//    e2m1 * 2^e; the MMAs then accumulate straight into the fp32 sums, and the epilogue
+//    multiplies by 2^fold_shift. The four multipliers of a lane's chunk (rows g / g + 8,
+//    blocks 0 / 1) come from its scale word with one byte_perm (the code into both 16-bit
+//    halves) and one integer multiply-add each. NaN blocks (code 255) get a NaN
+//    multiplier (template NANS, only for layers that have them). A layer that does not
+//    fold is refused (version 0 then runs v2, which takes every code).
+//  - x comes from global memory (L1/L2-resident: every CTA reads it) as the mma B
+//    fragments themselves, 4 bytes per lane per k8 piece, shared by the warp's 2 tiles.
+//
+// Exactness: every 16-bit weight is e2m1 * 2^e exactly (the fold plan keeps e in the
+// 16-bit window), every product with a 16-bit activation is exact in fp32, so v5 differs
+// from ref::mxfp4_gemm only in the order of the fp32 additions (kSumOrderUlps in
+// tests/test_gpu_mxfp4.cpp), like every other rung. The padded half of a last chunk
+// (K % 64 == 32) is skipped, not multiplied: its padding scale may lie outside the window.
+//
+// Measured: NOT YET (the session that wrote it got no GPU run). Predicted for 14336x4096
+// bf16, M = 1: 13-16 us (v2 21.5 us, cuBLAS 44.6 us on the H100): ~100 warp instructions
+// per 512-byte tile-chunk (80 of them the dequantization) = >= 6.2 us of issue, under the
+// ~10.4 us the 31.2 MB need at 3 TB/s, plus ~3 us of fixed cost. Checked so far by a CPU
+// emulation of the per-lane index math (docs/mxfp4.md section 6, "v5"); the gpu tests run
+// it on every shape of the suite. Version 0 keeps v2 until a run has timed v5.
+//
+// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "check.cuh"
+#include "formats/fp16.h"
+#include "formats/mxfp4.h"
+#include "formats/mxfp4_bits.h"
+#include "mxfp4_gemv.h"
+#include "ops.h"
+#include "ptx.cuh"
+
+namespace ctk::cuda {
+
+namespace {
+
+// Shape of the work (template parameters T, P; chosen by v5_shape()):
+//   T = 16-row tiles per CTA (and per warp): the x fragments are shared by the T tiles;
+//   P = k-chunks per batch; two batches (2 P T x 16 bytes per lane) in flight per warp.
+constexpr int kV5MaxWarps = 16; // warps per CTA (the K split), at most
+constexpr int kV5ChunkK = 64;
+
+template <bool BF16>
+__device__ __forceinline__ float v5_to_float(uint16_t h) {
+    return BF16 ? bf16_to_float(h) : fp16_to_float(h);
+}
+template <bool BF16>
+__device__ __forceinline__ uint16_t v5_from_float(float v) {
+    return BF16 ? bf16_from_float(v) : fp16_from_float(v);
+}
+
+// Streamed once: read-only path, do not keep in L1 (x lives there).
+__device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
+}
+
+// Folded multiplier of byte B of a scale word in both 16-bit halves (formats/mxfp4_bits.h:
+// one prmt and one integer multiply-add), NaN for code 255 when the layer has NaN blocks.
+template <bool BF16, bool NANS, int B>
+__device__ __forceinline__ uint32_t v5_multiplier(uint32_t sw, uint32_t add) {
+    const uint32_t m = e8m0_folded_factor_x2<B>(sw, add, BF16);
+    if (NANS && ((sw >> (8 * B)) & 0xFFu) == 0xFFu) return BF16 ? 0x7FC07FC0u : 0x7E007E00u;  // NaN block
+    return m;
+}
+
+template <bool BF16>
+__device__ __forceinline__ uint32_t v5_mul(uint32_t a, uint32_t b) {
+    return BF16 ? ptx::mul_bf16x2(a, b) : ptx::mul_f16x2(a, b);
+}
+
+// The A fragment of one k16 step (fragment word `word`), scale folded in: rows g (a0, a2)
+// and g + 8 (a1, a3) have their own multiplier.
+template <bool BF16>
+__device__ __forceinline__ void v5_fragment(uint32_t word, uint32_t mul_g, uint32_t mul_g8, uint32_t (&a)[4]) {
+    a[0] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 0) : e2m1x2_placed_f16(word, 0), mul_g);
+    a[1] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 1) : e2m1x2_placed_f16(word, 1), mul_g8);
+    a[2] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 2) : e2m1x2_placed_f16(word, 2), mul_g);
+    a[3] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 3) : e2m1x2_placed_f16(word, 3), mul_g8);
+}
+
+template <bool BF16>
+__device__ __forceinline__ void v5_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    if (BF16) ptx::mma_m16n8k16_bf16(d, a, b0, b1, d);
+    else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
+}
+
+// One batch of a warp: P chunks x T tiles of fragments and scale words.
+template <int T, int P>
+struct V5Batch {
+    uint4 w[P][T];
+    uint32_t s[P][T];
+};
+
+template <bool BF16, int MT, bool NANS, int T, int P>
+__global__ void __launch_bounds__(kV5MaxWarps * 32)
+    v5_kernel(const uint16_t* __restrict__ x,       // [M, K], M <= 8 MT
+              const uint4* __restrict__ words,      // [n_tiles, k_chunks, 32] x 16 B
+              const uint32_t* __restrict__ swords,  // [n_tiles, k_chunks, 8]
+              const uint16_t* __restrict__ bias,    // [N] or null
+              uint16_t* __restrict__ out,           // [M, N]
+              int M, int N, int K, int n_tiles, int k_chunks, uint32_t mul_add, float out_scale) {
+    extern __shared__ float4 v5_red[];  // [KW][T * MT][32 lanes]
+    const int kw = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+    const int c_begin = warp * k_chunks / kw, c_end = (warp + 1) * k_chunks / kw;
+
+    // This lane's fragment and scale-word streams, one per tile (a missing last tile
+    // re-reads the previous one; its sums are never written).
+    const uint4* wp[T];
+    const uint32_t* sp[T];
+#pragma unroll
+    for (int i = 0; i < T; ++i) {
+        const int64_t tile = min(blockIdx.x * T + i, n_tiles - 1);
+        wp[i] = words + tile * k_chunks * 32 + lane;
+        sp[i] = swords + tile * k_chunks * 8 + g;
+    }
+    // x rows 8 mt + g of this lane (B fragment column g), or none.
+    const uint32_t* xp[MT];
+    bool xok[MT];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+        xok[mt] = mt * 8 + g < M;
+        xp[mt] = reinterpret_cast<const uint32_t*>(x + (int64_t)(xok[mt] ? mt * 8 + g : 0) * K) + q;
+    }
+
+    float acc[T][MT][4];
+#pragma unroll
+    for (int i = 0; i < T; ++i)
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
+
+    auto load = [&](V5Batch<T, P>& b, int c0) {
+#pragma unroll
+        for (int j = 0; j < P; ++j) {
+            if (c0 + j < c_end) {
+#pragma unroll
+                for (int i = 0; i < T; ++i) {
+                    b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
+                    b.s[j][i] = __ldg(sp[i] + (int64_t)(c0 + j) * 8);
+                }
+            }
+        }
+    };
+
+    auto compute = [&](const V5Batch<T, P>& b, int c0) {
+#pragma unroll
+        for (int j = 0; j < P; ++j) {
+            const int c = c0 + j;
+            if (c >= c_end) break;                           // warp-uniform
+            const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
+            // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
+            // (columns 16 s + 8 h + 2q, + 1).
+            uint32_t bx[MT][4][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int s = 0; s < 4; ++s)
+#pragma unroll
+                    for (int h = 0; h < 2; ++h)
+                        bx[mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
+#pragma unroll
+            for (int i = 0; i < T; ++i) {
+                const uint32_t sw = b.s[j][i];
+                const uint32_t m_g0 = v5_multiplier<BF16, NANS, 0>(sw, mul_add);
+                const uint32_t m_g8_0 = v5_multiplier<BF16, NANS, 1>(sw, mul_add);
+                const uint32_t words4[4] = {b.w[j][i].x, b.w[j][i].y, b.w[j][i].z, b.w[j][i].w};
+#pragma unroll
+                for (int s = 0; s < 2; ++s) {
+                    uint32_t a[4];
+                    v5_fragment<BF16>(words4[s], m_g0, m_g8_0, a);
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt) v5_mma<BF16>(acc[i][mt], a, bx[mt][s][0], bx[mt][s][1]);
+                }
+                if (full) {
+                    const uint32_t m_g1 = v5_multiplier<BF16, NANS, 2>(sw, mul_add);
+                    const uint32_t m_g8_1 = v5_multiplier<BF16, NANS, 3>(sw, mul_add);
+#pragma unroll
+                    for (int s = 2; s < 4; ++s) {
+                        uint32_t a[4];
+                        v5_fragment<BF16>(words4[s], m_g1, m_g8_1, a);
+#pragma unroll
+                        for (int mt = 0; mt < MT; ++mt) v5_mma<BF16>(acc[i][mt], a, bx[mt][s][0], bx[mt][s][1]);
+                    }
+                }
+            }
+        }
+    };
+
+    // Two batches in flight: while batch A is multiplied, batch B's loads are out.
+    V5Batch<T, P> ba, bb;
+    load(ba, c_begin);
+    for (int c = c_begin; c < c_end; c += 2 * P) {
+        load(bb, c + P);
+        compute(ba, c);
+        load(ba, c + 2 * P);
+        compute(bb, c + P);
+    }
+
+    // Sum the KW warps' partials in warp order through shared memory.
+#pragma unroll
+    for (int i = 0; i < T; ++i)
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+            v5_red[(warp * T * MT + i * MT + mt) * 32 + lane] =
+                make_float4(acc[i][mt][0], acc[i][mt][1], acc[i][mt][2], acc[i][mt][3]);
+    __syncthreads();
+    for (int j = warp; j < T * MT; j += kw) {
+        const int i = j / MT, mt = j % MT;
+        const int tile = blockIdx.x * T + i;
+        if (tile >= n_tiles) continue;
+        float4 sum = v5_red[j * 32 + lane];
+        for (int w = 1; w < kw; ++w) {
+            const float4 v = v5_red[(w * T * MT + j) * 32 + lane];
+            sum.x += v.x;
+            sum.y += v.y;
+            sum.z += v.z;
+            sum.w += v.w;
+        }
+        const float r[4] = {sum.x, sum.y, sum.z, sum.w};
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {  // rows g and g + 8 of the tile
+            const int n = tile * 16 + g + 8 * h;
+            if (n >= N) continue;
+            const float bv = bias ? v5_to_float<BF16>(bias[n]) : 0.0f;
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const int m = mt * 8 + 2 * q + e;
+                if (m < M) out[(int64_t)m * N + n] = v5_from_float<BF16>(r[2 * h + e] * out_scale + bv);
+            }
+        }
+    }
+}
+
+// Warps per CTA (the K split). CTK_MXFP4_V5_WARPS overrides (tuning runs). Otherwise the
+// most warps (16, 8, 4, 2) that leave each warp >= 2 batches of chunks and still put
+// every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps per SM
+// (occupancy calculator, asked once per kernel: no host work per call).
+int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int P) {
+    static const int forced = [] {
+        const char* e = std::getenv("CTK_MXFP4_V5_WARPS");  // 0 or unset: the rule below
+        return e ? std::min(kV5MaxWarps, std::max(0, std::atoi(e))) : 0;
+    }();
+    if (forced) return forced;
+    const int sms = device_sm_count();
+    for (int kw = kV5MaxWarps; kw > 1; kw /= 2) {
+        if (k_chunks < kw * 2 * P) continue;
+        if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
+    }
+    return 1;
+}
+
+template <bool BF16, int MT, bool NANS, int T, int P>
+void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
+    auto kernel = v5_kernel<BF16, MT, NANS, T, P>;
+    const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
+    const int n_ctas = (n_tiles + T - 1) / T;
+    const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
+    static int per_sm[kV5MaxWarps + 1] = {};
+    static bool configured = false;
+    if (!configured) {
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        kV5MaxWarps * smem_per_warp));
+        for (int kw = 1; kw <= kV5MaxWarps; kw *= 2)
+            CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[kw], kernel, kw * 32, kw * smem_per_warp));
+        configured = true;
+    }
+    const int kw = v5_warps(per_sm, n_ctas, k_chunks, P);
+    const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
+    const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
+    kernel<<<n_ctas, kw * 32, kw * smem_per_warp>>>(x, static_cast<const uint4*>(w.words.raw()),
+                                                    static_cast<const uint32_t*>(w.scale_words.raw()), bias, out, M,
+                                                    static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks,
+                                                    mul_add, out_scale);
+    CUDA_CHECK_LAUNCH();
+}
+
+// Work shape (T tiles per CTA, P chunks per batch): CTK_MXFP4_V5_SHAPE = 0..3 picks one
+// of the instantiated shapes (tuning runs: 0 = (2, 2), 1 = (1, 4), 2 = (4, 1), 3 = (2, 4));
+// otherwise (2, 2), the design point (not yet chosen by a measured sweep).
+int v5_shape() {
+    static const int forced = [] {
+        const char* e = std::getenv("CTK_MXFP4_V5_SHAPE");
+        return e ? std::min(3, std::max(0, std::atoi(e))) + 1 : 0;
+    }();
+    if (forced) return forced - 1;
+    return 0;
+}
+
+template <bool BF16, int MT, bool NANS>
+void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
+    switch (v5_shape()) {
+        case 0: launch_v5<BF16, MT, NANS, 2, 2>(x, w, bias, out, M); break;
+        case 1: launch_v5<BF16, MT, NANS, 1, 4>(x, w, bias, out, M); break;
+        case 2: launch_v5<BF16, MT, NANS, 4, 1>(x, w, bias, out, M); break;
+        default: launch_v5<BF16, MT, NANS, 2, 4>(x, w, bias, out, M); break;
+    }
+}
+
+template <bool BF16>
+void run_v5_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    const bool nans = w.nan_blocks > 0;
+    for (int64_t m0 = 0; m0 < M; m0 += 16) {  // 16-row slices (each streams W again)
+        const int rows = static_cast<int>(std::min<int64_t>(16, M - m0));
+        const uint16_t* xs = x + m0 * w.K;
+        uint16_t* os = out + m0 * w.N;
+        if (rows <= 8) {
+            if (nans) launch_v5_shaped<BF16, 1, true>(xs, w, bias, os, rows);
+            else launch_v5_shaped<BF16, 1, false>(xs, w, bias, os, rows);
+        } else {
+            if (nans) launch_v5_shaped<BF16, 2, true>(xs, w, bias, os, rows);
+            else launch_v5_shaped<BF16, 2, false>(xs, w, bias, os, rows);
+        }
+    }
+}
+
+}  // namespace
+
+void run_mxfp4_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    CTK_CHECK(w.foldable, "mxfp4_gemm v5 folds the scale into a 16-bit weight and cannot for this layer: ",
+              w.fold_error, " (use version 0 or 2)");
+    if (w.act_dtype == DType::BF16) run_v5_typed<true>(x, w, bias, out, M);
+    else run_v5_typed<false>(x, w, bias, out, M);
+}
+
+}  // namespace ctk::cuda
