@@ -51,6 +51,7 @@
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
+#include "mxfp4_dequant.cuh"
 #include "mxfp4_gemv.h"
 #include "ops.h"
 #include "ptx.cuh"
@@ -64,15 +65,6 @@ namespace {
 //   P = k-chunks per batch; two batches (2 P T x 16 bytes per lane) in flight per warp.
 constexpr int kV5MaxWarps = 16; // warps per CTA (the K split), at most
 constexpr int kV5ChunkK = 64;
-
-template <bool BF16>
-__device__ __forceinline__ float v5_to_float(uint16_t h) {
-    return BF16 ? bf16_to_float(h) : fp16_to_float(h);
-}
-template <bool BF16>
-__device__ __forceinline__ uint16_t v5_from_float(float v) {
-    return BF16 ? bf16_from_float(v) : fp16_from_float(v);
-}
 
 // Streamed once: read-only path, do not keep in L1 (x lives there).
 __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
@@ -251,11 +243,11 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
         for (int h = 0; h < 2; ++h) {  // rows g and g + 8 of the tile
             const int n = tile * 16 + g + 8 * h;
             if (n >= N) continue;
-            const float bv = bias ? v5_to_float<BF16>(bias[n]) : 0.0f;
+            const float bv = bias ? act_to_float<BF16>(bias[n]) : 0.0f;
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
                 const int m = mt * 8 + 2 * q + e;
-                if (m < M) out[(int64_t)m * N + n] = v5_from_float<BF16>(r[2 * h + e] * out_scale + bv);
+                if (m < M) out[(int64_t)m * N + n] = act_from_float<BF16>(r[2 * h + e] * out_scale + bv);
             }
         }
     }
