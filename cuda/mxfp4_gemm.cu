@@ -75,8 +75,12 @@
 //    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V5MaxM in ops_mxfp4.h).
 //
 // Version 0 (mxfp4_gemm_best_version, from the H100 runs): v2 up to 32 rows (two 16-row
-// slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 up to
-// 64 rows, v3 or v4 by their tile waves up to 511 rows, v4 from 512 rows.
+// slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 above.
+// Two rungs wait for a GPU run before version 0 takes them (the session that wrote them
+// ran out of device time): v5 (kMxfp4V5MaxM = 0: never timed) and v4's 256-row x tile
+// (timed, not yet checked against the reference; kMxfp4V4ByDefault = false). With it,
+// version 0 would run v3 up to 64 rows, v3 or v4 by their tile waves up to 511 rows and v4
+// from 512 rows.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -795,8 +799,8 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
     if (M <= kMxfp4V5MaxM && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
+    if (!kMxfp4V4ByDefault || M <= 64) return 3;
     if (M >= kMxfp4V4MinM) return 4;
-    if (M <= 64) return 3;
     // 65..511 rows: a k64 chunk took ~1.0 us in v3 (2 warpgroups, 128 x 128 tiles, one CTA
     // per SM) and ~1.2 us in v4 (128 x BX tiles, BX = 128 or 256), both latency-bound
     // whatever the tile; v4 wins only where its larger tile needs fewer waves of tiles

@@ -77,12 +77,17 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6): v5 up to
 // kMxfp4V5MaxM rows if the layer folds; v2 up to kMxfp4V2MaxM rows (decode; two 16-row
 // slices still beat the wgmma rungs; the only decode rung for a layer that does not fold);
-// above, if the layer is foldable and the device runs wgmma: v3 up to 64 rows, v3 or v4 by
-// a wave count below 512 rows, v4 from 512 rows; else v2. A rung becomes the default only
-// on a measurement (`ctk bench mxfp4 decode` for v5 against v2).
+// above, if the layer is foldable and the device runs wgmma: v3 (with kMxfp4V4ByDefault:
+// v3 up to 64 rows, v3 or v4 by a wave count below 512 rows, v4 from 512 rows); else v2.
+// A rung becomes the default only once a GPU run has checked and timed it (`ctk bench
+// mxfp4 decode` for v5 against v2).
 constexpr int64_t kMxfp4V5MaxM = 0;
 constexpr int64_t kMxfp4V2MaxM = 32;
 constexpr int64_t kMxfp4V4MinM = 512;
+// v4's 256-row x tile (the one version 0 would use from 129 rows) was timed on the H100 but
+// never compared with the reference on a device; version 0 keeps v3 until the gpu tests
+// (which force every x tile) have run it. The 64- and 128-row tiles passed them.
+constexpr bool kMxfp4V4ByDefault = false;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 // Tests: caps v4's persistent grid at max_ctas CTAs (0 = one per SM), so that small

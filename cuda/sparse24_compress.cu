@@ -45,6 +45,10 @@ namespace ctk::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+// compress_bitmask8_x2_kernel was written in a session that got no GPU run: the 8-bit
+// bitmask path keeps compress_bitmask_kernel<1> until the gpu tests have checked the x2
+// kernel bit for bit on a device (then set this to true and time it: docs/sparse24.md 2.1).
+constexpr bool kBitmask8x2Verified = false;
 constexpr unsigned long long kNoError = ~0ull;
 
 // Bits of an element that must be nonzero for it to count as a nonzero weight: the
@@ -540,7 +544,8 @@ void sparse24_from_bitmask_into(const Tensor& compressed, const Tensor& bitmask,
     if (es == 2) {
         compress_bitmask_kernel<2><<<blocks_for(nwords), kThreads>>>(cp, bp, vp, mp, N, K, Kp, nwords, vec16,
                                                                       error_slot());
-    } else if (vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 && Np / 16 <= 65535) {
+    } else if (kBitmask8x2Verified && vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 &&
+               Np / 16 <= 65535) {
         // K % 32 == 0: compressed rows are 16-byte multiples, bitmask rows 4-byte multiples.
         const dim3 grid(static_cast<unsigned>(blocks_for(Kp / 64 * 16)), static_cast<unsigned>(Np / 16));
         compress_bitmask8_x2_kernel<<<grid, kThreads>>>(cp, bp, vp, mp, N, K, Kp, error_slot());

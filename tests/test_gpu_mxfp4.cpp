@@ -156,7 +156,7 @@ Tensor run_rung(const Problem& p, int version) {
 int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
     if (M <= cuda::kMxfp4V5MaxM && w.foldable) return 5;
     if (M <= cuda::kMxfp4V2MaxM || !w.foldable) return 2;
-    return M < cuda::kMxfp4V4MinM ? 3 : 4;
+    return cuda::kMxfp4V4ByDefault && M >= cuda::kMxfp4V4MinM ? 4 : 3;
 }
 
 std::string label(const Problem& p, int version) {
