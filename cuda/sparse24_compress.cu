@@ -27,7 +27,8 @@
 // bitmask -> kernel layout 2.06-2.18 TB/s; i8 dense 2.63-2.71 TB/s with the two-word
 // kernel (1.05 with one word per thread: instruction bound); i8 bitmask 1.38 TB/s with
 // one word per thread (the two-word bitmask kernel: built and CPU-tested in the sp24
-// round, predicted ~2.5-2.7 TB/s like the dense one, not yet measured on the device).
+// round, predicted ~2.5-2.7 TB/s like the dense one, never run on a device yet: the launcher
+// keeps the one-word kernel until it has, kBitmask8x2Verified).
 // Library compressors manage 70-80 GB/s.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*compress*'   Bench: ctk bench sparse24

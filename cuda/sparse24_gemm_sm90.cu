@@ -26,7 +26,8 @@
 //      cluster: the splits of a tile are one thread-block cluster and add their partial
 //      tiles through distributed shared memory (no global partials / fence / counter,
 //      which cost 2.2-3.8 us per launch on H100); docs/sparse24_v3.md 4c (sp24 round:
-//      built and CPU-tested, device numbers pending).
+//      built and CPU-tested, never run on a device yet, so the plan takes it only when
+//      asked, split_reduce = 2, until a GPU run has checked and timed it).
 //
 // Per stage (128 bytes of activation row = 64 logical K for 16-bit, 128 for 8-bit):
 //   A: 128 weight rows x 64 bytes of compressed values, TMA 64-byte swizzle  (8 KiB)
