@@ -64,6 +64,7 @@
 #include "ops.h"
 #include "ptx.cuh"
 #include "tensor_map.cuh"
+#include "wgmma_store.cuh"
 
 namespace ctk::cuda {
 namespace {
@@ -159,27 +160,7 @@ __device__ __forceinline__ void v4_epilogue(const float (&acc)[BX / 2], const V4
 #pragma unroll
             for (int h = 0; h < 2; ++h)
                 r[h][e] = act_from_float<BF16>(__fadd_rn(__fmul_rn(acc[4 * j + 2 * h + e], p.out_scale), bv[h]));
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int n = n_row0 + 8 * h;
-            const int m_even = m0 + 8 * j + 2 * t;
-            if (pair_ok) {
-                // g even keeps x row 2t and takes its neighbour's W row n + 1 of that x row;
-                // g odd keeps x row 2t + 1 and takes W row n - 1.
-                const uint16_t send = (g & 1) ? r[h][0] : r[h][1];
-                const uint16_t recv = static_cast<uint16_t>(__shfl_xor_sync(0xffffffffu, send, 4));
-                const int m = (g & 1) ? m_even + 1 : m_even;
-                const int n_lo = (g & 1) ? n - 1 : n;
-                const uint32_t word = (g & 1) ? (uint32_t(recv) | uint32_t(r[h][1]) << 16)
-                                              : (uint32_t(r[h][0]) | uint32_t(recv) << 16);
-                if (m < p.M && n_lo < p.N)
-                    *reinterpret_cast<uint32_t*>(p.out + static_cast<size_t>(m) * p.N + n_lo) = word;
-            } else {
-#pragma unroll
-                for (int e = 0; e < 2; ++e)
-                    if (m_even + e < p.M && n < p.N) p.out[static_cast<size_t>(m_even + e) * p.N + n] = r[h][e];
-            }
-        }
+        store_d_block(p.out, p.M, p.N, r, n_row0, m0 + 8 * j + 2 * t, g, pair_ok);
     }
 }
 

@@ -144,15 +144,6 @@ __device__ __forceinline__ uint4 ld_shared_cluster_v4(uint32_t cluster_addr) {
     return v;
 }
 
-// %cluster_nctarank: the number of CTAs in this CTA's cluster (1 without clusters).
-__device__ __forceinline__ uint32_t cluster_nctarank() {
-    uint32_t r = 1;
-#if CTK_SM90A
-    asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
-#endif
-    return r;
-}
-
 // barrier.cluster.arrive.release + barrier.cluster.wait.acquire (9.7.13.2): every thread
 // of every CTA of the cluster. Used after the barriers are initialised (before any CTA
 // touches a peer's) and before exit (no CTA leaves while a peer may still signal it).

@@ -118,6 +118,35 @@ __device__ __forceinline__ uint32_t seg_elem(const uint32_t (&seg)[8], int e) {
     return ES == 2 ? (seg[e >> 1] >> (16 * (e & 1))) & 0xFFFFu : (seg[e >> 2] >> (8 * (e & 3))) & 0xFFu;
 }
 
+// The site of an 8-bit thread that builds TWO words (compress_dense8_x2_kernel,
+// compress_bitmask8_x2_kernel): thread q = (p, g, t) of row tile r = blockIdx.y, t in
+// {0, 1}, owns row 16r + g + 8t over K [64p, 64p + 64) and the words of lanes 4g + t
+// (K 64p..+31) and 4g + t + 2 (K 64p+32..+63) of block (r, p). `valid`: q names a block.
+struct X2Site {
+    int64_t r, p, row;
+    int g, t;
+    bool valid;
+    __device__ X2Site(int64_t Kp) {
+        const int64_t nb = Kp / 64;
+        const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // over nb * 16
+        valid = q < nb * 16;
+        r = blockIdx.y, p = q >> 4;
+        const int sub = static_cast<int>(q & 15);
+        g = sub >> 1, t = sub & 1;
+        row = 16 * r + g + 8 * t;
+    }
+    // The 32 kept bytes of the row's 64-K block and its two metadata words.
+    __device__ void store(uint8_t* values, uint32_t* meta, int64_t Kp, uint4 kept0, uint4 kept1, uint32_t e0,
+                          uint32_t e1) const {
+        uint4* dst = reinterpret_cast<uint4*>(values + row * (Kp / 2) + 32 * p);
+        dst[0] = kept0;
+        dst[1] = kept1;
+        uint32_t* m = meta + (r * (Kp / 64) + p) * 32 + 4 * g + t;
+        m[0] = e0;
+        m[2] = e1;
+    }
+};
+
 // ---- dense -> kernel layout -------------------------------------------------------
 
 // w: [N, K] dtype of ES bytes. values: [Np, Kp/2]. meta: Np*Kp/64/... words.
@@ -206,12 +235,9 @@ __global__ void compress_dense_kernel(const uint8_t* __restrict__ w, uint8_t* __
 __global__ void compress_dense8_x2_kernel(const uint8_t* __restrict__ w, uint8_t* __restrict__ values,
                                           uint32_t* __restrict__ meta, int64_t N, int64_t K, int64_t Kp,
                                           uint32_t nz4, unsigned long long* __restrict__ error) {
-    const int64_t nb = Kp / 64;
-    const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // over nb * 16
-    if (q >= nb * 16) return;
-    const int64_t r = blockIdx.y, p = q >> 4;
-    const int sub = static_cast<int>(q & 15), g = sub >> 1, t = sub & 1;
-    const int64_t row = 16 * r + g + 8 * t, G = K / 4;
+    const X2Site site(Kp);
+    if (!site.valid) return;
+    const int64_t p = site.p, row = site.row, G = K / 4;
     uint32_t v[16];  // group j of the 16 = one word
     const uint8_t* src = w + row * K + 64 * p;
 #pragma unroll
@@ -240,12 +266,8 @@ __global__ void compress_dense8_x2_kernel(const uint8_t* __restrict__ w, uint8_t
         }
         e[j >> 3] |= code << (4 * (j & 7));
     }
-    uint4* dst = reinterpret_cast<uint4*>(values + row * (Kp / 2) + 32 * p);
-    dst[0] = make_uint4(kept[0], kept[1], kept[2], kept[3]);
-    dst[1] = make_uint4(kept[4], kept[5], kept[6], kept[7]);
-    uint32_t* m = meta + (r * nb + p) * 32 + 4 * g + t;
-    m[0] = e[0];
-    m[2] = e[1];
+    site.store(values, meta, Kp, make_uint4(kept[0], kept[1], kept[2], kept[3]),
+               make_uint4(kept[4], kept[5], kept[6], kept[7]), e[0], e[1]);
 }
 
 // ---- bitmask -> kernel layout ------------------------------------------------------
@@ -314,12 +336,9 @@ __global__ void compress_bitmask_kernel(const uint8_t* __restrict__ compressed, 
 __global__ void compress_bitmask8_x2_kernel(const uint8_t* __restrict__ compressed, const uint8_t* __restrict__ bitmask,
                                             uint8_t* __restrict__ values, uint32_t* __restrict__ meta, int64_t N,
                                             int64_t K, int64_t Kp, unsigned long long* __restrict__ error) {
-    const int64_t nb = Kp / 64;
-    const int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // over nb * 16
-    if (q >= nb * 16) return;
-    const int64_t r = blockIdx.y, p = q >> 4;
-    const int sub = static_cast<int>(q & 15), g = sub >> 1, t = sub & 1;
-    const int64_t row = 16 * r + g + 8 * t, G = K / 4;
+    const X2Site site(Kp);
+    if (!site.valid) return;
+    const int64_t p = site.p, row = site.row, G = K / 4;
     uint4 kept[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
     uint32_t nib[2] = {0, 0};  // 8 nibbles each: groups 16p + 8h .. + 7
     if (row < N) {
@@ -348,12 +367,7 @@ __global__ void compress_bitmask8_x2_kernel(const uint8_t* __restrict__ compress
         }
         e[h] = word;
     }
-    uint4* dst = reinterpret_cast<uint4*>(values + row * (Kp / 2) + 32 * p);
-    dst[0] = kept[0];
-    dst[1] = kept[1];
-    uint32_t* m = meta + (r * nb + p) * 32 + 4 * g + t;
-    m[0] = e[0];
-    m[2] = e[1];
+    site.store(values, meta, Kp, kept[0], kept[1], e[0], e[1]);
 }
 
 // ---- bitmask -> dense -------------------------------------------------------------

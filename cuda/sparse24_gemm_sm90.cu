@@ -55,6 +55,7 @@
 #include "ptx_sm90.cuh"
 #include "sparse24_gemm_sm90.cuh"
 #include "tensor_map.cuh"
+#include "wgmma_store.cuh"
 
 namespace ctk::cuda {
 namespace {
@@ -233,27 +234,7 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScal
                 r[h][e] = p.out_bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
             }
         }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int n = n_row0 + 8 * h;  // this lane's row; g even: n even
-            const int m_even = m0 + 8 * j + 2 * t;
-            if (pair_ok) {
-                // g even keeps token 2t and takes its neighbour's row n+1 of the same token;
-                // g odd keeps token 2t+1 and takes row n-1 of that token.
-                const uint16_t send = (g & 1) ? r[h][0] : r[h][1];
-                const uint16_t recv = static_cast<uint16_t>(__shfl_xor_sync(0xffffffffu, send, 4));
-                const int m = (g & 1) ? m_even + 1 : m_even;
-                const int n_lo = (g & 1) ? n - 1 : n;
-                const uint32_t word = (g & 1) ? (uint32_t(recv) | uint32_t(r[h][1]) << 16)
-                                              : (uint32_t(r[h][0]) | uint32_t(recv) << 16);
-                if (m < p.M && n_lo < p.N)
-                    *reinterpret_cast<uint32_t*>(p.out + static_cast<size_t>(m) * p.N + n_lo) = word;
-            } else {
-#pragma unroll
-                for (int e = 0; e < 2; ++e)
-                    if (m_even + e < p.M && n < p.N) p.out[static_cast<size_t>(m_even + e) * p.N + n] = r[h][e];
-            }
-        }
+        store_d_block(p.out, p.M, p.N, r, n_row0, m0 + 8 * j + 2 * t, g, pair_ok);
     }
 }
 
