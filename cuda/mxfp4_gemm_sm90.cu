@@ -57,6 +57,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "check.cuh"
 #include "mxfp4_dequant.cuh"
@@ -99,6 +100,8 @@ struct V4Params {
     uint16_t* out;         // [M, N]
     int M, N, tiles_w, tiles_m, k_chunks, fold_shift;
     float out_scale;       // 2^fold_shift
+    int producer;          // 0: TMA by a dequantizing thread; 1: a TMA warp + 3 warps splitting each chunk; 2: same, whole chunks round robin
+    int dbg;               // tuning only: bit 0 leaves out the proxy fence, bit 1 the dequantization (wrong results)
 };
 
 // Output tile u -> (W tile, x tile): groups of kV4GroupM x tiles, x tile fastest.
@@ -180,7 +183,7 @@ __global__ void __launch_bounds__(kV4Threads, 1)
     if (threadIdx.x == 0) {
         for (int s = 0; s < S; ++s) {
             ptx::mbar_init(ptx::smem_u32(&full[s]), 1);   // the producer's arrive.expect_tx
-            ptx::mbar_init(ptx::smem_u32(&deq[s]), 4);    // one arrive per producer warp
+            ptx::mbar_init(ptx::smem_u32(&deq[s]), p.producer == 0 ? 4 : p.producer == 1 ? 3 : 1);  // dequantizing warps
             ptx::mbar_init(ptx::smem_u32(&empty[s]), 8);  // one arrive per consumer warp
         }
         ptx::fence_mbarrier_init();
@@ -191,7 +194,48 @@ __global__ void __launch_bounds__(kV4Threads, 1)
     __syncthreads();
     const int tiles = p.tiles_w * p.tiles_m;
 
-    if (wg == 0) {
+    if (wg == 0 && p.producer != 0) {
+        // ---- producer: warp 0 issues TMA with blocking waits; warps 1..3 dequantize ------
+        ptx::setmaxnreg_dec<kV4ProducerRegs>();
+        if (warp == 0) {
+            if (lane == 0) {
+                int n = 0;
+                for (int u = blockIdx.x; u < tiles; u += gridDim.x) {
+                    int tw, tm;
+                    v4_tile(u, p, tw, tm);
+                    for (int c = 0; c < p.k_chunks; ++c, ++n) {
+                        const int slot = n % S;
+                        ptx::mbar_wait(ptx::smem_u32(&empty[slot]), ((n / S) & 1) ^ 1);
+                        const uint32_t fb = ptx::smem_u32(&full[slot]);
+                        ptx::mbar_arrive_expect_tx(fb, L::kTx);
+                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kXOff + slot * L::kX), &tm_x, fb, c * 64, tm * BX);
+                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kWOff + slot * L::kW), &tm_w, fb, c * 128,
+                                         tw * kV4Tiles);
+                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kSOff + slot * L::kS), &tm_s, fb, c * 8,
+                                         tw * kV4Tiles);
+                    }
+                }
+            }
+        } else {
+            const int per_cta = (tiles - 1 - static_cast<int>(blockIdx.x)) / static_cast<int>(gridDim.x) + 1;
+            const int total = static_cast<int>(blockIdx.x) < tiles ? per_cta * p.k_chunks : 0;
+            const bool split = p.producer == 1;  // 1: every warp takes tiles w-1, w+2, w+5 of each chunk
+            for (int q = split ? 0 : warp - 1; q < total; q += split ? 1 : 3) {
+                const int slot = q % S;
+                ptx::mbar_wait(ptx::smem_u32(&full[slot]), (q / S) & 1);
+                const uint8_t* raw = smem + L::kWOff + slot * L::kW;
+                const uint8_t* scales = smem + L::kSOff + slot * L::kS;
+                uint8_t* a_tile = smem + L::kAOff + slot * L::kA;
+                if (!(p.dbg & 2)) {
+                    for (int t = split ? warp - 1 : 0; t < kV4Tiles; t += split ? 3 : 1)
+                        v4_dequantize_tile<BF16>(raw, scales, a_tile, t, lane, p.fold_shift);
+                }
+                if (!(p.dbg & 1)) ptx::fence_proxy_async_shared();
+                __syncwarp();
+                if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&deq[slot]));
+            }
+        }
+    } else if (wg == 0) {
         // ---- producer: TMA (thread 0) + dequantization (all 4 warps) -------------------
         ptx::setmaxnreg_dec<kV4ProducerRegs>();
         int lu = blockIdx.x, lc = 0, loaded = 0;  // next chunk to load: tile lu, chunk lc
@@ -228,9 +272,11 @@ __global__ void __launch_bounds__(kV4Threads, 1)
                 const uint8_t* raw = smem + L::kWOff + slot * L::kW;
                 const uint8_t* scales = smem + L::kSOff + slot * L::kS;
                 uint8_t* a_tile = smem + L::kAOff + slot * L::kA;
-                v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp, lane, p.fold_shift);
-                v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp + 1, lane, p.fold_shift);
-                ptx::fence_proxy_async_shared();  // stmatrix wrote A; wgmma reads it through the async proxy
+                if (!(p.dbg & 2)) {
+                    v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp, lane, p.fold_shift);
+                    v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp + 1, lane, p.fold_shift);
+                }
+                if (!(p.dbg & 1)) ptx::fence_proxy_async_shared();  // stmatrix wrote A; wgmma reads it through the async proxy
                 __syncwarp();
                 if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&deq[slot]));
             }
@@ -282,6 +328,11 @@ __global__ void __launch_bounds__(kV4Threads, 1)
 
 int v4_cta_limit = 0;  // tests: 0 = one CTA per SM
 int v4_forced_bx = 0;  // tests: 0 = by mxfp4_v4_bx
+int v4_producer = [] {  // EXPERIMENT: CTK_V4_PROD = 1 or 2 picks the dedicated-TMA-warp producer
+    const char* e = std::getenv("CTK_V4_PROD");
+    const int v = e ? std::atoi(e) : 0;
+    return v == 1 || v == 2 ? v : 0;
+}();
 
 template <bool BF16, int BX>
 struct V4Launcher {
@@ -332,6 +383,9 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     p.k_chunks = static_cast<int>(w.k_chunks);
     p.fold_shift = w.fold_shift;
     p.out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
+    p.producer = v4_producer;
+    static const int dbg = std::getenv("CTK_V4_DBG") ? std::atoi(std::getenv("CTK_V4_DBG")) : 0;  // tuning runs only
+    p.dbg = dbg;
     V4Launcher<BF16, BX>::launch(p.tiles_w * p.tiles_m, tm_x, tm_w, tm_s, p);
 }
 
