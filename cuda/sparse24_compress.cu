@@ -25,10 +25,8 @@
 // straight copy of 32 value bytes and one table lookup per bitmask nibble; K % 32 == 0).
 // Measured on an H100 (bytes read + written): f16 dense -> kernel layout 1.67 TB/s,
 // bitmask -> kernel layout 2.06-2.18 TB/s; i8 dense 2.63-2.71 TB/s with the two-word
-// kernel (1.05 with one word per thread: instruction bound); i8 bitmask 1.38 TB/s with
-// one word per thread (the two-word bitmask kernel: built and CPU-tested in the sp24
-// round, predicted ~2.5-2.7 TB/s like the dense one, never run on a device yet: the launcher
-// keeps the one-word kernel until it has, kBitmask8x2Verified).
+// kernel (1.05 with one word per thread: instruction bound); i8 / f8 bitmask 2.33-2.36
+// TB/s with the two-word kernel (1.38 with one word per thread; predicted 2.5-2.7).
 // Library compressors manage 70-80 GB/s.
 //
 // Test: ctk_tests -ts=gpu -tc='*sparse24*compress*'   Bench: ctk bench sparse24
@@ -46,10 +44,6 @@ namespace ctk::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-// compress_bitmask8_x2_kernel was written in a session that got no GPU run: the 8-bit
-// bitmask path keeps compress_bitmask_kernel<1> until the gpu tests have checked the x2
-// kernel bit for bit on a device (then set this to true and time it: docs/sparse24.md 2.1).
-constexpr bool kBitmask8x2Verified = false;
 constexpr unsigned long long kNoError = ~0ull;
 
 // Bits of an element that must be nonzero for it to count as a nonzero weight: the
@@ -559,7 +553,7 @@ void sparse24_from_bitmask_into(const Tensor& compressed, const Tensor& bitmask,
     if (es == 2) {
         compress_bitmask_kernel<2><<<blocks_for(nwords), kThreads>>>(cp, bp, vp, mp, N, K, Kp, nwords, vec16,
                                                                       error_slot());
-    } else if (kBitmask8x2Verified && vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 &&
+    } else if (vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 &&
                Np / 16 <= 65535) {
         // K % 32 == 0: compressed rows are 16-byte multiples, bitmask rows 4-byte multiples.
         const dim3 grid(static_cast<unsigned>(blocks_for(Kp / 64 * 16)), static_cast<unsigned>(Np / 16));
