@@ -701,10 +701,10 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 2,
               "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global) or 2 (cluster), found ",
               opt.split_reduce);
-    // Version 0 keeps the global reduction until the gpu tests and a benchmark have run the
-    // cluster path on a GPU (it was written in a session that got no device run).
-    constexpr bool kClusterSplitKByDefault = false;
-    const bool want_cluster = opt.split_reduce == 2 || (opt.split_reduce == 0 && kClusterSplitKByDefault);
+    // Only on request: on an H100 the default plan's 4-split decode tiles did not fit as
+    // clusters, and 2 splits as clusters were 4-8 % slower than 4 global splits
+    // (docs/sparse24_v3.md 4c).
+    const bool want_cluster = opt.split_reduce == 2;
     if (plan.splits > 1 && plan.cluster == 1 && plan.bn <= kMaxCsplitBN && plan.splits <= kMaxCsplit &&
         want_cluster && opt.max_ctas == 0) {
         const int need = plan.tiles * plan.splits;
