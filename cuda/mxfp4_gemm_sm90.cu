@@ -7,15 +7,16 @@
 // latency-bound (shared memory 61 %, SM 51 %). v4 splits the roles, as the Hopper 2:4
 // kernel (cuda/sparse24_gemm_sm90.cu) does, and adds the dequantization as a stage:
 //
-//   warpgroup 0 (producer, 56 registers): thread 0 issues the TMA copies of a stage:
+//   warpgroup 0 (producer, 56 registers): warp 0 (one thread) issues the TMA copies of
+//     a stage as soon as the consumers free it (blocking wait on "empty"):
 //       x tile   BX rows x 64 values, 128-byte swizzle        (TMA, zero-filled past M, K)
 //       W codes  8 repack tiles x 512 B (ref/mxfp4_repack.h: a 16 x 64 tile's fragments)
 //       W scales 8 x 32 B
-//     all on the stage's "full" mbarrier (it polls the "empty" barriers without blocking
-//     and fills every free stage, so loads run up to STAGES chunks ahead); then each of
-//     the 4 warps dequantizes 2 of the 8 tiles (32 rows x 64) with the scale folded in
-//     (exact by the fold plan, docs/mxfp4.md 5) and stores them with stmatrix into the
-//     stage's 128-byte-swizzled A tile, fence.proxy.async, arrives on "deq".
+//     all on the stage's "full" mbarrier. Warps 1..3 dequantize the 8 tiles (128 rows x
+//     64) with the scale folded in (exact by the fold plan, docs/mxfp4.md 5), store them
+//     with stmatrix into the stage's 128-byte-swizzled A tile, fence.proxy.async, and
+//     arrive on "deq": with the 256-row x tile all three share each chunk ("split"),
+//     with 64/128 rows each takes whole chunks in turn ("round robin").
 //   warpgroups 1, 2 (consumers, 224 registers): rows 64 cw .. 64 cw + 63 of the 128-row
 //     W tile; per chunk: wait full + deq, 4 x wgmma m64nBXk16 (A = dequantized W, B = x,
 //     both from shared memory), commit, retire the previous chunk's group and free its
@@ -27,27 +28,15 @@
 //   x tiles (x tile fastest) so the CTAs running together share W tiles and x stays in L2.
 //   BX (the wgmma N) by M: 64 (M <= 64), 128 (M <= 128), else 256.
 //
-// Measured (H100 SXM, bf16, L2 flushed, cuBLAS bf16 on the dequantized weight in the same
-// run; docs/mxfp4.md 6 has the table): short of the goal. The device tests passed with
-// BX = 64 and 128; the forced-tile test that compares BX = 256 with the reference was
-// added after the last device run (BX = 256 so far only timed).
-//   4096 x 14336 x 4096: 1070 us = 450 TFLOP/s, 0.55x cuBLAS (v3: 1152 us, 0.51x)
-//   4096 x 4096 x 4096 311 us (0.55x), 4096 x 4096 x 14336 1051 us (0.54x), 4096 x 8192^2
-//   1193 us (0.55x): 5-8 % faster than v3 on every shape, f16 1161 us (0.51x).
-//   256 x 14336 x 4096: 83 us (v3: 127 us; one wave of 112 tiles instead of two), but
-//   256 x 4096^2 77 us and every M = 64 case 10-20 % slower than v3.
-// What limits it: every shape and tile size takes the same ~1.2 us per k64 chunk and CTA
-// (M = 64, BX = 64: 32 CTAs x 64 chunks in 77 us; M = 4096, BX = 256: 13.6 tiles x 64
-// chunks in 1070 us), although BX = 64 has 1/4 of the MMA work and 1/3 of the shared-
-// memory traffic of BX = 256. So a chunk pays a fixed latency that the ring does not
-// hide: the producer looks like one chunk of TMA latency + dequantization per chunk, as
-// if the loads were not issued ahead (thread 0 fills free stages with a non-blocking
-// mbarrier.test_wait; either that test never succeeds or the per-warp dequantize-
-// stmatrix-fence chain is that long). Not yet separated by a measurement; the next run
-// would time a dedicated TMA warp (blocking waits, as the 2:4 kernel) with 3 warps
-// dequantizing whole chunks round robin, and the producer with the dequantization or
-// the proxy fence left out. The 128-row x tile above 128 rows cost as much per chunk
-// as the 256-row one (1024 x 14336 x 4096: 498 us), hence 256 there.
+// Measured (H100 SXM, bf16, L2 flushed, cuBLAS bf16 on the dequantized weight in the
+// same run; docs/mxfp4.md 6): 4096 x 14336 x 4096 0.82 ms = 0.72x cuBLAS (v3 0.51x),
+// 4096 x 4096 x 14336 0.79 ms (0.73x), 128 x 14336 x 4096 49 us (0.90x).
+// The first producer had thread 0 of a dequantizing warp issue the loads, polling the
+// "empty" barriers between its own chunks: loads ran barely ahead and every shape and
+// tile size paid ~1.2 us per chunk (4096 x 14336 x 4096: 1.07-1.21 ms, 0.49-0.55x).
+// Leaving the dequantization out of that producer only gained 20 %; the dedicated TMA
+// warp gained 32 % (split) and 25 % (round robin) at M = 4096, and round robin 49 % at
+// M = 128 (where split gained 42 %), hence the choice by BX.
 //
 // mxfp4_gemm version 0 uses v4 from 512 rows, and between 65 and 511 rows where its
 // larger tile needs fewer waves than v3 (mxfp4_gemm_best_version).
@@ -74,6 +63,7 @@ constexpr int kV4Rows = 128;              // W rows per output tile: 2 consumer 
 constexpr int kV4Tiles = kV4Rows / 16;    // repack tiles (16 rows each) per output tile
 constexpr int kV4Threads = 384;           // producer warpgroup + 2 consumer warpgroups
 constexpr int kV4GroupM = 8;              // x tiles per raster group
+constexpr int kV4Split = 1, kV4RoundRobin = 2;  // producer schedules (V4Params::producer)
 [[maybe_unused]] constexpr int kV4ProducerRegs = 56, kV4ConsumerRegs = 224;  // 128 * 56 + 256 * 224 <= 65536
 constexpr int kV4SmemBudget = 232448 - 2048;                // sm_90 opt-in maximum - alignment, barriers
 
@@ -84,7 +74,11 @@ struct V4Smem {
     static constexpr int kW = kV4Tiles * 512;    // raw fragments
     static constexpr int kS = kV4Tiles * 32;     // scale words
     static constexpr int kStage = kX + kA + kW + kS;
-    static constexpr int kStages = kV4SmemBudget / kStage < 8 ? kV4SmemBudget / kStage : 8;
+    static constexpr int kFit = kV4SmemBudget / kStage < 8 ? kV4SmemBudget / kStage : 8;
+    // A multiple of 3 where the round-robin producer may run (BX <= 128): then chunks q
+    // and q - kStages, which share a stage, go to the same dequantizing warp, so a warp
+    // waiting on a stage's "full" barrier never meets its phase of kStages chunks ago.
+    static constexpr int kStages = BX <= 128 ? kFit / 3 * 3 : kFit;
     [[maybe_unused]] static constexpr uint32_t kTx = kX + kW + kS;  // bytes the TMA unit completes per stage
     // Regions: every x and A tile stays 1024-byte aligned (the swizzle period).
     static constexpr int kXOff = 0;
@@ -100,8 +94,8 @@ struct V4Params {
     uint16_t* out;         // [M, N]
     int M, N, tiles_w, tiles_m, k_chunks, fold_shift;
     float out_scale;       // 2^fold_shift
-    int producer;          // 0: TMA by a dequantizing thread; 1: a TMA warp + 3 warps splitting each chunk; 2: same, whole chunks round robin
-    int dbg;               // tuning only: bit 0 leaves out the proxy fence, bit 1 the dequantization (wrong results)
+    int producer;          // kV4Split or kV4RoundRobin: how warps 1..3 share the dequantization
+    int dbg;               // tuning runs only (CTK_V4_DBG): bit 0 leaves out the proxy fence, bit 1 the dequantization (wrong results)
 };
 
 // Output tile u -> (W tile, x tile): groups of kV4GroupM x tiles, x tile fastest.
@@ -183,7 +177,7 @@ __global__ void __launch_bounds__(kV4Threads, 1)
     if (threadIdx.x == 0) {
         for (int s = 0; s < S; ++s) {
             ptx::mbar_init(ptx::smem_u32(&full[s]), 1);   // the producer's arrive.expect_tx
-            ptx::mbar_init(ptx::smem_u32(&deq[s]), p.producer == 0 ? 4 : p.producer == 1 ? 3 : 1);  // dequantizing warps
+            ptx::mbar_init(ptx::smem_u32(&deq[s]), p.producer == kV4Split ? 3 : 1);  // the warps that dequantize it
             ptx::mbar_init(ptx::smem_u32(&empty[s]), 8);  // one arrive per consumer warp
         }
         ptx::fence_mbarrier_init();
@@ -194,8 +188,8 @@ __global__ void __launch_bounds__(kV4Threads, 1)
     __syncthreads();
     const int tiles = p.tiles_w * p.tiles_m;
 
-    if (wg == 0 && p.producer != 0) {
-        // ---- producer: warp 0 issues TMA with blocking waits; warps 1..3 dequantize ------
+    if (wg == 0) {
+        // ---- producer: warp 0 issues the TMA copies, warps 1..3 dequantize ------------
         ptx::setmaxnreg_dec<kV4ProducerRegs>();
         if (warp == 0) {
             if (lane == 0) {
@@ -219,7 +213,10 @@ __global__ void __launch_bounds__(kV4Threads, 1)
         } else {
             const int per_cta = (tiles - 1 - static_cast<int>(blockIdx.x)) / static_cast<int>(gridDim.x) + 1;
             const int total = static_cast<int>(blockIdx.x) < tiles ? per_cta * p.k_chunks : 0;
-            const bool split = p.producer == 1;  // 1: every warp takes tiles w-1, w+2, w+5 of each chunk
+            // Split: every chunk is dequantized by all 3 warps (tiles w-1, w+2, w+5), so a
+            // chunk is ready soonest. Round robin: warp w takes whole chunks w-1, w+2, ...,
+            // so 3 chunks are in dequantization at once.
+            const bool split = p.producer == kV4Split;
             for (int q = split ? 0 : warp - 1; q < total; q += split ? 1 : 3) {
                 const int slot = q % S;
                 ptx::mbar_wait(ptx::smem_u32(&full[slot]), (q / S) & 1);
@@ -231,52 +228,6 @@ __global__ void __launch_bounds__(kV4Threads, 1)
                         v4_dequantize_tile<BF16>(raw, scales, a_tile, t, lane, p.fold_shift);
                 }
                 if (!(p.dbg & 1)) ptx::fence_proxy_async_shared();
-                __syncwarp();
-                if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&deq[slot]));
-            }
-        }
-    } else if (wg == 0) {
-        // ---- producer: TMA (thread 0) + dequantization (all 4 warps) -------------------
-        ptx::setmaxnreg_dec<kV4ProducerRegs>();
-        int lu = blockIdx.x, lc = 0, loaded = 0;  // next chunk to load: tile lu, chunk lc
-        int q = 0;                                 // chunks dequantized
-        for (int u = blockIdx.x; u < tiles; u += gridDim.x) {
-            for (int c = 0; c < p.k_chunks; ++c, ++q) {
-                if (threadIdx.x == 0) {
-                    // Fill every free stage up to S chunks ahead; block only when chunk q
-                    // itself has not been issued.
-                    while (lu < tiles && loaded < q + S) {
-                        const int slot = loaded % S;
-                        const uint32_t eb = ptx::smem_u32(&empty[slot]), parity = ((loaded / S) & 1) ^ 1;
-                        if (loaded > q) {
-                            if (!ptx::mbar_test(eb, parity)) break;
-                        } else {
-                            ptx::mbar_wait(eb, parity);
-                        }
-                        int tw, tm;
-                        v4_tile(lu, p, tw, tm);
-                        const uint32_t fb = ptx::smem_u32(&full[slot]);
-                        ptx::mbar_arrive_expect_tx(fb, L::kTx);
-                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kXOff + slot * L::kX), &tm_x, fb, lc * 64, tm * BX);
-                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kWOff + slot * L::kW), &tm_w, fb, lc * 128,
-                                         tw * kV4Tiles);
-                        ptx::tma_load_2d(ptx::smem_u32(smem + L::kSOff + slot * L::kS), &tm_s, fb, lc * 8,
-                                         tw * kV4Tiles);
-                        ++loaded;
-                        if (++lc == p.k_chunks) lc = 0, lu += gridDim.x;
-                    }
-                }
-                __syncwarp();
-                const int slot = q % S;
-                ptx::mbar_wait(ptx::smem_u32(&full[slot]), (q / S) & 1);
-                const uint8_t* raw = smem + L::kWOff + slot * L::kW;
-                const uint8_t* scales = smem + L::kSOff + slot * L::kS;
-                uint8_t* a_tile = smem + L::kAOff + slot * L::kA;
-                if (!(p.dbg & 2)) {
-                    v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp, lane, p.fold_shift);
-                    v4_dequantize_tile<BF16>(raw, scales, a_tile, 2 * warp + 1, lane, p.fold_shift);
-                }
-                if (!(p.dbg & 1)) ptx::fence_proxy_async_shared();  // stmatrix wrote A; wgmma reads it through the async proxy
                 __syncwarp();
                 if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&deq[slot]));
             }
@@ -328,10 +279,10 @@ __global__ void __launch_bounds__(kV4Threads, 1)
 
 int v4_cta_limit = 0;  // tests: 0 = one CTA per SM
 int v4_forced_bx = 0;  // tests: 0 = by mxfp4_v4_bx
-int v4_producer = [] {  // EXPERIMENT: CTK_V4_PROD = 1 or 2 picks the dedicated-TMA-warp producer
+int v4_forced_producer = [] {  // tuning runs: CTK_V4_PROD = 1 (split) or 2 (round robin)
     const char* e = std::getenv("CTK_V4_PROD");
     const int v = e ? std::atoi(e) : 0;
-    return v == 1 || v == 2 ? v : 0;
+    return v == kV4Split || v == kV4RoundRobin ? v : 0;
 }();
 
 template <bool BF16, int BX>
@@ -383,7 +334,10 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     p.k_chunks = static_cast<int>(w.k_chunks);
     p.fold_shift = w.fold_shift;
     p.out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
-    p.producer = v4_producer;
+    // Measured (H100, docs/mxfp4.md v4): round robin is faster with the 64/128-row x tiles
+    // (short chunks, the dequantization is the longer stage), split with the 256-row tile.
+    p.producer = v4_forced_producer ? v4_forced_producer : BX <= 128 ? kV4RoundRobin : kV4Split;
+    if (V4Smem<BX>::kStages % 3 != 0) p.producer = kV4Split;  // round robin needs it (V4Smem)
     static const int dbg = std::getenv("CTK_V4_DBG") ? std::atoi(std::getenv("CTK_V4_DBG")) : 0;  // tuning runs only
     p.dbg = dbg;
     V4Launcher<BF16, BX>::launch(p.tiles_w * p.tiles_m, tm_x, tm_w, tm_s, p);

@@ -105,11 +105,13 @@ __device__ __forceinline__ void v5_mma(float (&d)[4], const uint32_t (&a)[4], ui
     else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
 }
 
-// One batch of a warp: P chunks x T tiles of fragments and scale words.
-template <int T, int P>
+// One batch of a warp: P chunks x T tiles of fragments and scale words, and the x (B)
+// fragments of the P chunks, loaded together so that one round trip serves both.
+template <int T, int P, int MT>
 struct V5Batch {
     uint4 w[P][T];
     uint32_t s[P][T];
+    uint32_t x[P][MT][4][2];
 };
 
 template <bool BF16, int MT, bool NANS, int T, int P>
@@ -151,35 +153,37 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
 
-    auto load = [&](V5Batch<T, P>& b, int c0) {
+    auto load = [&](V5Batch<T, P, MT>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
-            if (c0 + j < c_end) {
+            const int c = c0 + j;
+            if (c < c_end) {
 #pragma unroll
                 for (int i = 0; i < T; ++i) {
-                    b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
-                    b.s[j][i] = __ldg(sp[i] + (int64_t)(c0 + j) * 8);
+                    b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)c * 32);
+                    b.s[j][i] = __ldg(sp[i] + (int64_t)c * 8);
                 }
+                // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
+                // (columns 16 s + 8 h + 2q, + 1); zeros past M and in a padded half chunk.
+                const bool full = c * kV5ChunkK + kV5ChunkK <= K;
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                    for (int s = 0; s < 4; ++s)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h)
+                            b.x[j][mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
             }
         }
     };
 
-    auto compute = [&](const V5Batch<T, P>& b, int c0) {
+    auto compute = [&](const V5Batch<T, P, MT>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             const int c = c0 + j;
             if (c >= c_end) break;                           // warp-uniform
             const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
-            // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
-            // (columns 16 s + 8 h + 2q, + 1).
-            uint32_t bx[MT][4][2];
-#pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-                for (int s = 0; s < 4; ++s)
-#pragma unroll
-                    for (int h = 0; h < 2; ++h)
-                        bx[mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
+            const auto& bx = b.x[j];
 #pragma unroll
             for (int i = 0; i < T; ++i) {
                 const uint32_t sw = b.s[j][i];
@@ -209,7 +213,7 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
     };
 
     // Two batches in flight: while batch A is multiplied, batch B's loads are out.
-    V5Batch<T, P> ba, bb;
+    V5Batch<T, P, MT> ba, bb;
     load(ba, c_begin);
     for (int c = c_begin; c < c_end; c += 2 * P) {
         load(bb, c + P);

@@ -15,8 +15,9 @@
 //   ctk bench mxfp4                  all cases
 //   ctk bench mxfp4 decode           the decode rungs v2 and v5, M in {1, 2, 4, 8, 16}, the
 //                                    four shapes, bf16 (and f16 on 14336x4096)
-//   ctk bench mxfp4 prefill          the prefill rungs v3 and v4, M in {128, 1024, 4096},
-//                                    14336x4096 and 4096x14336, bf16 (tuning runs)
+//   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
+//   ctk bench mxfp4 prefill          the prefill rungs v3 and v4, M in {64, 128, 256, 1024,
+//                                    4096}, the four shapes, bf16 (tuning runs)
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 #include <cstdio>
 #include <string>
@@ -113,16 +114,23 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             for (int v : {2, 5}) out.push_back(time_case(rng, lh, M, DType::F16, v));
         return;
     }
-    if (args.size() == 1 && args[0] == "prefill") {
-        for (NK s : {shapes[1], shapes[2]}) {
+    if (args.size() == 2 && args[0] == "decode" && args[1] == "v5") {
+        for (NK s : {shapes[0], shapes[1], shapes[2]}) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
-            for (int64_t M : {128, 1024, 4096})
+            for (int64_t M : {1, 4, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 5));
+        }
+        return;
+    }
+    if (args.size() == 1 && args[0] == "prefill") {
+        for (NK s : shapes) {
+            Layer l = make_layer(rng, s.N, s.K, DType::BF16);
+            for (int64_t M : {64, 128, 256, 1024, 4096})
                 for (int v : {3, 4}) out.push_back(time_case(rng, l, M, DType::BF16, v));
         }
         return;
     }
     if (!args.empty()) {
-        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options, 'decode', 'prefill' or 'once M N K V', found '",
+        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
