@@ -62,25 +62,24 @@
 //    is in flight) and ran at the same speed (1108 us); 2 warpgroups x 256 rows of x: 1205
 //    us. ncu (M = 4096): shared memory 61 %, SM 51 %, DRAM 13 %: latency-bound.
 //
-// v4 (cuda/mxfp4_gemm_sm90.cu): warp-specialized and persistent, TMA for x and the
-//    packed weight, a producer warpgroup dequantizing into shared memory, two consumer
-//    warpgroups on wgmma. 5-8 % faster than v3 at M = 4096 (1070 us, 0.55x cuBLAS), and
-//    where its 256-row x tile needs fewer waves (256 x 14336 x 4096: 83 against 127 us).
+// v4 (cuda/mxfp4_gemm_sm90.cu): warp-specialized and persistent: a TMA warp loads x and
+//    the packed weight a ring ahead, three warps dequantize into shared memory, two
+//    consumer warpgroups run wgmma. 0.72x cuBLAS at M = 4096 (820 us on 14336x4096, v3
+//    1150 us) with that producer; its first producer (loads issued by a dequantizing
+//    thread) ran at 0.49-0.55x.
 //
 // v5 (decode, cuda/mxfp4_gemv.cu): gemv-style. A CTA owns 2 whole tiles over all of K
 //    (its warps split K and are summed once through shared memory: no global split-K),
 //    fragments go straight into registers with two batches in flight per warp, and the
 //    scale is folded into the 16-bit weight as in v3 (layers that fold; the MMAs then
-//    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096; not yet timed on a
-//    GPU, so version 0 keeps v2 for decode until it is (kMxfp4V5MaxM in ops_mxfp4.h).
+//    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096, measured 21.3 us
+//    (v2 21.5): both pay the same fixed cost (docs/mxfp4.md v5).
 //
-// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v2 up to 32 rows (two 16-row
-// slices still beat the wgmma rungs: 32 x 14336 x 4096 61 us against v3's 64 us), v3 above.
-// Two rungs wait for a GPU run before version 0 takes them (the session that wrote them
-// ran out of device time): v5 (kMxfp4V5MaxM = 0: never timed) and v4's 256-row x tile
-// (timed, not yet checked against the reference; kMxfp4V4ByDefault = false). With it,
-// version 0 would run v3 up to 64 rows, v3 or v4 by their tile waves up to 511 rows and v4
-// from 512 rows.
+// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 for
+// the other M up to 32 rows (two 16-row slices still beat the wgmma rungs: 32 x 14336 x
+// 4096 56 us against v3's 64 us), v3 above. v4 waits for a gpu test run of its new
+// producer (kMxfp4V4ByDefault = false); with it, version 0 runs v3 up to 64 rows, v3 or v4
+// by their tile waves up to 511 rows and v4 from 512 rows.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -797,7 +796,7 @@ void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias,
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // v5 (decode, scale folded) where measured faster and the layer folds; v3 and v4 need
     // wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
-    if (M <= kMxfp4V5MaxM && w.foldable) return 5;
+    if (mxfp4_v5_takes(M) && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
     if (!kMxfp4V4ByDefault || M <= 64) return 3;
     if (M >= kMxfp4V4MinM) return 4;

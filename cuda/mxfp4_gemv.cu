@@ -34,12 +34,15 @@
 // tests/test_gpu_mxfp4.cpp), like every other rung. The padded half of a last chunk
 // (K % 64 == 32) is skipped, not multiplied: its padding scale may lie outside the window.
 //
-// Measured: NOT YET (the session that wrote it got no GPU run). Predicted for 14336x4096
-// bf16, M = 1: 13-16 us (v2 21.5 us, cuBLAS 44.6 us on the H100): ~100 warp instructions
-// per 512-byte tile-chunk (80 of them the dequantization) = >= 6.2 us of issue, under the
-// ~10.4 us the 31.2 MB need at 3 TB/s, plus ~3 us of fixed cost. Checked so far by a CPU
-// emulation of the per-lane index math (docs/mxfp4.md section 6, "v5"); the gpu tests run
-// it on every shape of the suite. Version 0 keeps v2 until a run has timed v5.
+// Measured (H100 SXM, 2026-12-06; the gpu tests passed on it, v5 on every shape of the
+// suite): 1x14336x4096 bf16 21.3 us (v2 21.5, cuBLAS 43.0): the prediction (13-16 us)
+// was wrong. 1x4096x4096 10.8 us (v2 12.8); M = 16 5-25 % faster than v2 on every shape;
+// M = 2..8 2-12 % slower on the large shapes. Fitting time = F + bytes / R over the
+// shapes gives R ~2.1-2.4 TB/s and F ~6.5 us, so the fixed part, not the issue rate,
+// keeps M = 1 away from 14 us. One suspect: each warp loads its x fragments only when it
+// multiplies a batch (an L2 round trip per batch on the critical path); the branch
+// experiment/mxfp4-v5-xprefetch loads them with the weight batch (built, not yet run).
+// Version 0 takes v5 at M = 1 and 9..16 (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -105,13 +108,11 @@ __device__ __forceinline__ void v5_mma(float (&d)[4], const uint32_t (&a)[4], ui
     else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
 }
 
-// One batch of a warp: P chunks x T tiles of fragments and scale words, and the x (B)
-// fragments of the P chunks, loaded together so that one round trip serves both.
-template <int T, int P, int MT>
+// One batch of a warp: P chunks x T tiles of fragments and scale words.
+template <int T, int P>
 struct V5Batch {
     uint4 w[P][T];
     uint32_t s[P][T];
-    uint32_t x[P][MT][4][2];
 };
 
 template <bool BF16, int MT, bool NANS, int T, int P>
@@ -153,37 +154,35 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
 
-    auto load = [&](V5Batch<T, P, MT>& b, int c0) {
+    auto load = [&](V5Batch<T, P>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
-            const int c = c0 + j;
-            if (c < c_end) {
+            if (c0 + j < c_end) {
 #pragma unroll
                 for (int i = 0; i < T; ++i) {
-                    b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)c * 32);
-                    b.s[j][i] = __ldg(sp[i] + (int64_t)c * 8);
+                    b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
+                    b.s[j][i] = __ldg(sp[i] + (int64_t)(c0 + j) * 8);
                 }
-                // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
-                // (columns 16 s + 8 h + 2q, + 1); zeros past M and in a padded half chunk.
-                const bool full = c * kV5ChunkK + kV5ChunkK <= K;
-#pragma unroll
-                for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-                    for (int s = 0; s < 4; ++s)
-#pragma unroll
-                        for (int h = 0; h < 2; ++h)
-                            b.x[j][mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
             }
         }
     };
 
-    auto compute = [&](const V5Batch<T, P, MT>& b, int c0) {
+    auto compute = [&](const V5Batch<T, P>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             const int c = c0 + j;
             if (c >= c_end) break;                           // warp-uniform
             const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
-            const auto& bx = b.x[j];
+            // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
+            // (columns 16 s + 8 h + 2q, + 1).
+            uint32_t bx[MT][4][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int s = 0; s < 4; ++s)
+#pragma unroll
+                    for (int h = 0; h < 2; ++h)
+                        bx[mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
 #pragma unroll
             for (int i = 0; i < T; ++i) {
                 const uint32_t sw = b.s[j][i];
@@ -213,7 +212,7 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
     };
 
     // Two batches in flight: while batch A is multiplied, batch B's loads are out.
-    V5Batch<T, P, MT> ba, bb;
+    V5Batch<T, P> ba, bb;
     load(ba, c_begin);
     for (int c = c_begin; c < c_end; c += 2 * P) {
         load(bb, c + P);

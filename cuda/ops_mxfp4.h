@@ -74,19 +74,23 @@ Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor&
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
-// Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6): v5 up to
-// kMxfp4V5MaxM rows if the layer folds; v2 up to kMxfp4V2MaxM rows (decode; two 16-row
-// slices still beat the wgmma rungs; the only decode rung for a layer that does not fold);
-// above, if the layer is foldable and the device runs wgmma: v3 (with kMxfp4V4ByDefault:
-// v3 up to 64 rows, v3 or v4 by a wave count below 512 rows, v4 from 512 rows); else v2.
-// A rung becomes the default only once a GPU run has checked and timed it (`ctk bench
-// mxfp4 decode` for v5 against v2).
-constexpr int64_t kMxfp4V5MaxM = 0;
+// Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6), if the
+// layer folds: v5 where mxfp4_v5_takes(M); v2 for the other M up to kMxfp4V2MaxM (two
+// 16-row slices still beat the wgmma rungs there); above, on a device that runs wgmma,
+// v3 (with kMxfp4V4ByDefault: v3 up to 64 rows, v3 or v4 by a wave count below 512 rows,
+// v4 from 512 rows). A layer that does not fold, or a device without wgmma: v2 for every M.
+//
+// v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 is as fast or faster at M = 1
+// (21.3 against 21.5 us at 14336x4096) and at M = 16 (5-25 %), and everywhere on
+// 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes, where v2's split-K keeps
+// more bytes in flight than v5's whole-tile CTAs.
+constexpr bool mxfp4_v5_takes(int64_t M) { return M == 1 || (M > 8 && M <= 16); }
 constexpr int64_t kMxfp4V2MaxM = 32;
 constexpr int64_t kMxfp4V4MinM = 512;
-// v4's 256-row x tile (the one version 0 would use from 129 rows) was timed on the H100 but
-// never compared with the reference on a device; version 0 keeps v3 until the gpu tests
-// (which force every x tile) have run it. The 64- and 128-row tiles passed them.
+// v4 with its dedicated TMA-warp producer measured 0.72x cuBLAS at M = 4096 (v3 0.51x),
+// but no gpu test has run that producer yet (device time ran out after the benchmark): its
+// data path is the tested one, its barrier schedule is new. Version 0 keeps v3 until the
+// gpu tests (which force every x tile and the persistent ring) pass with it.
 constexpr bool kMxfp4V4ByDefault = false;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
