@@ -22,12 +22,12 @@
 //      1.0-1.13x cuSPARSELt), fp8 1.85 PFLOP/s, i8 1.89 POP/s (0.90-0.95x cuSPARSELt, ~85 %
 //      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 28 us (1.59x
 //      cuBLAS; an 8-stage ring, 3-6 % faster than 16 for decode tiles); 3.5x v2 at large M.
-//      Decode with split K (N = 4096, K = 14336: 32 tiles x 4 splits) reduces through a
-//      cluster: the splits of a tile are one thread-block cluster and add their partial
-//      tiles through distributed shared memory (no global partials / fence / counter,
-//      which cost 2.2-3.8 us per launch on H100); docs/sparse24_v3.md 4c (sp24 round:
-//      built and CPU-tested, never run on a device yet, so the plan takes it only when
-//      asked, split_reduce = 2, until a GPU run has checked and timed it).
+//      Decode with split K (N = 4096, K = 14336: 32 tiles x 4 splits) adds the partials
+//      through global memory (the last split of a tile sums them in order). A cluster
+//      reduction through distributed shared memory (split_reduce = 2) is kept as an
+//      option: correct and bit-identical, but 4-8 % slower on the H100, because the 4-split
+//      tiles do not fit as clusters and 2 splits stream the weight with half the CTAs
+//      (docs/sparse24_v3.md 4c).
 //
 // Per stage (128 bytes of activation row = 64 logical K for 16-bit, 128 for 8-bit):
 //   A: 128 weight rows x 64 bytes of compressed values, TMA 64-byte swizzle  (8 KiB)
