@@ -78,8 +78,8 @@
 // Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 for
 // the other M up to 32 rows (two 16-row slices still beat the wgmma rungs: 32 x 14336 x
 // 4096 56 us against v3's 64 us), v3 above. v4 waits for a gpu test run of its new
-// producer (kMxfp4V4ByDefault = false); with it, version 0 runs v3 up to 64 rows, v3 or v4
-// by their tile waves up to 511 rows and v4 from 512 rows.
+// producer (kMxfp4V4ByDefault = false); with it, version 0 runs v3 up to 64 rows and v4
+// above.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -798,19 +798,10 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
     if (mxfp4_v5_takes(M) && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
-    if (!kMxfp4V4ByDefault || M <= 64) return 3;
-    if (M >= kMxfp4V4MinM) return 4;
-    // 65..511 rows: a k64 chunk took ~1.0 us in v3 (2 warpgroups, 128 x 128 tiles, one CTA
-    // per SM) and ~1.2 us in v4 (128 x BX tiles, BX = 128 or 256), both latency-bound
-    // whatever the tile; v4 wins only where its larger tile needs fewer waves of tiles
-    // (256 x 14336 x 4096: 1 wave against 2, 83 against 127 us; 256 x 4096 x 4096: 1
-    // against 1, 77 against 67 us).
-    const int64_t sms = device_sm_count();
-    const int64_t w_tiles = (w.N + 127) / 128;
-    const int64_t bx = mxfp4_v4_bx(M);
-    const int64_t waves_v3 = (w_tiles * ((M + 127) / 128) + sms - 1) / sms;
-    const int64_t waves_v4 = (w_tiles * ((M + bx - 1) / bx) + sms - 1) / sms;
-    return 12 * waves_v4 < 10 * waves_v3 ? 4 : 3;
+    // With the TMA-warp producer v4 beat v3 on every shape timed from 128 rows (H100,
+    // docs/mxfp4.md v4); at 33..64 rows v3 was the faster of the two with the first
+    // producer, and the new one has not been timed there.
+    return kMxfp4V4ByDefault && M >= kMxfp4V4MinM ? 4 : 3;
 }
 
 void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {

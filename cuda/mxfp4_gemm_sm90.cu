@@ -38,8 +38,8 @@
 // warp gained 32 % (split) and 25 % (round robin) at M = 4096, and round robin 49 % at
 // M = 128 (where split gained 42 %), hence the choice by BX.
 //
-// mxfp4_gemm version 0 uses v4 from 512 rows, and between 65 and 511 rows where its
-// larger tile needs fewer waves than v3 (mxfp4_gemm_best_version).
+// mxfp4_gemm version 0 will use v4 from 65 rows once the gpu tests have run this producer
+// (kMxfp4V4ByDefault in ops_mxfp4.h; until then v3).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
 #include <cuda.h>

@@ -77,8 +77,8 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6), if the
 // layer folds: v5 where mxfp4_v5_takes(M); v2 for the other M up to kMxfp4V2MaxM (two
 // 16-row slices still beat the wgmma rungs there); above, on a device that runs wgmma,
-// v3 (with kMxfp4V4ByDefault: v3 up to 64 rows, v3 or v4 by a wave count below 512 rows,
-// v4 from 512 rows). A layer that does not fold, or a device without wgmma: v2 for every M.
+// v3 (with kMxfp4V4ByDefault: v3 up to 64 rows, v4 from kMxfp4V4MinM). A layer that does
+// not fold, or a device without wgmma: v2 for every M.
 //
 // v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 is as fast or faster at M = 1
 // (21.3 against 21.5 us at 14336x4096) and at M = 16 (5-25 %), and everywhere on
@@ -86,7 +86,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // more bytes in flight than v5's whole-tile CTAs.
 constexpr bool mxfp4_v5_takes(int64_t M) { return M == 1 || (M > 8 && M <= 16); }
 constexpr int64_t kMxfp4V2MaxM = 32;
-constexpr int64_t kMxfp4V4MinM = 512;
+constexpr int64_t kMxfp4V4MinM = 65;
 // v4 with its dedicated TMA-warp producer measured 0.72x cuBLAS at M = 4096 (v3 0.51x),
 // but no gpu test has run that producer yet (device time ran out after the benchmark): its
 // data path is the tested one, its barrier schedule is new. Version 0 keeps v3 until the

@@ -150,10 +150,9 @@ Tensor run_rung(const Problem& p, int version) {
     return cuda::to_host(out);
 }
 
-// The rung version 0 must pick (cuda/ops_mxfp4.h) for a layer of a few weight tiles (one
-// wave for v3 and v4 alike): v5 where mxfp4_v5_takes(M) and the layer folds, v2 for the
-// other decode M and for every M of a layer that does not fold, then v3 (v4 from
-// kMxfp4V4MinM rows when kMxfp4V4ByDefault; the test GPU is sm_90).
+// The rung version 0 must pick (cuda/ops_mxfp4.h): v5 where mxfp4_v5_takes(M) and the
+// layer folds, v2 for the other decode M and for every M of a layer that does not fold,
+// then v3 (v4 from kMxfp4V4MinM rows when kMxfp4V4ByDefault; the test GPU is sm_90).
 int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
     if (cuda::mxfp4_v5_takes(M) && w.foldable) return 5;
     if (M <= cuda::kMxfp4V2MaxM || !w.foldable) return 2;
