@@ -58,7 +58,7 @@ CLI_OBJ  := $(CLI_SRC:%.cpp=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 EX_BIN   := $(EX_SRC:examples/%.cpp=$(BUILD)/examples/%)
 
-.PHONY: all test run bench ptx sass ptxas sanitize clean info
+.PHONY: all test run bench ptx sass ptxas sanitize gpu-check clean info
 all: info $(LIB) $(BUILD)/ctk $(BUILD)/ctk_tests $(EX_BIN)
 
 # Says which path is being built.
@@ -132,6 +132,23 @@ ptxas:
 sanitize: all
 	compute-sanitizer --tool memcheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
 	compute-sanitizer --tool racecheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
+
+# One command for a GPU machine with little time on it: the gpu tests, the sanitizers and the
+# decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at the end
+# (every step runs even if an earlier one fails; the exit status says whether all passed).
+gpu-check: all
+	@mkdir -p $(BUILD)/gpu-check; rc=0; \
+	$(BUILD)/ctk_tests -ts=gpu > $(BUILD)/gpu-check/tests.log 2>&1 || rc=1; \
+	compute-sanitizer --tool memcheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*' \
+	  > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
+	compute-sanitizer --tool racecheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*' \
+	  > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
+	$(BUILD)/ctk bench mxfp4 decode > $(BUILD)/gpu-check/bench_mxfp4_decode.log 2>&1 || rc=1; \
+	$(BUILD)/ctk bench mxfp4 prefill > $(BUILD)/gpu-check/bench_mxfp4_prefill.log 2>&1 || rc=1; \
+	$(BUILD)/ctk bench sparse24 --compress-only > $(BUILD)/gpu-check/bench_compress.log 2>&1 || rc=1; \
+	CUSPARSELT=$(CUSPARSELT) $(BUILD)/ctk bench sparse24v3 decode > $(BUILD)/gpu-check/bench_sparse24v3_decode.log 2>&1 || rc=1; \
+	grep -h -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $(BUILD)/gpu-check/*.log; \
+	echo "gpu-check: logs in $(BUILD)/gpu-check/"; exit $$rc
 
 clean:
 	rm -rf $(BUILD)
