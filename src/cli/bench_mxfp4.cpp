@@ -14,7 +14,9 @@
 //
 //   ctk bench mxfp4                  all cases
 //   ctk bench mxfp4 decode           the decode rungs v2 and v5, M in {1, 2, 4, 8, 16}, the
-//                                    four shapes, bf16 (and f16 on 14336x4096)
+//                                    four shapes, bf16 (and f16 on 14336x4096); the note of
+//                                    a bf16 row gives a device copy of the weight's bytes
+//                                    timed the same way (what this harness allows)
 //   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
 //   ctk bench mxfp4 prefill          the prefill rungs v3 and v4, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16 (tuning runs)
@@ -76,7 +78,19 @@ Layer make_layer(Rng& rng, int64_t N, int64_t K, DType dt) {
     return l;
 }
 
-BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) {
+// A device-to-device copy of the packed weight's bytes (codes + scales), as a note.
+std::string copy_floor_note(const Layer& l) {
+    const int64_t bytes = l.w.words.nbytes() + l.w.scale_words.nbytes();
+    Tensor src = cuda::device_empty(DType::U8, {bytes});
+    Tensor dst = cuda::device_empty(DType::U8, {bytes});
+    const double ms = cuda::time_median_ms([&] { device_copy(dst, src); });
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "copy of the weight bytes %.1f us (%.0f GB/s read+written)", ms * 1e3,
+                  2.0 * bytes / (ms * 1e-3) / 1e9);
+    return buf;
+}
+
+BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, const std::string& note = "") {
     Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
     Tensor out = cuda::device_empty(dt, {M, l.N});
     Tensor peer_out = cuda::device_empty(dt, {M, l.N});
@@ -92,6 +106,7 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version) 
     c.bytes = l.N * l.K * 4.25 / 8 + 2.0 * M * l.K + 2.0 * M * l.N;
     c.peer = cat("cublas_", dtype_name(dt));
     c.peer_ms = cuda::time_median_ms(peer);
+    c.note = note;
     bench_emit(c);
     return c;
 }
@@ -106,8 +121,12 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     if (args.size() == 1 && args[0] == "decode") {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
+            // The floor of this harness for streaming the weight: a device copy of as many
+            // bytes as the packed weight and its scales (read + written: 2x the bytes that
+            // decode reads), timed the same way. In the note of every row of the shape.
+            const std::string floor = copy_floor_note(l);
             for (int64_t M : {1, 2, 4, 8, 16})
-                for (int v : {2, 5}) out.push_back(time_case(rng, l, M, DType::BF16, v));
+                for (int v : {2, 5}) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
         }
         Layer lh = make_layer(rng, 14336, 4096, DType::F16);
         for (int64_t M : {1, 16})
