@@ -129,9 +129,11 @@ ptxas:
 	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null; done
 
 # compute-sanitizer memcheck and racecheck on the small gpu tests (needs a GPU).
+SANITIZE = compute-sanitizer --error-exitcode 1 --tool
+SANITIZE_SET = $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
 sanitize: all
-	compute-sanitizer --tool memcheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
-	compute-sanitizer --tool racecheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*'
+	$(SANITIZE) memcheck $(SANITIZE_SET)
+	$(SANITIZE) racecheck $(SANITIZE_SET)
 
 # One command for a GPU machine with little time on it: the gpu tests, the sanitizers and the
 # decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at the end
@@ -139,10 +141,8 @@ sanitize: all
 gpu-check: all
 	@mkdir -p $(BUILD)/gpu-check; rc=0; \
 	$(BUILD)/ctk_tests -ts=gpu > $(BUILD)/gpu-check/tests.log 2>&1 || rc=1; \
-	compute-sanitizer --tool memcheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*' \
-	  > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
-	compute-sanitizer --tool racecheck --error-exitcode 1 $(BUILD)/ctk_tests -ts=gpu -tc='*sanitize*' \
-	  > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
+	$(SANITIZE) memcheck $(SANITIZE_SET) > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
+	$(SANITIZE) racecheck $(SANITIZE_SET) > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
 	$(BUILD)/ctk bench mxfp4 decode > $(BUILD)/gpu-check/bench_mxfp4_decode.log 2>&1 || rc=1; \
 	$(BUILD)/ctk bench mxfp4 prefill > $(BUILD)/gpu-check/bench_mxfp4_prefill.log 2>&1 || rc=1; \
 	$(BUILD)/ctk bench sparse24 --compress-only > $(BUILD)/gpu-check/bench_compress.log 2>&1 || rc=1; \

@@ -342,9 +342,9 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     static const int dbg = [] {  // tuning runs only: the results are wrong, so say so once
         const char* e = std::getenv("CTK_V4_DBG");
         const int v = e ? std::atoi(e) & 3 : 0;
-        if (v) std::fprintf(stderr, "warning: CTK_V4_DBG=%d: mxfp4_gemm v4 leaves out the %s (timing runs only; "
-                            "its results are wrong)\n", v,
-                                 v == 1 ? "proxy fence" : v == 2 ? "dequantization" : "dequantization and the proxy fence");
+        const char* left_out[] = {"", "proxy fence", "dequantization", "dequantization and the proxy fence"};
+        if (v) std::fprintf(stderr, "warning: CTK_V4_DBG=%d: mxfp4_gemm v4 leaves out the %s (timing runs only; its "
+                            "results are wrong)\n", v, left_out[v]);
         return v;
     }();
     p.dbg = dbg;
