@@ -821,12 +821,12 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 5, "version: expected 0 (best), 1, 2, 3, 4 or 5, found ", version);
+    CTK_CHECK(version >= 0 && version <= 6, "version: expected 0 (best), 1, 2, 3, 4, 5 or 6, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
               " (use version 0 or 2)");
-    const bool wgmma_rung = version == 3 || version == 4;
+    const bool wgmma_rung = version == 3 || version == 4 || version == 6;
     CTK_CHECK(!wgmma_rung || device_capability() == 90, "mxfp4_gemm v", version,
               " needs sm_90 (wgmma); this device is sm_", device_capability());
     CTK_CHECK(!wgmma_rung || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
@@ -840,7 +840,8 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
         case 2: bf16 ? run_v2<true>(xp, w, bp, op, M) : run_v2<false>(xp, w, bp, op, M); break;
         case 3: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
         case 4: mxfp4_gemm_v4(xp, w, bp, op, M); break;
-        default: run_mxfp4_v5(xp, w, bp, op, M); break;
+        case 5: run_mxfp4_v5(xp, w, bp, op, M); break;
+        default: mxfp4_gemm_v6(xp, w, bp, op, M); break;
     }
 }
 

@@ -68,10 +68,11 @@ constexpr int kV4Split = 1, kV4RoundRobin = 2;  // producer schedules (V4Params:
 [[maybe_unused]] constexpr int kV4ProducerRegs = 56, kV4ConsumerRegs = 224;  // 128 * 56 + 256 * 224 <= 65536
 constexpr int kV4SmemBudget = 232448 - 2048;                // sm_90 opt-in maximum - alignment, barriers
 
-template <int BX>
+// REG_A (rung v6): the consumers dequantize into their own A registers: no A tile.
+template <int BX, bool REG_A>
 struct V4Smem {
     static constexpr int kX = BX * 128;          // x tile: BX rows x 64 values (128 B), swizzled
-    static constexpr int kA = kV4Rows * 128;     // dequantized W: 128 rows x 64 values, swizzled
+    static constexpr int kA = REG_A ? 0 : kV4Rows * 128;  // dequantized W: 128 rows x 64 values, swizzled
     static constexpr int kW = kV4Tiles * 512;    // raw fragments
     static constexpr int kS = kV4Tiles * 32;     // scale words
     static constexpr int kStage = kX + kA + kW + kS;
@@ -79,7 +80,7 @@ struct V4Smem {
     // A multiple of 3 where the round-robin producer may run (BX <= 128): then chunks q
     // and q - kStages, which share a stage, go to the same dequantizing warp, so a warp
     // waiting on a stage's "full" barrier never meets its phase of kStages chunks ago.
-    static constexpr int kStages = BX <= 128 ? kFit / 3 * 3 : kFit;
+    static constexpr int kStages = BX <= 128 && !REG_A ? kFit / 3 * 3 : kFit;
     [[maybe_unused]] static constexpr uint32_t kTx = kX + kW + kS;  // bytes the TMA unit completes per stage
     // Regions: every x and A tile stays 1024-byte aligned (the swizzle period).
     static constexpr int kXOff = 0;
@@ -115,11 +116,12 @@ __device__ __forceinline__ void v4_wgmma(float (&d)[N / 2], uint64_t a, uint64_t
     else ptx::wgmma_f16<N>(d, a, b, scale_d);
 }
 
-// Dequantizes repack tile t (0..7) of a stage: 16 rows x 64 values, scale folded in,
-// into rows 16t..16t+15 of the swizzled A tile (the stmatrix of v3, cuda/mxfp4_gemm.cu).
+// The four mma A fragments (k16 steps 0..3) of this lane in repack tile t (0..7) of a
+// stage, 16 rows x 64 values, scale folded in (exact by the fold plan, docs/mxfp4.md 5):
+// fragment word s is k16 step s; the scale word holds rows g / g + 8 of blocks 0 / 1.
 template <bool BF16>
-__device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uint8_t* scales, uint8_t* a_tile, int t,
-                                                   int lane, int fold_shift) {
+__device__ __forceinline__ void v4_tile_fragments(const uint8_t* raw, const uint8_t* scales, int t, int lane,
+                                                  int fold_shift, uint32_t (&a)[4][4]) {
     const int g = lane / 4;
     const uint4 wq = *reinterpret_cast<const uint4*>(raw + t * 512 + lane * 16);
     const uint32_t sw = *reinterpret_cast<const uint32_t*>(scales + t * 32 + g * 4);
@@ -127,15 +129,107 @@ __device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uin
     const uint32_t mul_g8_0 = folded_multiplier<BF16>((sw >> 8) & 0xFF, fold_shift);
     const uint32_t mul_g1 = folded_multiplier<BF16>((sw >> 16) & 0xFF, fold_shift);
     const uint32_t mul_g8_1 = folded_multiplier<BF16>(sw >> 24, fold_shift);
-    const uint32_t wsteps[4] = {wq.x, wq.y, wq.z, wq.w};
+    folded_fragment<BF16>(wq.x, mul_g0, mul_g8_0, a[0]);
+    folded_fragment<BF16>(wq.y, mul_g0, mul_g8_0, a[1]);
+    folded_fragment<BF16>(wq.z, mul_g1, mul_g8_1, a[2]);
+    folded_fragment<BF16>(wq.w, mul_g1, mul_g8_1, a[3]);
+}
+
+// v4: dequantizes repack tile t of a stage into rows 16t..16t+15 of the swizzled A tile
+// (the stmatrix of v3, cuda/mxfp4_gemm.cu).
+template <bool BF16>
+__device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uint8_t* scales, uint8_t* a_tile, int t,
+                                                   int lane, int fold_shift) {
+    uint32_t a[4][4];
+    v4_tile_fragments<BF16>(raw, scales, t, lane, fold_shift, a);
     const int a_row = t * 16 + (lane / 8 % 2) * 8 + lane % 8;  // the row this lane addresses for stmatrix
 #pragma unroll
-    for (int s = 0; s < 4; ++s) {
-        uint32_t a[4];
-        folded_fragment<BF16>(wsteps[s], s < 2 ? mul_g0 : mul_g1, s < 2 ? mul_g8_0 : mul_g8_1, a);
-        // Matrix j = lane / 8 of the x4 store: rows + 8 (j odd), columns + 8 (j >= 2).
-        ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a);
+    for (int s = 0; s < 4; ++s)  // matrix j = lane / 8 of the x4 store: rows + 8 (j odd), columns + 8 (j >= 2)
+        ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a[s]);
+}
+
+// v4: one output tile's k loop for one consumer warpgroup (W rows 64 cw .. 64 cw + 63 of
+// the stage's dequantized A tile): wait full + deq, 4 x wgmma, commit, retire the previous
+// chunk's group and free its stage. q: the CTA's running chunk count (ring position).
+template <bool BF16, int BX, typename L, typename Release>
+__device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full, uint64_t* deq,
+                                                const Release& release, int& q, int k_chunks, int cw) {
+    constexpr int S = L::kStages;
+    int prev = -1;
+    for (int c = 0; c < k_chunks; ++c, ++q) {
+        const int slot = q % S;
+        const uint32_t parity = (q / S) & 1;
+        ptx::mbar_wait(ptx::smem_u32(&full[slot]), parity);
+        ptx::mbar_wait(ptx::smem_u32(&deq[slot]), parity);
+        const uint64_t da =
+            ptx::smem_desc(ptx::smem_u32(smem + L::kAOff + slot * L::kA + cw * 64 * 128), ptx::Swizzle::B128, 1024);
+        const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem + L::kXOff + slot * L::kX), ptx::Swizzle::B128, 1024);
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int s = 0; s < 4; ++s)  // k16 step s: +32 bytes (+2 in the descriptor's 16-byte units)
+            v4_wgmma<BF16, BX>(acc, da + 2 * s, db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<1>();  // the previous chunk's group is done: free its stage
+        if (prev >= 0) release(prev);
+        prev = slot;
     }
+    ptx::wgmma_wait<0>();
+    release(prev);
+}
+
+// Keeps a register buffer of A fragments alive up to this point (ptx::keep_alive): the
+// tensor cores read it until wgmma.wait_group retires the wgmmas that named it.
+__device__ __forceinline__ void v6_keep_alive(const uint32_t (&a)[4][4]) {
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+        ptx::keep_alive(a[s][0], a[s][1]);
+        ptx::keep_alive(a[s][2], a[s][3]);
+    }
+}
+
+// v6: one output tile's k loop for one consumer warp (this warp's 16 W rows = repack tile
+// t of every stage): the fragments go from the stage's raw bytes straight into A
+// registers, scale folded in, and wgmma reads A from there (no A tile, no dequantizing
+// warps, no "deq" barrier). Two register buffers: chunk c is dequantized into one while
+// chunk c - 1's wgmmas may still read the other; wgmma_wait<1> after chunk c's commit
+// retires c - 1, and only then is its buffer let go. q: the CTA's running chunk count
+// (ring position), carried over tiles.
+template <bool BF16, int BX, typename L, typename Release>
+__device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full,
+                                                const Release& release, int& q, int k_chunks, int t, int lane,
+                                                int fold_shift) {
+    constexpr int S = L::kStages;
+    uint32_t a[2][4][4] = {};
+    int prev = -1;
+    auto chunk = [&](int c, uint32_t(&cur)[4][4], const uint32_t(&other)[4][4]) {
+        const int slot = q % S;
+        ptx::mbar_wait(ptx::smem_u32(&full[slot]), (q / S) & 1);
+        v4_tile_fragments<BF16>(smem + L::kWOff + slot * L::kW, smem + L::kSOff + slot * L::kS, t, lane, fold_shift,
+                                cur);
+        const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem + L::kXOff + slot * L::kX), ptx::Swizzle::B128, 1024);
+        ptx::wgmma_fence();  // the fragment registers were just written
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {  // k16 step s: +32 bytes of x (+2 in the descriptor's 16-byte units)
+            if constexpr (BF16) ptx::wgmma_rs_bf16<BX>(acc, cur[s], db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
+            else ptx::wgmma_rs_f16<BX>(acc, cur[s], db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
+        }
+        ptx::wgmma_commit();
+        ptx::wgmma_wait<1>();  // chunk c - 1 is done: its stage and its register buffer are free
+        v6_keep_alive(other);
+        if (prev >= 0) release(prev);
+        prev = slot;
+        ++q;
+    };
+    int c = 0;
+    for (; c + 1 < k_chunks; c += 2) {
+        chunk(c, a[0], a[1]);
+        chunk(c + 1, a[1], a[0]);
+    }
+    if (c < k_chunks) chunk(c, a[0], a[1]);
+    ptx::wgmma_wait<0>();
+    v6_keep_alive(a[0]);
+    v6_keep_alive(a[1]);
+    release(prev);
 }
 
 // acc[4j + 2h + e] = (W row n_row0 + 8h, x row m0 + 8j + 2t + e) (wgmma D fragment).
@@ -162,12 +256,12 @@ __device__ __forceinline__ void v4_epilogue(const float (&acc)[BX / 2], const V4
     }
 }
 
-template <bool BF16, int BX>
+template <bool BF16, int BX, bool REG_A>
 __global__ void __launch_bounds__(kV4Threads, 1)
     v4_kernel(const __grid_constant__ CUtensorMap tm_x, const __grid_constant__ CUtensorMap tm_w,
               const __grid_constant__ CUtensorMap tm_s, const V4Params p) {
 #if CTK_SM90A
-    using L = V4Smem<BX>;
+    using L = V4Smem<BX, REG_A>;
     constexpr int S = L::kStages;
     extern __shared__ uint8_t smem_raw[];
     uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
@@ -211,7 +305,7 @@ __global__ void __launch_bounds__(kV4Threads, 1)
                     }
                 }
             }
-        } else {
+        } else if (!REG_A) {
             const int per_cta = (tiles - 1 - static_cast<int>(blockIdx.x)) / static_cast<int>(gridDim.x) + 1;
             const int total = static_cast<int>(blockIdx.x) < tiles ? per_cta * p.k_chunks : 0;
             // Split: every chunk is dequantized by all 3 warps (tiles w-1, w+2, w+5), so a
@@ -246,27 +340,10 @@ __global__ void __launch_bounds__(kV4Threads, 1)
         for (int u = blockIdx.x; u < tiles; u += gridDim.x) {
             int tw, tm;
             v4_tile(u, p, tw, tm);
-            int prev = -1;
-            for (int c = 0; c < p.k_chunks; ++c, ++q) {
-                const int slot = q % S;
-                const uint32_t parity = (q / S) & 1;
-                ptx::mbar_wait(ptx::smem_u32(&full[slot]), parity);
-                ptx::mbar_wait(ptx::smem_u32(&deq[slot]), parity);
-                const uint64_t da = ptx::smem_desc(ptx::smem_u32(smem + L::kAOff + slot * L::kA + cw * 64 * 128),
-                                                   ptx::Swizzle::B128, 1024);
-                const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem + L::kXOff + slot * L::kX), ptx::Swizzle::B128,
-                                                   1024);
-                ptx::wgmma_fence();
-#pragma unroll
-                for (int s = 0; s < 4; ++s)  // k16 step s: +32 bytes (+2 in the descriptor's 16-byte units)
-                    v4_wgmma<BF16, BX>(acc, da + 2 * s, db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
-                ptx::wgmma_commit();
-                ptx::wgmma_wait<1>();  // the previous chunk's group is done: free its stage
-                if (prev >= 0) release(prev);
-                prev = slot;
-            }
-            ptx::wgmma_wait<0>();
-            release(prev);
+            if constexpr (REG_A)
+                v6_consume_tile<BF16, BX, L>(acc, smem, full, release, q, p.k_chunks, cw * 4 + warp, lane, p.fold_shift);
+            else
+                v4_consume_tile<BF16, BX, L>(acc, smem, full, deq, release, q, p.k_chunks, cw);
             v4_epilogue<BF16, BX>(acc, p, tw * kV4Rows + cw * 64 + warp * 16 + (lane >> 2), tm * BX, lane);
         }
     }
@@ -286,15 +363,16 @@ int v4_forced_producer = [] {  // tuning runs: CTK_V4_PROD = 1 (split) or 2 (rou
     return v == kV4Split || v == kV4RoundRobin ? v : 0;
 }();
 
-template <bool BF16, int BX>
+template <bool BF16, int BX, bool REG_A>
 struct V4Launcher {
-    static constexpr auto kernel = &v4_kernel<BF16, BX>;
+    using L = V4Smem<BX, REG_A>;
+    static constexpr auto kernel = &v4_kernel<BF16, BX, REG_A>;
     static int resident_ctas() {
         static const int n = [] {
-            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, V4Smem<BX>::kTotal));
+            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kTotal));
             int per_sm = 0;
-            CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kV4Threads, V4Smem<BX>::kTotal));
-            CTK_CHECK(per_sm > 0, "mxfp4_gemm v4: a CTA with ", V4Smem<BX>::kTotal,
+            CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kV4Threads, L::kTotal));
+            CTK_CHECK(per_sm > 0, "mxfp4_gemm v", REG_A ? 6 : 4, ": a CTA with ", L::kTotal,
                       " bytes of shared memory does not fit on this device");
             return per_sm * device_sm_count();
         }();
@@ -304,14 +382,14 @@ struct V4Launcher {
                        const V4Params& p) {
         int ctas = std::min(tiles, resident_ctas());
         if (v4_cta_limit > 0) ctas = std::min(ctas, v4_cta_limit);
-        kernel<<<ctas, kV4Threads, V4Smem<BX>::kTotal>>>(x, w, s, p);
+        kernel<<<ctas, kV4Threads, L::kTotal>>>(x, w, s, p);
         CUDA_CHECK_LAUNCH();
     }
 };
 
-template <bool BF16, int BX>
+template <bool BF16, int BX, bool REG_A>
 void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    const char* op = "mxfp4_gemm v4";
+    const char* op = REG_A ? "mxfp4_gemm v6" : "mxfp4_gemm v4";
     const uint64_t K = static_cast<uint64_t>(w.K), kc = static_cast<uint64_t>(w.k_chunks),
                    nt = static_cast<uint64_t>(w.n_tiles);
     const CUtensorMapDataType u16 = CU_TENSOR_MAP_DATA_TYPE_UINT16, u32 = CU_TENSOR_MAP_DATA_TYPE_UINT32;
@@ -338,7 +416,7 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     // Measured (H100, docs/mxfp4.md v4): round robin is faster with the 64/128-row x tiles
     // (short chunks, the dequantization is the longer stage), split with the 256-row tile.
     p.producer = v4_forced_producer ? v4_forced_producer : BX <= 128 ? kV4RoundRobin : kV4Split;
-    if (V4Smem<BX>::kStages % 3 != 0) p.producer = kV4Split;  // round robin needs it (V4Smem)
+    if (V4Smem<BX, REG_A>::kStages % 3 != 0) p.producer = kV4Split;  // round robin needs it (V4Smem)
     static const int dbg = [] {  // tuning runs only: the results are wrong, so say so once
         const char* e = std::getenv("CTK_V4_DBG");
         const int v = e ? std::atoi(e) & 3 : 0;
@@ -348,16 +426,25 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
         return v;
     }();
     p.dbg = dbg;
-    V4Launcher<BF16, BX>::launch(p.tiles_w * p.tiles_m, tm_x, tm_w, tm_s, p);
+    V4Launcher<BF16, BX, REG_A>::launch(p.tiles_w * p.tiles_m, tm_x, tm_w, tm_s, p);
 }
 
-template <bool BF16>
+template <bool BF16, bool REG_A>
 void run_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     switch (mxfp4_v4_bx(M)) {
-        case 64: launch_v4<BF16, 64>(x, w, bias, out, M); break;
-        case 128: launch_v4<BF16, 128>(x, w, bias, out, M); break;
-        default: launch_v4<BF16, 256>(x, w, bias, out, M); break;
+        case 64: launch_v4<BF16, 64, REG_A>(x, w, bias, out, M); break;
+        case 128: launch_v4<BF16, 128, REG_A>(x, w, bias, out, M); break;
+        default: launch_v4<BF16, 256, REG_A>(x, w, bias, out, M); break;
     }
+}
+
+template <bool REG_A>
+void run_v4_or_v6(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
+    CTK_CHECK(reinterpret_cast<uintptr_t>(x) % 16 == 0, "mxfp4_gemm v", REG_A ? 6 : 4,
+              ": x: expected a 16-byte aligned address (TMA)");
+    if (w.act_dtype == DType::BF16) run_v4<true, REG_A>(x, w, bias, out, M);
+    else run_v4<false, REG_A>(x, w, bias, out, M);
 }
 
 }  // namespace
@@ -373,10 +460,11 @@ int mxfp4_v4_bx(int64_t M) {
 }
 
 void mxfp4_gemm_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
-    CTK_CHECK(reinterpret_cast<uintptr_t>(x) % 16 == 0, "mxfp4_gemm v4: x: expected a 16-byte aligned address (TMA)");
-    if (w.act_dtype == DType::BF16) run_v4<true>(x, w, bias, out, M);
-    else run_v4<false>(x, w, bias, out, M);
+    run_v4_or_v6<false>(x, w, bias, out, M);
+}
+
+void mxfp4_gemm_v6(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
+    run_v4_or_v6<true>(x, w, bias, out, M);
 }
 
 void mxfp4_gemm_v4_limit_ctas(int max_ctas) { v4_cta_limit = std::max(0, max_ctas); }

@@ -66,9 +66,10 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
 // [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
-// mxfp4_gemm_best_version), 1..5 = that rung (v1, v3, v4 and v5 throw for a layer that is
-// not foldable; v3 and v4 need an sm_90a build on an sm_90 device). v5
-// (cuda/mxfp4_gemv.cu) is the gemv-style decode rung for small M.
+// mxfp4_gemm_best_version), 1..6 = that rung (all but v2 throw for a layer that is not
+// foldable; v3, v4 and v6 need an sm_90a build on an sm_90 device). v5
+// (cuda/mxfp4_gemv.cu) is the gemv-style decode rung for small M; v6
+// (cuda/mxfp4_gemm_sm90.cu) is v4 with the dequantization in the consumers' registers.
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,

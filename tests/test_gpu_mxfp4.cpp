@@ -159,6 +159,9 @@ int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
     return cuda::kMxfp4V4ByDefault && M >= cuda::kMxfp4V4MinM ? 4 : 3;
 }
 
+// Every rung of the ladder (docs/mxfp4.md 6): the tests below run each one.
+constexpr int kRungs[] = {1, 2, 3, 4, 5, 6};
+
 std::string label(const Problem& p, int version) {
     return cat("mxfp4_gemm v", version, " ", p.M, "x", p.N, "x", p.K, " ", dtype_name(p.dt), p.bias ? " +bias" : "",
                " seed ", p.seed);
@@ -264,7 +267,7 @@ TEST_CASE("mxfp4_gemm: every rung on vLLM's shapes (M 1/26/257 x N x K), bf16 an
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, N, K, dt, (i / 2) % 2 == 0, 1000 + i, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+            for (int v : kRungs) check_against_ref(p, v, false);
             ++i;
         }
     }
@@ -275,7 +278,7 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 257, 1024} (
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(M, 256 + 8, 1024 + 32, dt, M % 2 == 1, 2000 + M, 110, 129);
             finish_problem(p);
-            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+            for (int v : kRungs) check_against_ref(p, v, false);
             CHECK(cuda::mxfp4_gemm_best_version(M, p.w_dev) == expected_best(M, p.w_dev));
             check_against_ref(p, 0, false);
         }
@@ -311,7 +314,7 @@ TEST_CASE("mxfp4_gemm: exact arithmetic gives the reference bit for bit, every r
         for (DType dt : {DType::BF16, DType::F16}) {
             Problem p = make_problem(s.M, s.N, s.K, dt, true, ++seed, 122, 127, true);
             finish_problem(p, false);
-            for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, true);
+            for (int v : kRungs) check_against_ref(p, v, true);
         }
     }
 }
@@ -324,7 +327,7 @@ TEST_CASE("mxfp4_gemm: NaN blocks (scale 255) give NaN rows, every rung") {
         s[69 * 8 + 0] = 255;  // row 69, block 0
         finish_problem(p);
         CHECK(p.w_dev.nan_blocks == 2);
-        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+        for (int v : kRungs) check_against_ref(p, v, false);
         Tensor got = run_rung(p, 2);
         CHECK(std::isnan(to_float(got, 0 * 70 + 3)));
         CHECK(std::isnan(to_float(got, 32 * 70 + 69)));
@@ -339,7 +342,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         p.w.scales.data<uint8_t>()[0] = 0;
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == -27);
-        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+        for (int v : kRungs) check_against_ref(p, v, false);
     }
     // bf16 codes 0..127 in one layer: span 127 > 101, only v2 takes it (and version 0 picks it).
     {
@@ -371,7 +374,7 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
             else p.x.data<fp16_t>()[i].bits = fp16_from_float(v);
         }
         finish_problem(p);
-        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+        for (int v : kRungs) check_against_ref(p, v, false);
     }
 }
 
@@ -384,7 +387,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
         finish_problem(p);
         CHECK(p.w_dev.foldable);
         CHECK(p.w_dev.fold_shift == 0);
-        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+        for (int v : kRungs) check_against_ref(p, v, false);
     }
     {
         Problem p = make_problem(100, 64, 512, DType::F16, true, 6001, 104, 129);
@@ -411,7 +414,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             p.x.data<fp16_t>()[i].bits = fp16_from_float(to_float(p.x, i) * std::ldexp(1.0f, -20));
         finish_problem(p);
         CHECK(p.w_dev.fold_shift == 22);
-        for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+        for (int v : kRungs) check_against_ref(p, v, false);
     }
 }
 
@@ -449,31 +452,35 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("M >= 1") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, cuda::device_zeros(DType::BF16, {21})); }).find("bias") !=
           std::string::npos);
-    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 6); }).find("version") != std::string::npos);
+    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 7); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
 }
 
-TEST_CASE("mxfp4_gemm v4: every x tile (64, 128, 256 rows), several tiles per CTA through the ring") {
+TEST_CASE("mxfp4_gemm v4, v6: every x tile (64, 128, 256 rows), several tiles per CTA through the ring") {
     // Each problem runs with the x tile forced to 64, 128 and 256 rows (partial x tiles
     // for every M below), once on the full persistent grid and once on 3 CTAs: then every
     // CTA runs several output tiles back to back, so the ring's phases carry over tile
     // boundaries and the epilogue overlaps the next tile's loads. N 1000 = 7 full 128-row
-    // W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of any ring depth); scale
-    // codes 110..129, and 0..6 in bf16 (fold shift -27).
-    struct S { int64_t M; DType dt; bool bias; int lo, hi; };
+    // W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of any ring depth, and odd:
+    // v6's two register buffers end on the first), K 64 and 32 one chunk (the second
+    // padded); scale codes 110..129, and 0..6 in bf16 (fold shift -27).
+    struct S { int64_t M; DType dt; bool bias; int lo, hi; int64_t K; };
     uint64_t seed = 9000;
-    for (S s : {S{40, DType::BF16, true, 110, 129}, S{100, DType::F16, false, 110, 129},
-                S{600, DType::BF16, false, 110, 129}, S{600, DType::F16, true, 110, 129},
-                S{257, DType::BF16, true, 0, 6}}) {
-        Problem p = make_problem(s.M, 1000, 1088, s.dt, s.bias, ++seed, s.lo, s.hi);
+    for (S s : {S{40, DType::BF16, true, 110, 129, 1088}, S{100, DType::F16, false, 110, 129, 1088},
+                S{600, DType::BF16, false, 110, 129, 1088}, S{600, DType::F16, true, 110, 129, 1088},
+                S{257, DType::BF16, true, 0, 6, 1088}, S{300, DType::BF16, true, 110, 129, 64},
+                S{70, DType::F16, false, 110, 129, 32}}) {
+        Problem p = make_problem(s.M, 1000, s.K, s.dt, s.bias, ++seed, s.lo, s.hi);
         finish_problem(p);
         for (int bx : {64, 128, 256}) {
             cuda::mxfp4_gemm_v4_force_tile(bx);
-            cuda::mxfp4_gemm_v4_limit_ctas(3);
-            check_against_ref(p, 4, false);
-            cuda::mxfp4_gemm_v4_limit_ctas(0);
-            check_against_ref(p, 4, false);
+            for (int v : {4, 6}) {
+                cuda::mxfp4_gemm_v4_limit_ctas(3);
+                check_against_ref(p, v, false);
+                cuda::mxfp4_gemm_v4_limit_ctas(0);
+                check_against_ref(p, v, false);
+            }
         }
         cuda::mxfp4_gemm_v4_force_tile(0);
     }
@@ -483,7 +490,7 @@ TEST_CASE("mxfp4_gemm v4: every x tile (64, 128, 256 rows), several tiles per CT
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
     Problem p = make_problem(3, 40, 96, DType::BF16, true, 8000, 118, 126);
     finish_problem(p);
-    for (int v : {1, 2, 3, 4, 5}) check_against_ref(p, v, false);
+    for (int v : kRungs) check_against_ref(p, v, false);
 }
 
 }  // TEST_SUITE("gpu")

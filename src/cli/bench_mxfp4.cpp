@@ -18,7 +18,7 @@
 //                                    a bf16 row gives a device copy of the weight's bytes
 //                                    timed the same way (what this harness allows)
 //   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
-//   ctk bench mxfp4 prefill          the prefill rungs v3 and v4, M in {64, 128, 256, 1024,
+//   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16 (tuning runs)
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 #include <cstdio>
@@ -144,7 +144,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
             for (int64_t M : {64, 128, 256, 1024, 4096})
-                for (int v : {3, 4}) out.push_back(time_case(rng, l, M, DType::BF16, v));
+                for (int v : {3, 4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v));
         }
         return;
     }
@@ -178,7 +178,8 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             for (int64_t M : {1, 16, 17, 64}) out.push_back(time_case(rng, l, M, DType::BF16, 2));
             for (int64_t M : {1, 4, 8, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 5));
             for (int64_t M : {16, 32}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
-            for (int64_t M : {17, 128, 1024}) out.push_back(time_case(rng, l, M, DType::BF16, 4));
+            for (int64_t M : {17, 128, 1024})
+                for (int v : {4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v));
         }
     }
     Layer lh = make_layer(rng, 14336, 4096, DType::F16);
