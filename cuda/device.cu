@@ -111,6 +111,15 @@ __global__ void read_flush_kernel(const uint4* __restrict__ p, size_t n, uint4* 
 
 }  // namespace
 
+void read_all(const Tensor& dev) {
+    CTK_CHECK(dev.device == Device::CUDA && dev.nbytes() % 16 == 0,
+              "read_all: expected a device tensor of a multiple of 16 bytes, found ", dev.describe());
+    static uint4* sink = nullptr;
+    if (!sink) CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
+    read_flush_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(dev.raw()), dev.nbytes() / 16, sink);
+    CUDA_CHECK_LAUNCH();
+}
+
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt) {
     static void* flush_buf = nullptr;
     static void* sink = nullptr;

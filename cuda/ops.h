@@ -37,6 +37,9 @@ struct TimingOptions {
     bool flush_l2 = true;
 };
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt = {});
+// Reads every byte of a device tensor once (the L2 flush's kernel, nbytes % 16 == 0):
+// timed like a kernel, it is the floor for streaming that many bytes in this harness.
+void read_all(const Tensor& dev);
 
 }  // namespace ctk::cuda
 
