@@ -88,21 +88,6 @@ __device__ __forceinline__ uint32_t v5_multiplier(uint32_t sw, uint32_t add) {
 }
 
 template <bool BF16>
-__device__ __forceinline__ uint32_t v5_mul(uint32_t a, uint32_t b) {
-    return BF16 ? ptx::mul_bf16x2(a, b) : ptx::mul_f16x2(a, b);
-}
-
-// The A fragment of one k16 step (fragment word `word`), scale folded in: rows g (a0, a2)
-// and g + 8 (a1, a3) have their own multiplier.
-template <bool BF16>
-__device__ __forceinline__ void v5_fragment(uint32_t word, uint32_t mul_g, uint32_t mul_g8, uint32_t (&a)[4]) {
-    a[0] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 0) : e2m1x2_placed_f16(word, 0), mul_g);
-    a[1] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 1) : e2m1x2_placed_f16(word, 1), mul_g8);
-    a[2] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 2) : e2m1x2_placed_f16(word, 2), mul_g);
-    a[3] = v5_mul<BF16>(BF16 ? e2m1x2_placed_bf16(word, 3) : e2m1x2_placed_f16(word, 3), mul_g8);
-}
-
-template <bool BF16>
 __device__ __forceinline__ void v5_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     if (BF16) ptx::mma_m16n8k16_bf16(d, a, b0, b1, d);
     else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
@@ -186,26 +171,19 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
             for (int i = 0; i < T; ++i) {
                 const uint32_t sw = b.s[j][i];
-                const uint32_t m_g0 = v5_multiplier<BF16, NANS, 0>(sw, mul_add);
-                const uint32_t m_g8_0 = v5_multiplier<BF16, NANS, 1>(sw, mul_add);
+                // Multipliers of rows g / g + 8: [0] block 0 (k16 steps 0, 1), [1] block 1.
+                const uint32_t m_g[2] = {v5_multiplier<BF16, NANS, 0>(sw, mul_add),
+                                         v5_multiplier<BF16, NANS, 2>(sw, mul_add)};
+                const uint32_t m_g8[2] = {v5_multiplier<BF16, NANS, 1>(sw, mul_add),
+                                          v5_multiplier<BF16, NANS, 3>(sw, mul_add)};
                 const uint32_t words4[4] = {b.w[j][i].x, b.w[j][i].y, b.w[j][i].z, b.w[j][i].w};
 #pragma unroll
-                for (int s = 0; s < 2; ++s) {
+                for (int s = 0; s < 4; ++s) {
+                    if (s >= 2 && !full) break;  // warp-uniform: block 1 is padding
                     uint32_t a[4];
-                    v5_fragment<BF16>(words4[s], m_g0, m_g8_0, a);
+                    folded_fragment<BF16>(words4[s], m_g[s / 2], m_g8[s / 2], a);
 #pragma unroll
                     for (int mt = 0; mt < MT; ++mt) v5_mma<BF16>(acc[i][mt], a, bx[mt][s][0], bx[mt][s][1]);
-                }
-                if (full) {
-                    const uint32_t m_g1 = v5_multiplier<BF16, NANS, 2>(sw, mul_add);
-                    const uint32_t m_g8_1 = v5_multiplier<BF16, NANS, 3>(sw, mul_add);
-#pragma unroll
-                    for (int s = 2; s < 4; ++s) {
-                        uint32_t a[4];
-                        v5_fragment<BF16>(words4[s], m_g1, m_g8_1, a);
-#pragma unroll
-                        for (int mt = 0; mt < MT; ++mt) v5_mma<BF16>(acc[i][mt], a, bx[mt][s][0], bx[mt][s][1]);
-                    }
                 }
             }
         }
