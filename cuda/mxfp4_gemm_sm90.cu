@@ -41,7 +41,21 @@
 // mxfp4_gemm version 0 will use v4 from 65 rows once the gpu tests have run this producer
 // (kMxfp4V4ByDefault in ops_mxfp4.h; until then v3).
 //
-// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4
+// Rung v6 (REG_A = true, mxfp4_gemm version 6): the same kernel with the dequantization
+// moved into the consumers. Each consumer warp reads its own 16 rows' fragments (one
+// 16-byte load) and scale word from the stage, folds the scale in registers, and feeds
+// wgmma with A from registers (wgmma_rs_*): no A tile, no stmatrix, no proxy fence, no
+// "deq" barrier, and producer warps 1..3 idle. Shared-memory traffic per chunk (BX = 256)
+// drops from ~136 KB to ~104 KB, and a stage from 52 to 36 KB (6 stages instead of 4).
+// The trap v3 fell into (docs/mxfp4.md, v3: ptxas serialized its RS wgmmas, C7513, because
+// the next chunk's fragments overwrote registers a wgmma was still reading) is avoided
+// with two register buffers, one per chunk parity, each kept alive (ptx::keep_alive) until
+// the wgmma_wait<1> that retires the wgmmas reading it; ptxas reports no C7513 for v6.
+// NOT YET RUN on a GPU (device time, 2026-12-07): built, ptxas-clean (168 registers at
+// launch, no spills), in the gpu tests' every-rung loops and the forced-tile test, but
+// version 0 does not take it.
+//
+// Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [prefill]
 #include <cuda.h>
 #include <cuda_runtime.h>
 
