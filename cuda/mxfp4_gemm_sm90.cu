@@ -27,6 +27,12 @@
 //   Persistent grid (one CTA per SM), output tiles 128 W rows x BX x rows in groups of 8
 //   x tiles (x tile fastest) so the CTAs running together share W tiles and x stays in L2.
 //   BX (the wgmma N) by M: 64 (M <= 64), 128 (M <= 128), else 256.
+//   Split-K (p.splits > 1; written 2026-12-07, not yet run, off in version 0 until then:
+//   kMxfp4V4SplitK): the unit of the persistent loop becomes one of `splits` contiguous k
+//   ranges of a tile; each range stores its fp32 partial tile, and the last to arrive adds
+//   all of them in split order and runs the epilogue (v4_split_k_last, the global
+//   reduction of the 2:4 Hopper kernel). For layers with few output tiles: N = 4096 at
+//   M <= 256 has 32 tiles for 132 SMs (0.32x cuBLAS at M = 128 without it).
 //
 // Measured (H100 SXM, bf16, L2 flushed, cuBLAS bf16 on the dequantized weight in the
 // same run; docs/mxfp4.md 6): 4096 x 14336 x 4096 0.82 ms = 0.72x cuBLAS (v3 0.51x),
@@ -62,12 +68,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "check.cuh"
 #include "mxfp4_dequant.cuh"
 #include "mxfp4_gemm_sm90.cuh"
 #include "ops.h"
 #include "ptx.cuh"
+#include "split_workspace.cuh"
 #include "tensor_map.cuh"
 #include "wgmma_store.cuh"
 
@@ -102,7 +110,8 @@ struct V4Smem {
     static constexpr int kWOff = kAOff + kStages * kA;
     static constexpr int kSOff = kWOff + kStages * kW;
     static constexpr int kBarOff = kSOff + kStages * kS;
-    static constexpr int kTotal = kBarOff + 3 * kStages * 8 + 1024;
+    static constexpr int kFlagOff = kBarOff + 3 * kStages * 8;  // split-K: "this CTA adds the partials"
+    static constexpr int kTotal = kFlagOff + 16 + 1024;
 };
 
 struct V4Params {
@@ -111,6 +120,9 @@ struct V4Params {
     int M, N, tiles_w, tiles_m, k_chunks, fold_shift;
     float out_scale;       // 2^fold_shift
     int producer;          // kV4Split or kV4RoundRobin: how warps 1..3 share the dequantization
+    int splits;            // split-K: each output tile's k chunks in `splits` contiguous ranges (units)
+    float4* partial;       // split-K partial tiles [tile][split][BX / 8][256 consumer threads]
+    int* counters;         // split-K arrivals per tile, zero between launches
     int dbg;               // tuning runs only (CTK_V4_DBG): bit 0 leaves out the proxy fence, bit 1 the dequantization (wrong results)
 };
 
@@ -122,6 +134,20 @@ struct V4Params {
     const int local = u - group * group_size;
     tm = first_m + local % gm;
     tw = local / gm;
+}
+
+// Unit u of the persistent loop (an output tile's k range) -> tile, its k chunks [c0, c1).
+struct V4Unit {
+    int tile, tw, tm, split, c0, c1;
+};
+[[maybe_unused]] __device__ __forceinline__ V4Unit v4_unit(int u, const V4Params& p) {
+    V4Unit r;
+    r.tile = u / p.splits;
+    r.split = u - r.tile * p.splits;
+    v4_tile(r.tile, p, r.tw, r.tm);
+    r.c0 = static_cast<int>(static_cast<long long>(r.split) * p.k_chunks / p.splits);
+    r.c1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_chunks / p.splits);
+    return r;
 }
 
 template <bool BF16, int N>
@@ -162,15 +188,15 @@ __device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uin
         ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a[s]);
 }
 
-// v4: one output tile's k loop for one consumer warpgroup (W rows 64 cw .. 64 cw + 63 of
+// v4: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warpgroup (W rows 64 cw .. 64 cw + 63 of
 // the stage's dequantized A tile): wait full + deq, 4 x wgmma, commit, retire the previous
 // chunk's group and free its stage. q: the CTA's running chunk count (ring position).
 template <bool BF16, int BX, typename L, typename Release>
 __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full, uint64_t* deq,
-                                                const Release& release, int& q, int k_chunks, int cw) {
+                                                const Release& release, int& q, int c0, int c1, int cw) {
     constexpr int S = L::kStages;
     int prev = -1;
-    for (int c = 0; c < k_chunks; ++c, ++q) {
+    for (int c = c0; c < c1; ++c, ++q) {
         const int slot = q % S;
         const uint32_t parity = (q / S) & 1;
         ptx::mbar_wait(ptx::smem_u32(&full[slot]), parity);
@@ -181,7 +207,7 @@ __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* s
         ptx::wgmma_fence();
 #pragma unroll
         for (int s = 0; s < 4; ++s)  // k16 step s: +32 bytes (+2 in the descriptor's 16-byte units)
-            v4_wgmma<BF16, BX>(acc, da + 2 * s, db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
+            v4_wgmma<BF16, BX>(acc, da + 2 * s, db + 2 * s, (c > c0 || s > 0) ? 1 : 0);
         ptx::wgmma_commit();
         ptx::wgmma_wait<1>();  // the previous chunk's group is done: free its stage
         if (prev >= 0) release(prev);
@@ -201,7 +227,7 @@ __device__ __forceinline__ void v6_keep_alive(const uint32_t (&a)[4][4]) {
     }
 }
 
-// v6: one output tile's k loop for one consumer warp (this warp's 16 W rows = repack tile
+// v6: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warp (this warp's 16 W rows = repack tile
 // t of every stage): the fragments go from the stage's raw bytes straight into A
 // registers, scale folded in, and wgmma reads A from there (no A tile, no dequantizing
 // warps, no "deq" barrier). Two register buffers: chunk c is dequantized into one while
@@ -210,7 +236,7 @@ __device__ __forceinline__ void v6_keep_alive(const uint32_t (&a)[4][4]) {
 // (ring position), carried over tiles.
 template <bool BF16, int BX, typename L, typename Release>
 __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full,
-                                                const Release& release, int& q, int k_chunks, int t, int lane,
+                                                const Release& release, int& q, int c0, int c1, int t, int lane,
                                                 int fold_shift) {
     constexpr int S = L::kStages;
     uint32_t a[2][4][4] = {};
@@ -224,8 +250,8 @@ __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* s
         ptx::wgmma_fence();  // the fragment registers were just written
 #pragma unroll
         for (int s = 0; s < 4; ++s) {  // k16 step s: +32 bytes of x (+2 in the descriptor's 16-byte units)
-            if constexpr (BF16) ptx::wgmma_rs_bf16<BX>(acc, cur[s], db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
-            else ptx::wgmma_rs_f16<BX>(acc, cur[s], db + 2 * s, (c > 0 || s > 0) ? 1 : 0);
+            if constexpr (BF16) ptx::wgmma_rs_bf16<BX>(acc, cur[s], db + 2 * s, (c > c0 || s > 0) ? 1 : 0);
+            else ptx::wgmma_rs_f16<BX>(acc, cur[s], db + 2 * s, (c > c0 || s > 0) ? 1 : 0);
         }
         ptx::wgmma_commit();
         ptx::wgmma_wait<1>();  // chunk c - 1 is done: its stage and its register buffer are free
@@ -234,12 +260,12 @@ __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* s
         prev = slot;
         ++q;
     };
-    int c = 0;
-    for (; c + 1 < k_chunks; c += 2) {
+    int c = c0;
+    for (; c + 1 < c1; c += 2) {
         chunk(c, a[0], a[1]);
         chunk(c + 1, a[1], a[0]);
     }
-    if (c < k_chunks) chunk(c, a[0], a[1]);
+    if (c < c1) chunk(c, a[0], a[1]);
     ptx::wgmma_wait<0>();
     v6_keep_alive(a[0]);
     v6_keep_alive(a[1]);
@@ -270,6 +296,49 @@ __device__ __forceinline__ void v4_epilogue(const float (&acc)[BX / 2], const V4
     }
 }
 
+// Split-K (the global reduction of the 2:4 Hopper kernel, cuda/sparse24_gemm_sm90.cu):
+// every split of a tile stores its fp32 partial tile, coalesced ([BX / 8][256 threads] of
+// 16-byte vectors); the last split to arrive (per-tile counter) re-reads all partials and
+// adds them in split order 0..S-1, so the sum is the same whichever split finishes last.
+// Returns true in the CTA that must run the epilogue (acc then holds the whole sum).
+template <int BX>
+__device__ __forceinline__ bool v4_split_k_last(float (&acc)[BX / 2], const V4Params& p, const V4Unit& w, int ct,
+                                                volatile int* last_flag) {
+    constexpr int Q = BX / 8;  // 16-byte vectors per thread
+    constexpr int kThreads = 256;
+    float4* part = p.partial + static_cast<size_t>(w.tile) * p.splits * Q * kThreads;
+#pragma unroll
+    for (int i = 0; i < Q; ++i)
+        part[(static_cast<size_t>(w.split) * Q + i) * kThreads + ct] =
+            make_float4(acc[4 * i], acc[4 * i + 1], acc[4 * i + 2], acc[4 * i + 3]);
+    __threadfence();
+    ptx::named_barrier_sync(1, kThreads);  // the consumers only: the producer runs ahead
+    if (ct == 0) *last_flag = atomicAdd(&p.counters[w.tile], 1) == p.splits - 1;
+    ptx::named_barrier_sync(1, kThreads);
+    const bool last = *last_flag;
+    ptx::named_barrier_sync(1, kThreads);  // the flag is read before the next unit rewrites it
+    if (!last) return false;
+    __threadfence();
+    constexpr int QC = Q < 8 ? Q : 8;  // loads in flight together
+#pragma unroll
+    for (int i0 = 0; i0 < Q; i0 += QC) {
+#pragma unroll 1
+        for (int s = 0; s < p.splits; ++s) {
+            float4 v[QC];
+#pragma unroll
+            for (int i = 0; i < QC; ++i) v[i] = __ldcg(&part[(static_cast<size_t>(s) * Q + i0 + i) * kThreads + ct]);
+#pragma unroll
+            for (int i = 0; i < QC; ++i) {
+                const float a[4] = {v[i].x, v[i].y, v[i].z, v[i].w};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[4 * (i0 + i) + e] = s == 0 ? a[e] : acc[4 * (i0 + i) + e] + a[e];
+            }
+        }
+    }
+    if (ct == 0) p.counters[w.tile] = 0;  // ready for the next launch
+    return true;
+}
+
 template <bool BF16, int BX, bool REG_A>
 __global__ void __launch_bounds__(kV4Threads, 1)
     v4_kernel(const __grid_constant__ CUtensorMap tm_x, const __grid_constant__ CUtensorMap tm_w,
@@ -295,7 +364,7 @@ __global__ void __launch_bounds__(kV4Threads, 1)
         ptx::prefetch_tensormap(&tm_s);
     }
     __syncthreads();
-    const int tiles = p.tiles_w * p.tiles_m;
+    const int units = p.tiles_w * p.tiles_m * p.splits;
 
     if (wg == 0) {
         // ---- producer: warp 0 issues the TMA copies, warps 1..3 dequantize ------------
@@ -303,10 +372,10 @@ __global__ void __launch_bounds__(kV4Threads, 1)
         if (warp == 0) {
             if (lane == 0) {
                 int n = 0;
-                for (int u = blockIdx.x; u < tiles; u += gridDim.x) {
-                    int tw, tm;
-                    v4_tile(u, p, tw, tm);
-                    for (int c = 0; c < p.k_chunks; ++c, ++n) {
+                for (int u = blockIdx.x; u < units; u += gridDim.x) {
+                    const V4Unit w = v4_unit(u, p);
+                    const int tw = w.tw, tm = w.tm;
+                    for (int c = w.c0; c < w.c1; ++c, ++n) {
                         const int slot = n % S;
                         ptx::mbar_wait(ptx::smem_u32(&empty[slot]), ((n / S) & 1) ^ 1);
                         const uint32_t fb = ptx::smem_u32(&full[slot]);
@@ -320,8 +389,11 @@ __global__ void __launch_bounds__(kV4Threads, 1)
                 }
             }
         } else if (!REG_A) {
-            const int per_cta = (tiles - 1 - static_cast<int>(blockIdx.x)) / static_cast<int>(gridDim.x) + 1;
-            const int total = static_cast<int>(blockIdx.x) < tiles ? per_cta * p.k_chunks : 0;
+            int total = 0;  // chunks this CTA runs
+            for (int u = blockIdx.x; u < units; u += gridDim.x) {
+                const V4Unit w = v4_unit(u, p);
+                total += w.c1 - w.c0;
+            }
             // Split: every chunk is dequantized by all 3 warps (tiles w-1, w+2, w+5), so a
             // chunk is ready soonest. Round robin: warp w takes whole chunks w-1, w+2, ...,
             // so 3 chunks are in dequantization at once.
@@ -351,14 +423,17 @@ __global__ void __launch_bounds__(kV4Threads, 1)
             if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&empty[s]));
         };
         int q = 0;
-        for (int u = blockIdx.x; u < tiles; u += gridDim.x) {
-            int tw, tm;
-            v4_tile(u, p, tw, tm);
+        const int ct = threadIdx.x - 128;  // consumer thread 0..255
+        volatile int* last_flag = reinterpret_cast<volatile int*>(smem + L::kFlagOff);
+        for (int u = blockIdx.x; u < units; u += gridDim.x) {
+            const V4Unit w = v4_unit(u, p);
             if constexpr (REG_A)
-                v6_consume_tile<BF16, BX, L>(acc, smem, full, release, q, p.k_chunks, cw * 4 + warp, lane, p.fold_shift);
+                v6_consume_tile<BF16, BX, L>(acc, smem, full, release, q, w.c0, w.c1, cw * 4 + warp, lane,
+                                             p.fold_shift);
             else
-                v4_consume_tile<BF16, BX, L>(acc, smem, full, deq, release, q, p.k_chunks, cw);
-            v4_epilogue<BF16, BX>(acc, p, tw * kV4Rows + cw * 64 + warp * 16 + (lane >> 2), tm * BX, lane);
+                v4_consume_tile<BF16, BX, L>(acc, smem, full, deq, release, q, w.c0, w.c1, cw);
+            if (p.splits > 1 && !v4_split_k_last<BX>(acc, p, w, ct, last_flag)) continue;
+            v4_epilogue<BF16, BX>(acc, p, w.tw * kV4Rows + cw * 64 + warp * 16 + (lane >> 2), w.tm * BX, lane);
         }
     }
 #else
@@ -371,6 +446,21 @@ __global__ void __launch_bounds__(kV4Threads, 1)
 
 int v4_cta_limit = 0;  // tests: 0 = one CTA per SM
 int v4_forced_bx = 0;  // tests: 0 = by mxfp4_v4_bx
+int v4_forced_splits = 0;  // tests: 0 = by v4_splits
+int v4_env_splits = [] {   // tuning runs: CTK_V4_SPLITS = n forces n splits (0 or unset: the rule)
+    const char* e = std::getenv("CTK_V4_SPLITS");
+    return e ? std::max(0, std::atoi(e)) : 0;
+}();
+
+// Split-K: how many k ranges each output tile is cut into. A layer with few output tiles
+// (N = 4096 at M <= 256: 32 tiles on 132 SMs) leaves most SMs idle without it. The rule
+// (kMxfp4V4SplitK in ops_mxfp4.h; off until the gpu tests have run it): as many splits as
+// fill the SMs once, at most 8, each at least 8 chunks long (the ring's depth), else 1.
+int v4_splits(int tiles, int k_chunks, int resident) {
+    int s = v4_forced_splits ? v4_forced_splits : v4_env_splits;
+    if (!s && kMxfp4V4SplitK) s = std::min(8, std::min(resident / std::max(1, tiles), k_chunks / 8));
+    return std::max(1, std::min(s, k_chunks));
+}
 int v4_forced_producer = [] {  // tuning runs: CTK_V4_PROD = 1 (split) or 2 (round robin)
     const char* e = std::getenv("CTK_V4_PROD");
     const int v = e ? std::atoi(e) : 0;
@@ -392,9 +482,9 @@ struct V4Launcher {
         }();
         return n;
     }
-    static void launch(int tiles, const CUtensorMap& x, const CUtensorMap& w, const CUtensorMap& s,
+    static void launch(int units, const CUtensorMap& x, const CUtensorMap& w, const CUtensorMap& s,
                        const V4Params& p) {
-        int ctas = std::min(tiles, resident_ctas());
+        int ctas = std::min(units, resident_ctas());
         if (v4_cta_limit > 0) ctas = std::min(ctas, v4_cta_limit);
         kernel<<<ctas, kV4Threads, L::kTotal>>>(x, w, s, p);
         CUDA_CHECK_LAUNCH();
@@ -440,7 +530,18 @@ void launch_v4(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
         return v;
     }();
     p.dbg = dbg;
-    V4Launcher<BF16, BX, REG_A>::launch(p.tiles_w * p.tiles_m, tm_x, tm_w, tm_s, p);
+    const int tiles = p.tiles_w * p.tiles_m;
+    p.splits = v4_splits(tiles, p.k_chunks, V4Launcher<BF16, BX, REG_A>::resident_ctas());
+    p.partial = nullptr;
+    p.counters = nullptr;
+    std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
+    if (p.splits > 1) {
+        const SplitScratch ws =
+            split_scratch(static_cast<size_t>(tiles) * p.splits * kV4Rows * BX * 4, static_cast<size_t>(tiles), lock);
+        p.partial = static_cast<float4*>(ws.partial);
+        p.counters = ws.counters;
+    }
+    V4Launcher<BF16, BX, REG_A>::launch(tiles * p.splits, tm_x, tm_w, tm_s, p);
 }
 
 template <bool BF16, bool REG_A>
@@ -482,6 +583,11 @@ void mxfp4_gemm_v6(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t
 }
 
 void mxfp4_gemm_v4_limit_ctas(int max_ctas) { v4_cta_limit = std::max(0, max_ctas); }
+
+void mxfp4_gemm_v4_force_splits(int splits) {
+    CTK_CHECK(splits >= 0, "mxfp4_gemm_v4_force_splits: expected 0 (the rule) or a count >= 1, found ", splits);
+    v4_forced_splits = splits;
+}
 
 void mxfp4_gemm_v4_force_tile(int bx) {
     CTK_CHECK(bx == 0 || bx == 64 || bx == 128 || bx == 256, "mxfp4_gemm_v4_force_tile: expected 0, 64, 128 or 256, found ",

@@ -100,5 +100,12 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 void mxfp4_gemm_v4_limit_ctas(int max_ctas);
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);
+// Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial
+// tiles added in split order by the last range to finish): kMxfp4V4SplitK turns on the
+// rule that picks the count (enough ranges to fill the SMs once, for layers with few output
+// tiles). Written 2026-12-07 and not yet run on a GPU, so off; the tests force it.
+constexpr bool kMxfp4V4SplitK = false;
+// Tests: forces v4/v6's split count (capped at the k chunks; 0 = the rule above).
+void mxfp4_gemm_v4_force_splits(int splits);
 
 }  // namespace ctk::cuda

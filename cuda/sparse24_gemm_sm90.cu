@@ -54,6 +54,7 @@
 #include "ops.h"
 #include "ptx_sm90.cuh"
 #include "sparse24_gemm_sm90.cuh"
+#include "split_workspace.cuh"
 #include "tensor_map.cuh"
 #include "wgmma_store.cuh"
 
@@ -494,21 +495,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // ---- host side -------------------------------------------------------------------------
 
-// Split-K scratch: partial tiles and per-tile counters, grown on demand and kept (the
-// counters must start at zero and every launch leaves them at zero). One launch at a
-// time per process, on the default stream.
-struct SplitWorkspace {
-    std::mutex mu;
-    void* partial = nullptr;
-    size_t partial_bytes = 0;
-    int* counters = nullptr;
-    size_t n_counters = 0;
-};
-SplitWorkspace& split_workspace() {
-    static SplitWorkspace* w = new SplitWorkspace;  // never freed: outlives every launch
-    return *w;
-}
-
 // One kernel instantiation: its shared-memory opt-in, residency and launch.
 template <class Op, int BN, int CL>
 struct Launcher {
@@ -786,26 +772,10 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     p.bias = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
 
     p.csplit = plan.cluster_splits ? 1 : 0;
-    std::unique_lock<std::mutex> lock(split_workspace().mu, std::defer_lock);
+    std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
     if (plan.splits > 1 && !plan.cluster_splits) {
-        SplitWorkspace& ws = split_workspace();
-        lock.lock();
-        const size_t need = static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4;
-        if (ws.partial_bytes < need) {
-            if (ws.partial) CUDA_CHECK(cudaFree(ws.partial));
-            ws.partial = nullptr;
-            ws.partial_bytes = 0;
-            CUDA_CHECK(cudaMalloc(&ws.partial, need));
-            ws.partial_bytes = need;
-        }
-        if (ws.n_counters < static_cast<size_t>(plan.tiles)) {
-            if (ws.counters) CUDA_CHECK(cudaFree(ws.counters));
-            ws.counters = nullptr;
-            ws.n_counters = 0;
-            CUDA_CHECK(cudaMalloc(&ws.counters, plan.tiles * sizeof(int)));
-            CUDA_CHECK(cudaMemset(ws.counters, 0, plan.tiles * sizeof(int)));
-            ws.n_counters = plan.tiles;
-        }
+        const SplitScratch ws = split_scratch(static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4,
+                                              static_cast<size_t>(plan.tiles), lock);
         p.partial = ws.partial;
         p.counters = ws.counters;
     }

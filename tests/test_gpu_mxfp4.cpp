@@ -457,11 +457,13 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("x: expected a device tensor") != std::string::npos);
 }
 
-TEST_CASE("mxfp4_gemm v4, v6: every x tile (64, 128, 256 rows), several tiles per CTA through the ring") {
+TEST_CASE("mxfp4_gemm v4, v6: every x tile (64, 128, 256 rows), 1 and 3 splits of K, several units per CTA") {
     // Each problem runs with the x tile forced to 64, 128 and 256 rows (partial x tiles
-    // for every M below), once on the full persistent grid and once on 3 CTAs: then every
-    // CTA runs several output tiles back to back, so the ring's phases carry over tile
-    // boundaries and the epilogue overlaps the next tile's loads. N 1000 = 7 full 128-row
+    // for every M below), without and with split-K (3 ranges: partial tiles added by the
+    // last range to finish), once on the full persistent grid and once on 3 CTAs: then
+    // every CTA runs several units back to back, so the ring's phases carry over unit
+    // boundaries, the epilogue overlaps the next unit's loads, and with 3 splits on 3 CTAs
+    // the splits of one tile may finish in any order. N 1000 = 7 full 128-row
     // W tiles + 104 rows; K 1088 = 17 chunks (not a multiple of any ring depth, and odd:
     // v6's two register buffers end on the first), K 64 and 32 one chunk (the second
     // padded); scale codes 110..129, and 0..6 in bf16 (fold shift -27).
@@ -475,16 +477,22 @@ TEST_CASE("mxfp4_gemm v4, v6: every x tile (64, 128, 256 rows), several tiles pe
         finish_problem(p);
         for (int bx : {64, 128, 256}) {
             cuda::mxfp4_gemm_v4_force_tile(bx);
-            for (int v : {4, 6}) {
-                cuda::mxfp4_gemm_v4_limit_ctas(3);
-                check_against_ref(p, v, false);
-                cuda::mxfp4_gemm_v4_limit_ctas(0);
-                check_against_ref(p, v, false);
+            for (int splits : {1, 3}) {
+                // 3 splits of 17 chunks: ranges of 5, 6 and 6 chunks (1 chunk: 1 split).
+                cuda::mxfp4_gemm_v4_force_splits(splits);
+                for (int v : {4, 6}) {
+                    cuda::mxfp4_gemm_v4_limit_ctas(3);
+                    check_against_ref(p, v, false);
+                    cuda::mxfp4_gemm_v4_limit_ctas(0);
+                    check_against_ref(p, v, false);
+                }
             }
         }
+        cuda::mxfp4_gemm_v4_force_splits(0);
         cuda::mxfp4_gemm_v4_force_tile(0);
     }
     CHECK(error_of([] { cuda::mxfp4_gemm_v4_force_tile(96); }).find("expected 0, 64, 128 or 256") != std::string::npos);
+    CHECK(error_of([] { cuda::mxfp4_gemm_v4_force_splits(-1); }).find("expected 0") != std::string::npos);
 }
 
 TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {

@@ -19,7 +19,8 @@
 //                                    timed the same way (what this harness allows)
 //   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
 //   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
-//                                    4096}, the four shapes, bf16 (tuning runs)
+//                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
+//                                    splits of K at M <= 256 on 4096x14336 (tuning runs)
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 #include <cstdio>
 #include <string>
@@ -147,6 +148,15 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
             for (int64_t M : {64, 128, 256, 1024, 4096})
                 for (int v : {3, 4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v));
+            if (s.N == 4096 && s.K == 14336) {
+                // Split-K (off in version 0 until tested): 32 output tiles at M <= 256.
+                for (int splits : {2, 4}) {
+                    cuda::mxfp4_gemm_v4_force_splits(splits);
+                    for (int64_t M : {64, 128, 256})
+                        for (int v : {4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v, cat("splits=", splits)));
+                }
+                cuda::mxfp4_gemm_v4_force_splits(0);
+            }
         }
         return;
     }
