@@ -1,5 +1,5 @@
 // Device helpers shared by the MXFP4 GEMM rungs (cuda/mxfp4_gemm.cu: v1-v3,
-// cuda/mxfp4_gemm_sm90.cu: v4): 16-bit float conversions with the CPU reference's
+// cuda/mxfp4_gemm_sm90.cu: v4/v6, cuda/mxfp4_gemv.cu: v5, cuda/mxfp4_decode_bulk.cu: v7): 16-bit float conversions with the CPU reference's
 // rounding, the E2M1 -> bf16/f16 bit placement (formats/mxfp4_bits.h) and the folded
 // dequantization of one mma A fragment (scale folded in, exact by the fold plan,
 // docs/mxfp4.md section 5), and the 128-byte swizzle that wgmma descriptors describe.
@@ -52,6 +52,61 @@ __device__ __forceinline__ void folded_fragment(uint32_t word, uint32_t mul_row_
     a[1] = mul_pair<BF16>(e2m1_pair_placed<BF16, 1>(word), mul_row_g8);
     a[2] = mul_pair<BF16>(e2m1_pair_placed<BF16, 2>(word), mul_row_g);
     a[3] = mul_pair<BF16>(e2m1_pair_placed<BF16, 3>(word), mul_row_g8);
+}
+
+// Folded multiplier of byte B of a scale word in both 16-bit halves (formats/mxfp4_bits.h:
+// one prmt and one integer multiply-add; `add` = e8m0_folded_factor_x2_add of the layer's
+// fold shift), NaN for code 255 when the layer has NaN blocks (NANS).
+template <bool BF16, bool NANS, int B>
+__device__ __forceinline__ uint32_t folded_multiplier_x2(uint32_t sw, uint32_t add) {
+    const uint32_t m = e8m0_folded_factor_x2<B>(sw, add, BF16);
+    if (NANS && ((sw >> (8 * B)) & 0xFFu) == 0xFFu) return BF16 ? 0x7FC07FC0u : 0x7E007E00u;  // NaN block
+    return m;
+}
+
+template <bool BF16>
+__device__ __forceinline__ void mma_16x8x16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    if (BF16) ptx::mma_m16n8k16_bf16(d, a, b0, b1, d);
+    else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
+}
+
+// B fragments of k64 chunk c for MT column blocks of 8 x rows: word 8 s + 4 h of the
+// chunk's 32 words of x row 8 mt + g (columns 16 s + 8 h + 2q, + 1), where xp[mt] points at
+// word q of that row; zeros for rows past M (xok false) and in a padded second block.
+template <int MT>
+__device__ __forceinline__ void decode_x_fragments(uint32_t (&bx)[MT][4][2], const uint32_t* const (&xp)[MT],
+                                                   const bool (&xok)[MT], int c, bool full) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int s = 0; s < 4; ++s)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+                bx[mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
+}
+
+// The inner step of the gemv-style decode rungs (v5, v7): one k64 chunk of one 16-row
+// tile (this lane's 16 fragment bytes wq and scale word sw) times MT column blocks of 8 x
+// rows (B fragments bx[mt][k16 step][h]), accumulated into acc[mt] (the W tile is the
+// 16-row operand). full = false: the chunk's second block is padding and is skipped, not
+// multiplied (its padding scale may lie outside the fold window).
+template <bool BF16, bool NANS, int MT>
+__device__ __forceinline__ void decode_chunk_mma(float (&acc)[MT][4], const uint4& wq, uint32_t sw, uint32_t mul_add,
+                                                 const uint32_t (&bx)[MT][4][2], bool full) {
+    // Multipliers of rows g / g + 8: [0] block 0 (k16 steps 0, 1), [1] block 1.
+    const uint32_t m_g[2] = {folded_multiplier_x2<BF16, NANS, 0>(sw, mul_add),
+                             folded_multiplier_x2<BF16, NANS, 2>(sw, mul_add)};
+    const uint32_t m_g8[2] = {folded_multiplier_x2<BF16, NANS, 1>(sw, mul_add),
+                              folded_multiplier_x2<BF16, NANS, 3>(sw, mul_add)};
+    const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+        if (s >= 2 && !full) break;  // warp-uniform
+        uint32_t a[4];
+        folded_fragment<BF16>(words[s], m_g[s / 2], m_g8[s / 2], a);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) mma_16x8x16<BF16>(acc[mt], a, bx[mt][s][0], bx[mt][s][1]);
+    }
 }
 
 // Byte offset of 16-byte chunk j of row r in a K-major tile of 128-byte rows with the

@@ -78,21 +78,6 @@ __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
     return r;
 }
 
-// Folded multiplier of byte B of a scale word in both 16-bit halves (formats/mxfp4_bits.h:
-// one prmt and one integer multiply-add), NaN for code 255 when the layer has NaN blocks.
-template <bool BF16, bool NANS, int B>
-__device__ __forceinline__ uint32_t v5_multiplier(uint32_t sw, uint32_t add) {
-    const uint32_t m = e8m0_folded_factor_x2<B>(sw, add, BF16);
-    if (NANS && ((sw >> (8 * B)) & 0xFFu) == 0xFFu) return BF16 ? 0x7FC07FC0u : 0x7E007E00u;  // NaN block
-    return m;
-}
-
-template <bool BF16>
-__device__ __forceinline__ void v5_mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    if (BF16) ptx::mma_m16n8k16_bf16(d, a, b0, b1, d);
-    else ptx::mma_m16n8k16_f16(d, a, b0, b1, d);
-}
-
 // One batch of a warp: P chunks x T tiles of fragments and scale words.
 template <int T, int P>
 struct V5Batch {
@@ -158,34 +143,10 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
             const int c = c0 + j;
             if (c >= c_end) break;                           // warp-uniform
             const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
-            // B fragments: word 8 s + 4 h + q of the chunk's 32 words of row 8 mt + g
-            // (columns 16 s + 8 h + 2q, + 1).
             uint32_t bx[MT][4][2];
+            decode_x_fragments<MT>(bx, xp, xok, c, full);
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-                for (int s = 0; s < 4; ++s)
-#pragma unroll
-                    for (int h = 0; h < 2; ++h)
-                        bx[mt][s][h] = (xok[mt] && (s < 2 || full)) ? __ldg(xp[mt] + c * 32 + 8 * s + 4 * h) : 0u;
-#pragma unroll
-            for (int i = 0; i < T; ++i) {
-                const uint32_t sw = b.s[j][i];
-                // Multipliers of rows g / g + 8: [0] block 0 (k16 steps 0, 1), [1] block 1.
-                const uint32_t m_g[2] = {v5_multiplier<BF16, NANS, 0>(sw, mul_add),
-                                         v5_multiplier<BF16, NANS, 2>(sw, mul_add)};
-                const uint32_t m_g8[2] = {v5_multiplier<BF16, NANS, 1>(sw, mul_add),
-                                          v5_multiplier<BF16, NANS, 3>(sw, mul_add)};
-                const uint32_t words4[4] = {b.w[j][i].x, b.w[j][i].y, b.w[j][i].z, b.w[j][i].w};
-#pragma unroll
-                for (int s = 0; s < 4; ++s) {
-                    if (s >= 2 && !full) break;  // warp-uniform: block 1 is padding
-                    uint32_t a[4];
-                    folded_fragment<BF16>(words4[s], m_g[s / 2], m_g8[s / 2], a);
-#pragma unroll
-                    for (int mt = 0; mt < MT; ++mt) v5_mma<BF16>(acc[i][mt], a, bx[mt][s][0], bx[mt][s][1]);
-                }
-            }
+            for (int i = 0; i < T; ++i) decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
         }
     };
 
