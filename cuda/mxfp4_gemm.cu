@@ -93,6 +93,7 @@
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
+#include "mxfp4_decode_bulk.h"
 #include "mxfp4_gemv.h"
 #include "ops.h"
 #include "mxfp4_dequant.cuh"
@@ -821,16 +822,16 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
     CTK_CHECK(out.device == Device::CUDA, "out: expected a device tensor, found ", out.describe());
     expect_dtype(out, w.act_dtype, "out");
     expect_shape(out, {M, w.N}, "out");
-    CTK_CHECK(version >= 0 && version <= 6, "version: expected 0 (best), 1, 2, 3, 4, 5 or 6, found ", version);
+    CTK_CHECK(version >= 0 && version <= 7, "version: expected 0 (best) or 1..7, found ", version);
     if (version == 0) version = mxfp4_gemm_best_version(M, w);
     CTK_CHECK(version == 2 || w.foldable, "mxfp4_gemm v", version,
               " folds the scale into a 16-bit weight and cannot for this layer: ", w.fold_error,
               " (use version 0 or 2)");
-    const bool wgmma_rung = version == 3 || version == 4 || version == 6;
-    CTK_CHECK(!wgmma_rung || device_capability() == 90, "mxfp4_gemm v", version,
-              " needs sm_90 (wgmma); this device is sm_", device_capability());
-    CTK_CHECK(!wgmma_rung || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
-              " needs an sm_90a build (wgmma); rebuild with ARCH=sm_90a");
+    const bool hopper_rung = version == 3 || version == 4 || version == 6 || version == 7;  // wgmma / TMA
+    CTK_CHECK(!hopper_rung || device_capability() == 90, "mxfp4_gemm v", version,
+              " needs sm_90 (wgmma, TMA); this device is sm_", device_capability());
+    CTK_CHECK(!hopper_rung || CTK_BUILD_SM90A, "mxfp4_gemm v", version,
+              " needs an sm_90a build (wgmma, TMA); rebuild with ARCH=sm_90a");
     const auto* xp = static_cast<const uint16_t*>(x.raw());
     const auto* bp = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
     auto* op = static_cast<uint16_t*>(out.raw());
@@ -841,7 +842,8 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, co
         case 3: bf16 ? run_v3<true>(xp, w, bp, op, M) : run_v3<false>(xp, w, bp, op, M); break;
         case 4: mxfp4_gemm_v4(xp, w, bp, op, M); break;
         case 5: run_mxfp4_v5(xp, w, bp, op, M); break;
-        default: mxfp4_gemm_v6(xp, w, bp, op, M); break;
+        case 6: mxfp4_gemm_v6(xp, w, bp, op, M); break;
+        default: run_mxfp4_v7(xp, w, bp, op, M); break;
     }
 }
 

@@ -66,10 +66,12 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 
 // x_dev: [M, K] act_dtype, M >= 1; bias_dev: [N] act_dtype or undefined. Returns
 // [M, N] act_dtype on the device. version: 0 = the best rung for this M (see
-// mxfp4_gemm_best_version), 1..6 = that rung (all but v2 throw for a layer that is not
-// foldable; v3, v4 and v6 need an sm_90a build on an sm_90 device). v5
+// mxfp4_gemm_best_version), 1..7 = that rung (all but v2 throw for a layer that is not
+// foldable; v3, v4, v6 and v7 need an sm_90a build on an sm_90 device). v5
 // (cuda/mxfp4_gemv.cu) is the gemv-style decode rung for small M; v6
-// (cuda/mxfp4_gemm_sm90.cu) is v4 with the dequantization in the consumers' registers.
+// (cuda/mxfp4_gemm_sm90.cu) is v4 with the dequantization in the consumers' registers; v7
+// (cuda/mxfp4_decode_bulk.cu) is decode with the weight streamed by bulk copies into a
+// shared-memory ring (v6 and v7: written 2026-12-07, not yet run; version 0 takes neither).
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,

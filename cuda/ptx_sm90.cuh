@@ -3,7 +3,8 @@
 // thread-execution). Kernel bodies call these and contain no asm.
 //
 //   mbarrier         9.7.13.15  (init, arrive, arrive.expect_tx, try_wait.parity)
-//   bulk tensor copy 9.7.9.25   (cp.async.bulk.tensor, the TMA engine) + prefetch.tensormap
+//   bulk tensor copy 9.7.9.25   (cp.async.bulk.tensor, the TMA engine) + prefetch.tensormap,
+//                               and the plain bulk copy (cp.async.bulk) of contiguous bytes
 //   proxy fences     9.7.13.4   (fence.proxy.async, fence.mbarrier_init)
 //   wgmma            9.7.15.5.1.2 (shared-memory matrix descriptors), 9.7.15.7 (fence,
 //                    commit_group, wait_group), 9.7.15.5 / 9.7.15.6.3 (wgmma.mma_async
@@ -182,6 +183,17 @@ __device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const void* 
         " [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
         "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
         : "memory");
+#endif
+}
+
+// cp.async.bulk global -> shared (9.7.9.25.4.1, the non-tensor bulk copy): `bytes` (a
+// multiple of 16; both addresses 16-byte aligned) from global `src` to shared `dst`, done by
+// the TMA unit and completed on `bar` (complete_tx). No tensor map: for contiguous runs.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+#if CTK_SM90A
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
 #endif
 }
 

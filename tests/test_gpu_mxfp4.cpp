@@ -160,7 +160,7 @@ int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
 }
 
 // Every rung of the ladder (docs/mxfp4.md 6): the tests below run each one.
-constexpr int kRungs[] = {1, 2, 3, 4, 5, 6};
+constexpr int kRungs[] = {1, 2, 3, 4, 5, 6, 7};
 
 std::string label(const Problem& p, int version) {
     return cat("mxfp4_gemm v", version, " ", p.M, "x", p.N, "x", p.K, " ", dtype_name(p.dt), p.bias ? " +bias" : "",
@@ -285,11 +285,12 @@ TEST_CASE("mxfp4_gemm: every rung on M in {1, 2, 7, 16, 17, 64, 65, 257, 1024} (
     }
 }
 
-TEST_CASE("mxfp4_gemm v5: every M of a launch (1..16, 8-row halves) on awkward N and K, bf16 and f16") {
+TEST_CASE("mxfp4_gemm v5, v7: every M of a launch (1..16, 8-row halves) on awkward N and K, bf16 and f16") {
     // N off the 16-row tile and the 2-tile CTA (N = 8: one partial tile; 1000: 63 tiles,
     // the last CTA has one), K = 32 (one half chunk), K % 64 == 32 (the last chunk's
     // second block is padding and must be skipped), K = 4160 (65 chunks: uneven K split
-    // over the CTA's warps). Codes 110..129, bias alternating; v2 on the same problems.
+    // over the CTA's warps; for v7 three segments, the last of one chunk). Codes 110..129,
+    // bias alternating; v2 on the same problems.
     struct S { int64_t N, K; };
     uint64_t seed = 2500;
     int i = 0;
@@ -299,9 +300,23 @@ TEST_CASE("mxfp4_gemm v5: every M of a launch (1..16, 8-row halves) on awkward N
             const DType dt = i % 2 ? DType::F16 : DType::BF16;
             Problem p = make_problem(M, s.N, s.K, dt, (i / 2) % 2 == 0, ++seed, 110, 129);
             finish_problem(p);
-            for (int v : {2, 5}) check_against_ref(p, v, false);
+            for (int v : {2, 5, 7}) check_against_ref(p, v, false);
             ++i;
         }
+    }
+}
+
+TEST_CASE("mxfp4_gemm v7: the ring wraps (several tiles per CTA, more segments than slots)") {
+    // N = 2200: 138 tiles, so on 132 SMs some CTAs run two; K = 14528: 227 chunks, 8
+    // segments per tile (7 x 32 + 3), so a CTA with two tiles passes 16 segments through
+    // its 12 slots and every slot's barriers change phase. M 1, 5, 8 (one 8-row slice)
+    // and 13 (two slices), bf16 and f16, bias on odd M.
+    uint64_t seed = 2700;
+    for (int64_t M : {1, 5, 8, 13}) {
+        const DType dt = M % 2 ? DType::BF16 : DType::F16;
+        Problem p = make_problem(M, 2200, 14528, dt, M % 2 == 1, ++seed, 110, 129);
+        finish_problem(p);
+        check_against_ref(p, 7, false);
     }
 }
 
@@ -357,6 +372,8 @@ TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that ca
         CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 0..127") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 1); }).find("cannot for this layer") != std::string::npos);
         CHECK(error_of([&] { run_rung(p, 5); }).find("cannot for this layer") != std::string::npos);
+        CHECK(error_of([&] { run_rung(p, 6); }).find("scale codes 0..127") != std::string::npos);
+        CHECK(error_of([&] { run_rung(p, 7); }).find("cannot for this layer") != std::string::npos);
         CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
     }
     // Code 254 with |e2m1| <= 1.5 (finite in fp32/bf16: 1.5 * 2^127) and small activations
@@ -400,6 +417,8 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
             check_against_ref(p, 0, false);
             CHECK(error_of([&] { run_rung(p, 3); }).find("scale codes 104..129 span 25") != std::string::npos);
             CHECK(error_of([&] { run_rung(p, 4); }).find("scale codes 104..129 span 25") != std::string::npos);
+            CHECK(error_of([&] { run_rung(p, 6); }).find("scale codes 104..129 span 25") != std::string::npos);
+            CHECK(error_of([&] { run_rung(p, 7); }).find("scale codes 104..129 span 25") != std::string::npos);
             CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 2);
         } else {
             FAIL_CHECK("seed 6001 did not draw both end codes");
@@ -452,7 +471,7 @@ TEST_CASE("mxfp4: errors name the parameter") {
               .find("M >= 1") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, cuda::device_zeros(DType::BF16, {21})); }).find("bias") !=
           std::string::npos);
-    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 7); }).find("version") != std::string::npos);
+    CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 8); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
 }

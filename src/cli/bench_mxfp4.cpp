@@ -13,7 +13,7 @@
 // the activations read and the output written once.
 //
 //   ctk bench mxfp4                  all cases
-//   ctk bench mxfp4 decode           the decode rungs v2 and v5, M in {1, 2, 4, 8, 16}, the
+//   ctk bench mxfp4 decode           the decode rungs v2, v5 and v7, M in {1, 2, 4, 8, 16}, the
 //                                    four shapes, bf16 (and f16 on 14336x4096); the note of
 //                                    a bf16 row gives a device copy of the weight's bytes
 //                                    timed the same way (what this harness allows)
@@ -129,7 +129,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             // same way. In the note of every row of the shape.
             const std::string floor = copy_floor_note(l);
             for (int64_t M : {1, 2, 4, 8, 16})
-                for (int v : {2, 5}) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
+                for (int v : {2, 5, 7}) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
         }
         Layer lh = make_layer(rng, 14336, 4096, DType::F16);
         for (int64_t M : {1, 16})
