@@ -19,6 +19,34 @@ TYPES = [
 ]
 
 
+def n_chain(out, asm_for_n, what, unused):
+    """Appends the body every wrapper shares: an `if constexpr (N == n)` chain over NS whose
+    branch n holds the asm statement asm_for_n(n, r) (r = N/2 accumulator registers), the
+    static_assert for other N, and the __trap() of a build without sm_90a."""
+    out.append("#if CTK_SM90A")
+    for i, n in enumerate(NS):
+        out.append(f"    {'if' if i == 0 else '} else if'} constexpr (N == {n}) {{")
+        out.append("        asm volatile(")
+        out.extend("            " + line for line in asm_for_n(n, n // 2))
+    out.append("    } else {")
+    out.append(f'        static_assert(N == 8, "{what}: N must be 8, 16, 32, 64, 128 or 256");')
+    out.append("    }")
+    out.append("#else")
+    out.append(f"    {unused};")
+    out.append("    __trap();")
+    out.append("#endif")
+    out.append("}")
+    return "\n".join(out)
+
+
+def acc_regs(r):
+    return ", ".join(f"%{i}" for i in range(r))
+
+
+def acc_outs(cons, r):
+    return ", ".join(f'"{cons}"(d[{i}])' for i in range(r))
+
+
 def wrapper(name, ptype, ctype, cons, k):
     out = []
     out.append(f"// m64nNk{k} {ptype}: D[64 x N] (+)= A_sparse[64 x {k}] * B[{k} x N]. d: N/2 accumulators per")
@@ -28,32 +56,15 @@ def wrapper(name, ptype, ctype, cons, k):
     out.append("template <int N, int kSel>")
     out.append(f"__device__ __forceinline__ void wgmma_sp_{name}({ctype} (&d)[N / 2], uint64_t a_desc, uint64_t b_desc,")
     out.append(f"{' ' * (len(name) + 44)}uint32_t meta, int scale_d) {{")
-    out.append("#if CTK_SM90A")
-    first = True
-    for n in NS:
-        r = n // 2
-        regs = ", ".join(f"%{i}" for i in range(r))
-        outs = ", ".join(f'"{cons}"(d[{i}])' for i in range(r))
-        kw = "if" if first else "} else if"
-        first = False
-        extra = TYPES_EXTRA[name]
-        out.append(f"    {kw} constexpr (N == {n}) {{")
-        out.append("        asm volatile(")
-        out.append(f'            "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 4}, 0;\\n"')
-        out.append(f'            "wgmma.mma_async.sp.sync.aligned.m64n{n}k{k}.{ptype} "')
-        out.append(f'            "{{{regs}}}, "')
-        out.append(f'            "%{r}, %{r + 1}, %{r + 2}, %{r + 3}, p{extra};\\n}}\\n"')
-        out.append(f"            : {outs}")
-        out.append(f'            : "l"(a_desc), "l"(b_desc), "r"(meta), "n"(kSel), "r"(scale_d));')
-    out.append("    } else {")
-    out.append('        static_assert(N == 8, "wgmma_sp: N must be 8, 16, 32, 64, 128 or 256");')
-    out.append("    }")
-    out.append("#else")
-    out.append("    (void)d, (void)a_desc, (void)b_desc, (void)meta, (void)scale_d;")
-    out.append("    __trap();")
-    out.append("#endif")
-    out.append("}")
-    return "\n".join(out)
+    extra = TYPES_EXTRA[name]
+    return n_chain(out, lambda n, r: [
+        f'"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 4}, 0;\\n"',
+        f'"wgmma.mma_async.sp.sync.aligned.m64n{n}k{k}.{ptype} "',
+        f'"{{{acc_regs(r)}}}, "',
+        f'"%{r}, %{r + 1}, %{r + 2}, %{r + 3}, p{extra};\\n}}\\n"',
+        f": {acc_outs(cons, r)}",
+        ': "l"(a_desc), "l"(b_desc), "r"(meta), "n"(kSel), "r"(scale_d));',
+    ], "wgmma_sp", "(void)d, (void)a_desc, (void)b_desc, (void)meta, (void)scale_d")
 
 
 TYPES_EXTRA = {t[0]: t[5] for t in TYPES}
@@ -84,31 +95,14 @@ def dense_wrapper(name, ptype):
     out.append("// column 8j + 2t + e); scale_d = 0 overwrites D (D = A * B), 1 adds to it.")
     out.append("template <int N>")
     out.append(f"__device__ __forceinline__ void wgmma_{name}(float (&d)[N / 2], uint64_t a_desc, uint64_t b_desc, int scale_d) {{")
-    out.append("#if CTK_SM90A")
-    first = True
-    for n in NS:
-        r = n // 2
-        regs = ", ".join(f"%{i}" for i in range(r))
-        outs = ", ".join(f'"+f"(d[{i}])' for i in range(r))
-        kw = "if" if first else "} else if"
-        first = False
-        out.append(f"    {kw} constexpr (N == {n}) {{")
-        out.append("        asm volatile(")
-        out.append(f'            "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 2}, 0;\\n"')
-        out.append(f'            "wgmma.mma_async.sync.aligned.m64n{n}k16.{ptype} "')
-        out.append(f'            "{{{regs}}}, "')
-        out.append(f'            "%{r}, %{r + 1}, p, 1, 1, 0, 0;\\n}}\\n"')
-        out.append(f"            : {outs}")
-        out.append(f'            : "l"(a_desc), "l"(b_desc), "r"(scale_d));')
-    out.append("    } else {")
-    out.append('        static_assert(N == 8, "wgmma: N must be 8, 16, 32, 64, 128 or 256");')
-    out.append("    }")
-    out.append("#else")
-    out.append("    (void)d, (void)a_desc, (void)b_desc, (void)scale_d;")
-    out.append("    __trap();")
-    out.append("#endif")
-    out.append("}")
-    return "\n".join(out)
+    return n_chain(out, lambda n, r: [
+        f'"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 2}, 0;\\n"',
+        f'"wgmma.mma_async.sync.aligned.m64n{n}k16.{ptype} "',
+        f'"{{{acc_regs(r)}}}, "',
+        f'"%{r}, %{r + 1}, p, 1, 1, 0, 0;\\n}}\\n"',
+        f": {acc_outs('+f', r)}",
+        ': "l"(a_desc), "l"(b_desc), "r"(scale_d));',
+    ], "wgmma", "(void)d, (void)a_desc, (void)b_desc, (void)scale_d")
 
 
 def dense_rs_wrapper(name, ptype):
@@ -121,31 +115,14 @@ def dense_rs_wrapper(name, ptype):
     out.append("template <int N>")
     out.append(f"__device__ __forceinline__ void wgmma_rs_{name}(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b_desc,")
     out.append(f"{' ' * (len(name) + 44)}int scale_d) {{")
-    out.append("#if CTK_SM90A")
-    first = True
-    for n in NS:
-        r = n // 2
-        regs = ", ".join(f"%{i}" for i in range(r))
-        outs = ", ".join(f'"+f"(d[{i}])' for i in range(r))
-        kw = "if" if first else "} else if"
-        first = False
-        out.append(f"    {kw} constexpr (N == {n}) {{")
-        out.append("        asm volatile(")
-        out.append(f'            "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 5}, 0;\\n"')
-        out.append(f'            "wgmma.mma_async.sync.aligned.m64n{n}k16.{ptype} "')
-        out.append(f'            "{{{regs}}}, "')
-        out.append(f'            "{{%{r}, %{r + 1}, %{r + 2}, %{r + 3}}}, %{r + 4}, p, 1, 1, 0;\\n}}\\n"')
-        out.append(f"            : {outs}")
-        out.append(f'            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(scale_d));')
-    out.append("    } else {")
-    out.append('        static_assert(N == 8, "wgmma: N must be 8, 16, 32, 64, 128 or 256");')
-    out.append("    }")
-    out.append("#else")
-    out.append("    (void)d, (void)a, (void)b_desc, (void)scale_d;")
-    out.append("    __trap();")
-    out.append("#endif")
-    out.append("}")
-    return "\n".join(out)
+    return n_chain(out, lambda n, r: [
+        f'"{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 5}, 0;\\n"',
+        f'"wgmma.mma_async.sync.aligned.m64n{n}k16.{ptype} "',
+        f'"{{{acc_regs(r)}}}, "',
+        f'"{{%{r}, %{r + 1}, %{r + 2}, %{r + 3}}}, %{r + 4}, p, 1, 1, 0;\\n}}\\n"',
+        f": {acc_outs('+f', r)}",
+        ': "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(scale_d));',
+    ], "wgmma", "(void)d, (void)a, (void)b_desc, (void)scale_d")
 
 
 DENSE_HEADER = """// GENERATED by cuda/gen_wgmma_sp.py: do not edit by hand (edit the script and rerun it).
