@@ -15,14 +15,14 @@
 //    (512 bytes per k64 chunk) and its scale words likewise (32 bytes per chunk), so a
 //    "segment" of up to 32 chunks of one tile is two plain bulk copies (cp.async.bulk, no
 //    tensor map): 16 KB of codes and 1 KB of scales.
-//  - Warp 8 (one thread) is the producer: it runs a ring of 12 segment slots (~204 KB per
+//  - Warp 16 (one thread) is the producer: it runs a ring of 12 segment slots (~204 KB per
 //    SM, ~27 MB on an H100: nearly the whole 31.2 MB of a 14336 x 4096 layer is requested
-//    at once), each on a "full" mbarrier (bytes) and an "empty" one (8 arrivals).
-//  - Warps 0..7 compute: in a segment, warp w takes chunks w, w + 8, ...; per chunk it
+//    at once), each on a "full" mbarrier (bytes) and an "empty" one (16 arrivals).
+//  - Warps 0..15 compute: in a segment, warp w takes chunks w, w + 16; per chunk it
 //    reads its lane's 16 fragment bytes and scale word from shared memory, x's B
 //    fragments from global memory (L1/L2-resident), and runs v5's inner step
 //    (decode_chunk_mma: scale folded into the 16-bit weight, mma.m16n8k16 with the W tile
-//    as the 16-row operand). At a tile's end the 8 warps' sums go through shared memory
+//    as the 16-row operand). At a tile's end the 16 warps' sums go through shared memory
 //    and warp 0 adds them in warp order (deterministic), x 2^fold_shift, + bias, one
 //    rounding, and stores.
 //
@@ -43,7 +43,9 @@ namespace ctk::cuda {
 
 namespace {
 
-constexpr int kV7ComputeWarps = 8;
+// 16 compute warps: 4 per scheduler, so one warp's chain (shared-memory load, dequantize,
+// 4 dependent MMAs, ~100 instructions per chunk) hides another's latencies.
+constexpr int kV7ComputeWarps = 16;
 constexpr int kV7Threads = (kV7ComputeWarps + 1) * 32;  // + the producer warp
 constexpr int kV7SegChunks = 32;                         // k64 chunks per segment
 constexpr int kV7CodeBytes = kV7SegChunks * 512;         // 16 KB of fragments
@@ -65,7 +67,7 @@ __global__ void __launch_bounds__(kV7Threads, 1)
 #if CTK_SM90A
     extern __shared__ __align__(128) uint8_t smem[];
     uint64_t* full = reinterpret_cast<uint64_t*>(smem + kV7BarOff);  // a slot's bytes have landed
-    uint64_t* empty = full + kV7Slots;                               // the 8 compute warps are done with it
+    uint64_t* empty = full + kV7Slots;                               // the compute warps are done with it
     float4* red = reinterpret_cast<float4*>(smem + kV7RedOff);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     if (threadIdx.x == 0) {
@@ -123,7 +125,7 @@ __global__ void __launch_bounds__(kV7Threads, 1)
             __syncwarp();
             if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&empty[slot]));  // its values are in registers
         }
-        // The 8 warps' sums of this tile, added in warp order by warp 0.
+        // The compute warps' sums of this tile, added in warp order by warp 0.
         red[warp * 32 + lane] = make_float4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]);
         ptx::named_barrier_sync(1, kV7ComputeWarps * 32);
         if (warp == 0) {
