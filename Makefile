@@ -138,15 +138,19 @@ sanitize: all
 # One command for a GPU machine with little time on it: the gpu tests, the sanitizers and the
 # decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at the end
 # (every step runs even if an earlier one fails; the exit status says whether all passed).
+# Each step has a time limit (a new pipeline that deadlocks would otherwise hang the whole
+# device session): STEP_LIMIT seconds, 240 by default.
+STEP_LIMIT ?= 240
+STEP = timeout $(STEP_LIMIT)
 gpu-check: all
 	@mkdir -p $(BUILD)/gpu-check; rc=0; \
-	$(BUILD)/ctk_tests -ts=gpu > $(BUILD)/gpu-check/tests.log 2>&1 || rc=1; \
-	$(SANITIZE) memcheck $(SANITIZE_SET) > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
-	$(SANITIZE) racecheck $(SANITIZE_SET) > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
-	$(BUILD)/ctk bench mxfp4 decode > $(BUILD)/gpu-check/bench_mxfp4_decode.log 2>&1 || rc=1; \
-	$(BUILD)/ctk bench mxfp4 prefill > $(BUILD)/gpu-check/bench_mxfp4_prefill.log 2>&1 || rc=1; \
-	$(BUILD)/ctk bench sparse24 --compress-only > $(BUILD)/gpu-check/bench_compress.log 2>&1 || rc=1; \
-	CUSPARSELT=$(CUSPARSELT) $(BUILD)/ctk bench sparse24v3 decode > $(BUILD)/gpu-check/bench_sparse24v3_decode.log 2>&1 || rc=1; \
+	$(STEP) $(BUILD)/ctk_tests -ts=gpu > $(BUILD)/gpu-check/tests.log 2>&1 || rc=1; \
+	$(STEP) $(SANITIZE) memcheck $(SANITIZE_SET) > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
+	$(STEP) $(SANITIZE) racecheck $(SANITIZE_SET) > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
+	$(STEP) $(BUILD)/ctk bench mxfp4 decode > $(BUILD)/gpu-check/bench_mxfp4_decode.log 2>&1 || rc=1; \
+	$(STEP) $(BUILD)/ctk bench mxfp4 prefill > $(BUILD)/gpu-check/bench_mxfp4_prefill.log 2>&1 || rc=1; \
+	$(STEP) $(BUILD)/ctk bench sparse24 --compress-only > $(BUILD)/gpu-check/bench_compress.log 2>&1 || rc=1; \
+	CUSPARSELT=$(CUSPARSELT) $(STEP) $(BUILD)/ctk bench sparse24v3 decode > $(BUILD)/gpu-check/bench_sparse24v3_decode.log 2>&1 || rc=1; \
 	grep -h -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $(BUILD)/gpu-check/*.log; \
 	echo "gpu-check: logs in $(BUILD)/gpu-check/"; exit $$rc
 
