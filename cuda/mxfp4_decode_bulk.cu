@@ -146,7 +146,8 @@ __global__ void __launch_bounds__(kV7Threads, 1)
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
                     const int m = 2 * q + e;
-                    if (m < M) out[static_cast<int64_t>(m) * N + nrow] = act_from_float<BF16>(r[2 * h + e] * out_scale + bv);
+                    if (m < M)
+                        out[static_cast<int64_t>(m) * N + nrow] = act_from_float<BF16>(r[2 * h + e] * out_scale + bv);
                 }
             }
         }

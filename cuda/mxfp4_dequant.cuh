@@ -1,8 +1,9 @@
 // Device helpers shared by the MXFP4 GEMM rungs (cuda/mxfp4_gemm.cu: v1-v3,
-// cuda/mxfp4_gemm_sm90.cu: v4/v6, cuda/mxfp4_gemv.cu: v5, cuda/mxfp4_decode_bulk.cu: v7): 16-bit float conversions with the CPU reference's
-// rounding, the E2M1 -> bf16/f16 bit placement (formats/mxfp4_bits.h) and the folded
-// dequantization of one mma A fragment (scale folded in, exact by the fold plan,
-// docs/mxfp4.md section 5), and the 128-byte swizzle that wgmma descriptors describe.
+// cuda/mxfp4_gemm_sm90.cu: v4/v6, cuda/mxfp4_gemv.cu: v5, cuda/mxfp4_decode_bulk.cu: v7):
+// 16-bit float conversions with the CPU reference's rounding, the E2M1 -> bf16/f16 bit
+// placement (formats/mxfp4_bits.h), the folded dequantization of one mma A fragment (scale
+// folded in, exact by the fold plan, docs/mxfp4.md section 5), the decode rungs' per-chunk
+// step, and the 128-byte swizzle that wgmma descriptors describe.
 #pragma once
 #include <cstdint>
 

@@ -227,13 +227,13 @@ __device__ __forceinline__ void v6_keep_alive(const uint32_t (&a)[4][4]) {
     }
 }
 
-// v6: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warp (this warp's 16 W rows = repack tile
-// t of every stage): the fragments go from the stage's raw bytes straight into A
-// registers, scale folded in, and wgmma reads A from there (no A tile, no dequantizing
-// warps, no "deq" barrier). Two register buffers: chunk c is dequantized into one while
-// chunk c - 1's wgmmas may still read the other; wgmma_wait<1> after chunk c's commit
-// retires c - 1, and only then is its buffer let go. q: the CTA's running chunk count
-// (ring position), carried over tiles.
+// v6: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warp, whose
+// 16 W rows are repack tile t of every stage: the fragments go from the stage's raw bytes
+// straight into A registers, scale folded in, and wgmma reads A from there (no A tile, no
+// dequantizing warps, no "deq" barrier). Two register buffers: chunk c is dequantized into
+// one while chunk c - 1's wgmmas may still read the other; wgmma_wait<1> after chunk c's
+// commit retires c - 1, and only then is its buffer let go. q: the CTA's running chunk
+// count (ring position), carried over units.
 template <bool BF16, int BX, typename L, typename Release>
 __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full,
                                                 const Release& release, int& q, int c0, int c1, int t, int lane,
