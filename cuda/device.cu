@@ -109,25 +109,28 @@ __global__ void read_flush_kernel(const uint4* __restrict__ p, size_t n, uint4* 
     if (acc.x == 0x9E3779B9u && acc.y == 0x7F4A7C15u) *sink = acc;
 }
 
+// Launches read_flush_kernel over `bytes` (a multiple of 16) at p, with its one sink.
+void launch_read(const void* p, size_t bytes) {
+    static uint4* sink = nullptr;
+    if (!sink) CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
+    read_flush_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(p), bytes / 16, sink);
+    CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void read_all(const Tensor& dev) {
     CTK_CHECK(dev.device == Device::CUDA && dev.nbytes() % 16 == 0,
               "read_all: expected a device tensor of a multiple of 16 bytes, found ", dev.describe());
-    static uint4* sink = nullptr;
-    if (!sink) CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
-    read_flush_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(dev.raw()), dev.nbytes() / 16, sink);
-    CUDA_CHECK_LAUNCH();
+    launch_read(dev.raw(), static_cast<size_t>(dev.nbytes()));
 }
 
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt) {
     static void* flush_buf = nullptr;
-    static void* sink = nullptr;
     const size_t flush_bytes = size_t(256) << 20;  // 256 MiB > any L2 we target (50 MB on H100)
     if (opt.flush_l2 && !flush_buf) {
         CUDA_CHECK(cudaMalloc(&flush_buf, flush_bytes));
         CUDA_CHECK(cudaMemset(flush_buf, 0x5A, flush_bytes));
-        CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
     }
     for (int i = 0; i < opt.warmup; ++i) fn();
     CUDA_CHECK_LAUNCH();
@@ -135,11 +138,7 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt)
     std::vector<cudaEvent_t> ev(2 * opt.iters);
     for (auto& e : ev) CUDA_CHECK(cudaEventCreate(&e));
     for (int i = 0; i < opt.iters; ++i) {
-        if (opt.flush_l2) {
-            read_flush_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(flush_buf), flush_bytes / 16,
-                                                              static_cast<uint4*>(sink));
-            CUDA_CHECK_LAUNCH();
-        }
+        if (opt.flush_l2) launch_read(flush_buf, flush_bytes);
         CUDA_CHECK(cudaEventRecord(ev[2 * i]));
         fn();
         CUDA_CHECK(cudaEventRecord(ev[2 * i + 1]));

@@ -75,6 +75,12 @@
 //    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096, measured 21.3 us
 //    (v2 21.5): both pay the same fixed cost (docs/mxfp4.md v5).
 //
+// v6 (cuda/mxfp4_gemm_sm90.cu, REG_A): v4 with the dequantization in the consumer warps,
+//    wgmma with A from registers (no A tile, no dequantizing warps). Not yet run.
+//
+// v7 (decode, cuda/mxfp4_decode_bulk.cu): the weight streamed by bulk copies into a
+//    12-slot shared-memory ring per SM (~27 MB in flight against v5's ~7 MB). Not yet run.
+//
 // Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 for
 // the other M up to 32 rows (two 16-row slices still beat the wgmma rungs: 32 x 14336 x
 // 4096 56 us against v3's 64 us), v3 above. v4 waits for a gpu test run of its new

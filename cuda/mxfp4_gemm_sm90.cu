@@ -188,9 +188,10 @@ __device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uin
         ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a[s]);
 }
 
-// v4: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warpgroup (W rows 64 cw .. 64 cw + 63 of
-// the stage's dequantized A tile): wait full + deq, 4 x wgmma, commit, retire the previous
-// chunk's group and free its stage. q: the CTA's running chunk count (ring position).
+// v4: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warpgroup
+// (W rows 64 cw .. 64 cw + 63 of the stage's dequantized A tile): wait full + deq, 4 x
+// wgmma, commit, retire the previous chunk's group and free its stage. q: the CTA's
+// running chunk count (ring position).
 template <bool BF16, int BX, typename L, typename Release>
 __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* smem, uint64_t* full, uint64_t* deq,
                                                 const Release& release, int& q, int c0, int c1, int cw) {
@@ -451,6 +452,11 @@ int v4_env_splits = [] {   // tuning runs: CTK_V4_SPLITS = n forces n splits (0 
     const char* e = std::getenv("CTK_V4_SPLITS");
     return e ? std::max(0, std::atoi(e)) : 0;
 }();
+int v4_forced_producer = [] {  // tuning runs: CTK_V4_PROD = 1 (split) or 2 (round robin)
+    const char* e = std::getenv("CTK_V4_PROD");
+    const int v = e ? std::atoi(e) : 0;
+    return v == kV4Split || v == kV4RoundRobin ? v : 0;
+}();
 
 // Split-K: how many k ranges each output tile is cut into. A layer with few output tiles
 // (N = 4096 at M <= 256: 32 tiles on 132 SMs) leaves most SMs idle without it. The rule
@@ -461,11 +467,6 @@ int v4_splits(int tiles, int k_chunks, int resident) {
     if (!s && kMxfp4V4SplitK) s = std::min(8, std::min(resident / std::max(1, tiles), k_chunks / 8));
     return std::max(1, std::min(s, k_chunks));
 }
-int v4_forced_producer = [] {  // tuning runs: CTK_V4_PROD = 1 (split) or 2 (round robin)
-    const char* e = std::getenv("CTK_V4_PROD");
-    const int v = e ? std::atoi(e) : 0;
-    return v == kV4Split || v == kV4RoundRobin ? v : 0;
-}();
 
 template <bool BF16, int BX, bool REG_A>
 struct V4Launcher {

@@ -39,9 +39,11 @@
 // was wrong. 1x4096x4096 10.8 us (v2 12.8); M = 16 5-25 % faster than v2 on every shape;
 // M = 2..8 2-12 % slower on the large shapes. Fitting time = F + bytes / R over the
 // shapes gives R ~2.1-2.4 TB/s and F ~6.5 us, so the fixed part, not the issue rate,
-// keeps M = 1 away from 14 us. One suspect: each warp loads its x fragments only when it
-// multiplies a batch (an L2 round trip per batch on the critical path); the branch
-// experiment/mxfp4-v5-xprefetch loads them with the weight batch (built, not yet run).
+// keeps M = 1 away from 14 us. Two readings, neither measured yet: each warp loads its x
+// fragments only when it multiplies a batch (branch experiment/mxfp4-v5-xprefetch loads
+// them with the weight batch), and, better fitting the rate, only ~7 MB of loads are in
+// flight on the whole GPU because every byte in flight is a register (docs/mxfp4.md v5;
+// v7, cuda/mxfp4_decode_bulk.cu, streams through shared memory instead).
 // Version 0 takes v5 at M = 1 and 9..16 (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
@@ -146,7 +148,8 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
             uint32_t bx[MT][4][2];
             decode_x_fragments<MT>(bx, xp, xok, c, full);
 #pragma unroll
-            for (int i = 0; i < T; ++i) decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
+            for (int i = 0; i < T; ++i)
+                decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
         }
     };
 

@@ -553,8 +553,7 @@ void sparse24_from_bitmask_into(const Tensor& compressed, const Tensor& bitmask,
     if (es == 2) {
         compress_bitmask_kernel<2><<<blocks_for(nwords), kThreads>>>(cp, bp, vp, mp, N, K, Kp, nwords, vec16,
                                                                       error_slot());
-    } else if (vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 &&
-               Np / 16 <= 65535) {
+    } else if (vec16 && K % 32 == 0 && reinterpret_cast<uintptr_t>(bp) % 4 == 0 && Np / 16 <= 65535) {
         // K % 32 == 0: compressed rows are 16-byte multiples, bitmask rows 4-byte multiples.
         const dim3 grid(static_cast<unsigned>(blocks_for(Kp / 64 * 16)), static_cast<unsigned>(Np / 16));
         compress_bitmask8_x2_kernel<<<grid, kThreads>>>(cp, bp, vp, mp, N, K, Kp, error_slot());

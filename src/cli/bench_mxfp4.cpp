@@ -15,8 +15,8 @@
 //   ctk bench mxfp4                  all cases
 //   ctk bench mxfp4 decode           the decode rungs v2, v5 and v7, M in {1, 2, 4, 8, 16}, the
 //                                    four shapes, bf16 (and f16 on 14336x4096); the note of
-//                                    a bf16 row gives a device copy of the weight's bytes
-//                                    timed the same way (what this harness allows)
+//                                    a bf16 row times a device copy of the weight's bytes
+//                                    and a kernel that only reads them (the harness floor)
 //   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
 //   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
@@ -79,7 +79,8 @@ Layer make_layer(Rng& rng, int64_t N, int64_t K, DType dt) {
     return l;
 }
 
-// A device-to-device copy of the packed weight's bytes (codes + scales), as a note.
+// The floor for streaming the packed weight's bytes (codes + scales) in this harness, as a
+// note: a device-to-device copy of them and a kernel that only reads them.
 std::string copy_floor_note(const Layer& l) {
     const int64_t bytes = l.w.words.nbytes() + l.w.scale_words.nbytes();
     Tensor src = cuda::device_empty(DType::U8, {bytes});
@@ -87,7 +88,8 @@ std::string copy_floor_note(const Layer& l) {
     const double copy_ms = cuda::time_median_ms([&] { device_copy(dst, src); });
     const double read_ms = cuda::time_median_ms([&] { cuda::read_all(src); });
     char buf[160];
-    std::snprintf(buf, sizeof buf, "weight bytes: copy %.1f us (%.0f GB/s read+written), read-only kernel %.1f us (%.0f GB/s)",
+    std::snprintf(buf, sizeof buf,
+                  "weight bytes: copy %.1f us (%.0f GB/s read+written), read-only kernel %.1f us (%.0f GB/s)",
                   copy_ms * 1e3, 2.0 * bytes / (copy_ms * 1e-3) / 1e9, read_ms * 1e3, bytes / (read_ms * 1e-3) / 1e9);
     return buf;
 }
@@ -153,7 +155,8 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
                 for (int splits : {2, 4}) {
                     cuda::mxfp4_gemm_v4_force_splits(splits);
                     for (int64_t M : {64, 128, 256})
-                        for (int v : {4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v, cat("splits=", splits)));
+                        for (int v : {4, 6})
+                            out.push_back(time_case(rng, l, M, DType::BF16, v, cat("splits=", splits)));
                 }
                 cuda::mxfp4_gemm_v4_force_splits(0);
             }
@@ -161,7 +164,8 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         return;
     }
     if (!args.empty()) {
-        CTK_CHECK(args.size() == 5 && args[0] == "once", "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill' or 'once M N K V', found '",
+        CTK_CHECK(args.size() == 5 && args[0] == "once",
+                  "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
