@@ -160,6 +160,8 @@ __global__ void __launch_bounds__(kV7Threads, 1)
 #endif
 }
 
+int v7_cta_limit = 0;  // tests: mxfp4_gemm_v7_limit_ctas
+
 template <bool BF16, bool NANS>
 void launch_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
     auto kernel = v7_kernel<BF16, NANS>;
@@ -169,7 +171,8 @@ void launch_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     }();
     (void)configured;
     const int n_tiles = static_cast<int>(w.n_tiles);
-    const int ctas = std::min(n_tiles, device_sm_count());
+    const int sms = v7_cta_limit ? std::min(v7_cta_limit, device_sm_count()) : device_sm_count();
+    const int ctas = std::min(n_tiles, sms);
     const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
     const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
     kernel<<<ctas, kV7Threads, kV7Smem>>>(x, static_cast<const uint8_t*>(w.words.raw()),
@@ -190,6 +193,8 @@ void run_v7_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t*
 }
 
 }  // namespace
+
+void mxfp4_gemm_v7_limit_ctas(int max_ctas) { v7_cta_limit = std::max(0, max_ctas); }
 
 void run_mxfp4_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     CTK_CHECK(w.foldable, "mxfp4_gemm v7 folds the scale into a 16-bit weight and cannot for this layer: ",

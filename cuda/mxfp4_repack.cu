@@ -20,7 +20,6 @@ namespace ctk::cuda {
 namespace {
 
 constexpr int kTileN = 16, kChunkK = 64;
-constexpr uint32_t kPadScale = 127;
 
 // One thread per word: (tile t, chunk c, lane, step s) -> 8 nibbles, nibble i taken
 // from W[16t + row_i][64c + 16s + col_i] (row/col tables in ref/mxfp4_repack.h).
@@ -53,7 +52,7 @@ __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t
 // One thread per scale word: (tile t, chunk c, g) -> codes of rows 16t+g, 16t+g+8 for
 // the chunk's two 32-blocks.
 __global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_t* __restrict__ swords, int N,
-                                     int K, int n_tiles, int k_chunks) {
+                                     int K, int n_tiles, int k_chunks, uint32_t pad_scale) {
     int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     int64_t total = static_cast<int64_t>(k_chunks) * n_tiles * 8;
     if (idx >= total) return;
@@ -62,7 +61,7 @@ __global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_
     const int64_t t = idx / (8 * static_cast<int64_t>(k_chunks));
     const int blocks = K / kMxBlock;
     auto code = [&](int64_t n, int64_t b) -> uint32_t {
-        return (n < N && b < blocks) ? scales[n * blocks + b] : kPadScale;
+        return (n < N && b < blocks) ? scales[n * blocks + b] : pad_scale;
     };
     const int64_t n = t * kTileN + g;
     swords[idx] = code(n, 2 * c) | code(n + 8, 2 * c) << 8 | code(n, 2 * c + 1) << 16 | code(n + 8, 2 * c + 1) << 24;
@@ -186,7 +185,8 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed, const Tensor& scales, DType
     CUDA_CHECK_LAUNCH();
     repack_scales_kernel<<<blocks_for(w.scale_words.numel(), threads), threads>>>(
         static_cast<const uint8_t*>(scales.raw()), static_cast<uint32_t*>(w.scale_words.raw()), static_cast<int>(N),
-        static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks));
+        static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks),
+        mxfp4_pad_scale_code(w.min_code, w.max_code));
     CUDA_CHECK_LAUNCH();
     CUDA_CHECK(cudaDeviceSynchronize());
     return w;

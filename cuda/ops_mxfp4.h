@@ -100,6 +100,9 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 // Tests: caps v4's persistent grid at max_ctas CTAs (0 = one per SM), so that small
 // problems also run several tiles per CTA through the ring.
 void mxfp4_gemm_v4_limit_ctas(int max_ctas);
+// Tests: caps v7's persistent grid at max_ctas CTAs (0 = one per SM), so that every CTA
+// runs many tiles and its segment ring wraps several times whatever the SM count.
+void mxfp4_gemm_v7_limit_ctas(int max_ctas);
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);
 // Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial

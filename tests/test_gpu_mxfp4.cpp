@@ -327,11 +327,24 @@ TEST_CASE("mxfp4_gemm v5, v7: every M of a launch (1..16, 8-row halves) on awkwa
 }
 
 TEST_CASE("mxfp4_gemm v7: the ring wraps (several tiles per CTA, more segments than slots)") {
-    // N = 2200: 138 tiles, so on 132 SMs some CTAs run two; K = 14528: 227 chunks, 8
-    // segments per tile (7 x 32 + 3), so a CTA with two tiles passes 16 segments through
-    // its 12 slots and every slot's barriers change phase. M 1, 5, 8 (one 8-row slice)
-    // and 13 (two slices), bf16 and f16, bias on odd M.
+    // With the grid capped at 1 and 2 CTAs, whatever the SM count: N = 264 is 17 tiles and
+    // K = 2080 is 33 chunks (the last one's second block padding), so 2 segments per tile
+    // (32 chunks + the padded tail chunk, which lands in a refilled slot). One CTA passes
+    // 34 segments through its 12 slots (every slot refilled, slots 0..9 twice: each
+    // barrier's parity comes back to 0); two CTAs pass 18 and 16. M 3 and 8, bf16 and f16.
     uint64_t seed = 2700;
+    for (int ctas : {1, 2}) {
+        for (int64_t M : {3, 8}) {
+            const DType dt = M % 2 ? DType::BF16 : DType::F16;
+            Problem p = make_problem(M, 264, 2080, dt, M % 2 == 1, ++seed, 110, 129);
+            finish_problem(p);
+            cuda::mxfp4_gemm_v7_limit_ctas(ctas);
+            for (int v : rungs({7})) check_against_ref(p, v, false);
+            cuda::mxfp4_gemm_v7_limit_ctas(0);
+        }
+    }
+    // On the full grid: N = 2200 is 138 tiles, so on 132 SMs CTAs 0..5 run two; K = 14528
+    // is 227 chunks, 8 segments per tile (7 x 32 + 3), so those CTAs refill slots 0..3.
     for (int64_t M : {1, 5, 8, 13}) {
         const DType dt = M % 2 ? DType::BF16 : DType::F16;
         Problem p = make_problem(M, 2200, 14528, dt, M % 2 == 1, ++seed, 110, 129);
@@ -367,6 +380,27 @@ TEST_CASE("mxfp4_gemm: NaN blocks (scale 255) give NaN rows, every rung") {
         CHECK(std::isnan(to_float(got, 0 * 70 + 3)));
         CHECK(std::isnan(to_float(got, 32 * 70 + 69)));
         CHECK(!std::isnan(to_float(got, 32 * 70 + 68)));
+    }
+}
+
+TEST_CASE("mxfp4_gemm: padded blocks (K % 64 == 32) under fold shifts that put code 127 outside the window") {
+    // The padded second block of the last chunk is multiplied by v3, v4 and v6 (v5 and v7
+    // skip it): its scale code must give a finite folded factor, or 0 x Inf = NaN fills
+    // the row (the padding code is the layer's smallest, ref/mxfp4_repack.h). These layers
+    // fold with shift -2 (bf16 codes 25..40, f16 102..120), where code 127 would fold to
+    // Inf (the positive f16 shifts that would too, e.g. 30, are checked on the CPU, in
+    // test_ref_mxfp4_repack.cpp: their outputs overflow f16 here). K 96 and 1056 end on a
+    // half chunk; M 40 (x tiles partial), every rung, bias on.
+    struct L { DType dt; int lo, hi, shift; int64_t K; };
+    uint64_t seed = 5100;
+    for (L l : {L{DType::BF16, 25, 40, -2, 96}, L{DType::F16, 102, 120, -2, 96}, L{DType::BF16, 25, 40, -2, 1056},
+                L{DType::F16, 102, 120, -2, 1056}}) {
+        Problem p = make_problem(40, 72, l.K, l.dt, true, ++seed, l.lo, l.hi);
+        uint8_t* s = p.w.scales.data<uint8_t>();
+        s[0] = static_cast<uint8_t>(l.lo), s[1] = static_cast<uint8_t>(l.hi);  // the range is the layer's
+        finish_problem(p);
+        CHECK(p.w_dev.fold_shift == l.shift);
+        for (int v : all_rungs()) check_against_ref(p, v, false);
     }
 }
 

@@ -6,6 +6,7 @@
 //    reference GEMM bit for bit, so the layout means what the kernels assume.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -109,9 +110,16 @@ static Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi)
     return w;
 }
 
-TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes and scale 127)") {
+TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes and the smallest scale code)") {
     Rng rng(9);
     Mxfp4Weight w = random_weight(rng, 17, 96, 120, 127);
+    w.scales.data<uint8_t>()[5] = 255;  // a NaN block does not count for the padding code
+    const uint8_t* s = w.scales.data<uint8_t>();
+    uint32_t lo = 255;
+    for (int64_t i = 0; i < 17 * 3; ++i)
+        if (s[i] != 255) lo = std::min<uint32_t>(lo, s[i]);
+    CHECK(mxfp4_pad_scale_code(120, 127) == 120);
+    CHECK(mxfp4_pad_scale_code(255, -1) == 127);  // no finite code: 1.0
     Mxfp4Repacked r = mxfp4_repack(w);
     CHECK(r.n_tiles == 2);
     CHECK(r.k_chunks == 2);
@@ -120,14 +128,50 @@ TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes an
     const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
     // Chunk 1 covers columns 64..127: block 2 is real, block 3 (columns 96..127) is padding.
     // Tile 1 has row 16 real and rows 17..31 padding.
-    const uint8_t* s = w.scales.data<uint8_t>();
-    CHECK(sw[(1 * 2 + 1) * 8 + 0] == (uint32_t(s[16 * 3 + 2]) | 127u << 8 | 127u << 16 | 127u << 24));
-    CHECK(sw[(1 * 2 + 1) * 8 + 1] == (127u | 127u << 8 | 127u << 16 | 127u << 24));
+    CHECK(sw[(1 * 2 + 1) * 8 + 0] == (uint32_t(s[16 * 3 + 2]) | lo << 8 | lo << 16 | lo << 24));
+    CHECK(sw[(1 * 2 + 1) * 8 + 1] == (lo | lo << 8 | lo << 16 | lo << 24));
     // Words of chunk 1, steps 2 and 3 (columns 96..127) are all zero codes.
     const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
     for (int t = 0; t < 2; ++t)
         for (int lane = 0; lane < 32; ++lane)
             for (int step = 2; step < 4; ++step) CHECK(words[((t * 2 + 1) * 32 + lane) * 4 + step] == 0u);
+}
+
+TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folded (every fold shift tried)") {
+    // The folding kernels (v3..v7) multiply each placed weight pair by the 16-bit factor
+    // of its scale code in the layout, padding included (v3, v4 and v6 do not skip the
+    // padded second block of a last chunk when K % 64 == 32). For layers whose fold shift
+    // puts code 127 outside the window, a padding code of 127 made that factor Inf and
+    // 0 x Inf = NaN in every output of the row. Here: for each shift of a window that
+    // holds all of the layer's codes, every byte of the scale words (real and padding)
+    // gives a finite factor, and a zero weight times it is zero. The three layers are ones
+    // where the old padding code 127 gave Inf.
+    struct L { bool bf16; int lo, hi, shift; };
+    for (L l : {L{true, 25, 40, -2}, L{false, 102, 120, -2}, L{false, 135, 158, 30}}) {
+        CAPTURE(l.bf16); CAPTURE(l.lo); CAPTURE(l.hi); CAPTURE(l.shift);
+        const int e_lo = l.bf16 ? -100 : -23, e_hi = 1;
+        REQUIRE(l.lo - 127 - l.shift >= e_lo);  // a valid fold plan for this layer
+        REQUIRE(l.hi - 127 - l.shift <= e_hi);
+        auto factor = [&](uint32_t code) {
+            const uint16_t f = l.bf16 ? e8m0_folded_factor_bf16(code, l.shift) : e8m0_folded_factor_f16(code, l.shift);
+            return l.bf16 ? bf16_to_float(f) : fp16_to_float(f);
+        };
+        CHECK(std::isinf(factor(127)));  // the hazard this layer would hit with padding code 127
+        Rng rng(40 + l.lo);
+        Mxfp4Weight w = random_weight(rng, 20, 96, l.lo, l.hi);  // N 20 and K 96: both padded
+        Mxfp4Repacked r = mxfp4_repack(w);
+        const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+        int bad = 0;
+        for (int64_t i = 0; i < r.scale_words.numel(); ++i) {
+            for (int b = 0; b < 4; ++b) {
+                const uint32_t code = (sw[i] >> (8 * b)) & 0xFF;
+                const float placed_zero = l.bf16 ? bf16_to_float(e2m1x2_placed_bf16(0, 0) & 0xFFFF)
+                                                 : fp16_to_float(e2m1x2_placed_f16(0, 0) & 0xFFFF);
+                if (!std::isfinite(factor(code)) || placed_zero * factor(code) != 0.0f) ++bad;
+            }
+        }
+        CHECK(bad == 0);
+    }
 }
 
 TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the words reproduces the GEMM exactly") {

@@ -87,4 +87,14 @@ CTK_HD uint8_t mxfp4_pack(uint8_t even_code, uint8_t odd_code) {
 CTK_HD uint8_t mxfp4_unpack_even(uint8_t byte) { return byte & 0xF; }
 CTK_HD uint8_t mxfp4_unpack_odd(uint8_t byte) { return byte >> 4; }
 
+// The scale code of the padding blocks of the kernel layout (ref/mxfp4_repack.h): the
+// layer's smallest finite code, or 127 when it has none (min_code > max_code). Padded
+// weights have code 0, and the kernels that fold the scale into the 16-bit weight
+// multiply them by 2^(code - 127 - shift) in 16 bits: a code inside the layer's fold
+// window gives a normal factor and so an exact zero, while a fixed code such as 127 can
+// fall outside it (e.g. bf16 codes 25..40, shift -2: 2^128 = Inf) and give 0 x Inf = NaN.
+CTK_HD uint8_t mxfp4_pad_scale_code(int min_code, int max_code) {
+    return static_cast<uint8_t>(min_code <= max_code ? min_code : 127);
+}
+
 }  // namespace ctk

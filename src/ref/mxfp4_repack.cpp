@@ -2,6 +2,8 @@
 // transcription of the layout, one nibble at a time.
 #include "ref/mxfp4_repack.h"
 
+#include <algorithm>
+
 namespace ctk::ref {
 
 Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
@@ -22,8 +24,15 @@ Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
     const uint8_t* c = codes.data<uint8_t>();
     const uint8_t* s = w.scales.data<uint8_t>();
     auto code_at = [&](int64_t n, int64_t k) -> uint32_t { return (n < N && k < K) ? c[n * K + k] : 0u; };
+    int min_code = 255, max_code = -1;  // over the finite codes
+    for (int64_t i = 0; i < N * (K / kMxBlock); ++i) {
+        if (s[i] == kE8M0Nan) continue;
+        min_code = std::min<int>(min_code, s[i]);
+        max_code = std::max<int>(max_code, s[i]);
+    }
+    const uint32_t pad_scale = mxfp4_pad_scale_code(min_code, max_code);
     auto scale_at = [&](int64_t n, int64_t b) -> uint32_t {
-        return (n < N && b < K / kMxBlock) ? s[n * (K / kMxBlock) + b] : kMxPadScale;
+        return (n < N && b < K / kMxBlock) ? s[n * (K / kMxBlock) + b] : pad_scale;
     };
     uint32_t* words = reinterpret_cast<uint32_t*>(r.words.data<int32_t>());
     uint32_t* swords = reinterpret_cast<uint32_t*>(r.scale_words.data<int32_t>());

@@ -22,7 +22,9 @@
 // that walks along K streams one contiguous run of memory.
 //
 // Padding: N is padded to a multiple of 16 and K to a multiple of 64 with code 0 (+0.0)
-// and scale code 127 (1.0), so padded weights are exact zeros (never NaN).
+// and the scale code mxfp4_pad_scale_code (formats/mxfp4.h): the layer's smallest finite
+// code, so padded weights are exact zeros (never NaN) also once a kernel folds the scale
+// into the 16-bit weight.
 #pragma once
 #include "ref/mxfp4.h"
 
@@ -30,7 +32,6 @@ namespace ctk::ref {
 
 constexpr int kMxTileN = 16;   // rows of W per tile (the MMA's 16-row operand)
 constexpr int kMxChunkK = 64;  // columns of W per tile (4 MMA k-steps, 2 scale blocks)
-constexpr uint8_t kMxPadScale = 127;
 
 struct Mxfp4Repacked {
     int64_t N = 0, K = 0;  // logical W shape
