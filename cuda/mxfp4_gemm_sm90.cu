@@ -56,7 +56,10 @@
 // The trap v3 fell into (docs/mxfp4.md, v3: ptxas serialized its RS wgmmas, C7513, because
 // the next chunk's fragments overwrote registers a wgmma was still reading) is avoided
 // with two register buffers, one per chunk parity, each kept alive (ptx::keep_alive) until
-// the wgmma_wait<1> that retires the wgmmas reading it; ptxas reports no C7513 for v6.
+// the wgmma_wait<1> that retires the wgmmas reading it. keep_alive works on the compiler's
+// side (the values stay live, so the two buffers stay distinct registers); ptxas itself
+// tracks the registers of in-flight wgmmas and would serialize (C7513) on a rewrite
+// before the wait. It reports no C7513 for v6: that check is what makes the scheme safe.
 // NOT YET RUN on a GPU (device time, 2026-12-07): built, ptxas-clean (168 registers at
 // launch, no spills), in the gpu tests' every-rung loops and the forced-tile test, but
 // version 0 does not take it.
@@ -219,7 +222,9 @@ __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* s
 }
 
 // Keeps a register buffer of A fragments alive up to this point (ptx::keep_alive): the
-// tensor cores read it until wgmma.wait_group retires the wgmmas that named it.
+// tensor cores read it until wgmma.wait_group retires the wgmmas that named it. The empty
+// asm leaves no trace in the PTX; it only stops the compiler from reusing the registers
+// earlier. ptxas checks the in-flight wgmmas' registers itself (C7513 if it must wait).
 __device__ __forceinline__ void v6_keep_alive(const uint32_t (&a)[4][4]) {
 #pragma unroll
     for (int s = 0; s < 4; ++s) {

@@ -255,9 +255,11 @@ __device__ __forceinline__ uint32_t ld_shared_u32(uint32_t addr) {
     return v;
 }
 
-// An empty asm that "reads" two registers: keeps their values (and so their physical
-// registers) alive up to this point. Used to hold a wgmma.sp's metadata registers until
-// wgmma.wait_group has retired it (the tensor cores read them while the MMA runs).
+// An empty asm that "reads" two registers: keeps their values alive in the compiler's view
+// up to this point, so it cannot reuse their registers for something else earlier. Used to
+// hold a wgmma's register operands until wgmma.wait_group has retired it (the tensor cores
+// read them while the MMA runs). It emits nothing; ptxas tracks in-flight wgmma operands
+// on its own and serializes (warning C7513) where a register would be rewritten too soon.
 __device__ __forceinline__ void keep_alive(uint32_t a, uint32_t b) { asm volatile("" ::"r"(a), "r"(b)); }
 
 // setmaxnreg.{inc,dec}.sync.aligned.u32 (sm_90a): the whole warpgroup moves its per-thread
