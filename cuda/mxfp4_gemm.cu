@@ -791,7 +791,9 @@ void launch_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 
 template <bool BF16>
 void run_v3(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
-    CTK_CHECK(M < (int64_t(1) << 31) / 256, "x: M = ", M, " too large");
+    // grid.y counts x tiles of kV3RowsX rows and may not exceed 65535.
+    CTK_CHECK(M < (int64_t(1) << 31) / 256 && M <= int64_t{65535} * kV3RowsX, "x: M = ", M,
+              " too large for v3 (at most ", int64_t{65535} * kV3RowsX, " rows per call)");
     // Large M: 4 warpgroups, 256 rows of W per CTA (x is re-read from L2 half as often);
     // smaller M: 2 warpgroups, so that N / 128 CTAs fill more of the GPU.
     if (M >= 512) launch_v3<BF16, 4>(x, w, bias, out, M);

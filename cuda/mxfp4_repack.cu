@@ -51,8 +51,9 @@ __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t
 
 // One thread per scale word: (tile t, chunk c, g) -> codes of rows 16t+g, 16t+g+8 for
 // the chunk's two 32-blocks.
-__global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_t* __restrict__ swords, int N,
-                                     int K, int n_tiles, int k_chunks, uint32_t pad_scale) {
+__global__ void repack_scales_kernel(const uint8_t* __restrict__ packed, const uint8_t* __restrict__ scales,
+                                     uint32_t* __restrict__ swords, int N, int K, int n_tiles, int k_chunks,
+                                     uint32_t pad_scale) {
     int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     int64_t total = static_cast<int64_t>(k_chunks) * n_tiles * 8;
     if (idx >= total) return;
@@ -61,13 +62,17 @@ __global__ void repack_scales_kernel(const uint8_t* __restrict__ scales, uint32_
     const int64_t t = idx / (8 * static_cast<int64_t>(k_chunks));
     const int blocks = K / kMxBlock;
     auto code = [&](int64_t n, int64_t b) -> uint32_t {
-        return (n < N && b < blocks) ? scales[n * blocks + b] : pad_scale;
+        if (n >= N || b >= blocks) return pad_scale;
+        const uint32_t code = scales[n * blocks + b];
+        const bool zero = mxfp4_block_is_zero(packed + n * (K / 2) + b * (kMxBlock / 2));
+        return (code != kE8M0Nan && zero) ? pad_scale : code;  // a block of zeros: as padding
     };
     const int64_t n = t * kTileN + g;
     swords[idx] = code(n, 2 * c) | code(n + 8, 2 * c) << 8 | code(n, 2 * c + 1) << 16 | code(n + 8, 2 * c + 1) << 24;
 }
 
-// Scan of the scale codes: min and max over finite codes, the number of NaN blocks
+// Scan of the scale codes: min and max over the finite codes of blocks that hold a nonzero
+// weight (mxfp4_block_is_zero: such a block is repacked as padding), the number of NaN blocks
 // (code 255), and the first block (row-major index) holding a weight that no 32- or
 // 16-bit float can hold: |e2m1| * 2^(code-127) >= 2^128.
 struct ScanResult {
@@ -86,12 +91,13 @@ __global__ void scan_scales_kernel(const uint8_t* __restrict__ packed, const uin
         atomicAdd(&out->nan_blocks, 1ull);
         return;
     }
+    const int64_t n = idx / blocks, b = idx % blocks;
+    if (mxfp4_block_is_zero(packed + n * (K / 2) + b * (kMxBlock / 2))) return;  // its code does not matter
     atomicMin(&out->min_code, code);
     atomicMax(&out->max_code, code);
     if (code >= 253) {
         // 2^126 * 4 and 2^127 * 2 are 2^128: the smallest magnitude code that overflows.
         const int first_bad = code == 254 ? 4 : 6;
-        const int64_t n = idx / blocks, b = idx % blocks;
         for (int j = 0; j < kMxBlock / 2; ++j) {
             uint8_t byte = packed[n * (K / 2) + b * (kMxBlock / 2) + j];
             if ((mxfp4_unpack_even(byte) & 7) >= first_bad || (mxfp4_unpack_odd(byte) & 7) >= first_bad) {
@@ -184,7 +190,8 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed, const Tensor& scales, DType
         static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks));
     CUDA_CHECK_LAUNCH();
     repack_scales_kernel<<<blocks_for(w.scale_words.numel(), threads), threads>>>(
-        static_cast<const uint8_t*>(scales.raw()), static_cast<uint32_t*>(w.scale_words.raw()), static_cast<int>(N),
+        static_cast<const uint8_t*>(packed.raw()), static_cast<const uint8_t*>(scales.raw()),
+        static_cast<uint32_t*>(w.scale_words.raw()), static_cast<int>(N),
         static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks),
         mxfp4_pad_scale_code(w.min_code, w.max_code));
     CUDA_CHECK_LAUNCH();

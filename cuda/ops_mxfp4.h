@@ -26,8 +26,8 @@ struct Mxfp4KernelWeight {
     Tensor words;           // [n_tiles, k_chunks, 32, 4] i32, device (ref/mxfp4_repack.h)
     Tensor scale_words;     // [n_tiles, k_chunks, 8] i32, device
 
-    // Scale codes the layer uses, code 255 (NaN blocks) left out; min > max if every
-    // block is NaN.
+    // Scale codes the layer uses, code 255 (NaN blocks) and the codes of blocks of only
+    // +-0 weights (mxfp4_block_is_zero) left out; min > max if no block is left.
     int min_code = 255, max_code = -1;
     int64_t nan_blocks = 0;
 

@@ -231,6 +231,20 @@ TEST_CASE("mxfp4_repack: GPU layout equals the CPU reference bit for bit; scan a
         // No weight may overflow (code 254 with |e2m1| >= 2, 253 with >= 4): use codes <= 252.
         for (int64_t i = 0; i < w.scales.numel(); ++i)
             if (w.scales.data<uint8_t>()[i] > 252 && w.scales.data<uint8_t>()[i] != 255) w.scales.data<uint8_t>()[i] = 252;
+        // Every 5th block holds only +0 / -0 codes (0x0, 0x8): repacked as padding, its code
+        // left out of the scan unless it is 255 (still a NaN block). One block has a single
+        // nonzero code (0x1 in its last byte) and stays an ordinary block.
+        const int64_t blocks = s.K / 32;
+        std::vector<bool> zero_block(w.scales.numel(), false);
+        for (int64_t i = 0; i < w.scales.numel(); i += 5) {
+            uint8_t* bytes = w.packed.data<uint8_t>() + (i / blocks) * (s.K / 2) + (i % blocks) * 16;
+            for (int j = 0; j < 16; ++j) bytes[j] = static_cast<uint8_t>((rng.below(2) ? 0x08 : 0x00) | (rng.below(2) ? 0x80 : 0x00));
+            zero_block[i] = true;
+        }
+        if (w.scales.numel() > 6) {
+            w.packed.data<uint8_t>()[(6 / blocks) * (s.K / 2) + (6 % blocks) * 16 + 15] = 0x10;
+            for (int j = 0; j < 15; ++j) w.packed.data<uint8_t>()[(6 / blocks) * (s.K / 2) + (6 % blocks) * 16 + j] = 0x88;
+        }
         ref::Mxfp4Repacked want = ref::mxfp4_repack(w);
         cuda::Mxfp4KernelWeight got = cuda::mxfp4_repack(cuda::to_device(w.packed), cuda::to_device(w.scales), DType::BF16);
         CHECK(got.n_tiles == want.n_tiles);
@@ -252,7 +266,7 @@ TEST_CASE("mxfp4_repack: GPU layout equals the CPU reference bit for bit; scan a
         for (int64_t i = 0; i < w.scales.numel(); ++i) {
             int c = w.scales.data<uint8_t>()[i];
             if (c == 255) ++nan_blocks;
-            else lo = std::min(lo, c), hi = std::max(hi, c);
+            else if (!zero_block[i]) lo = std::min(lo, c), hi = std::max(hi, c);
         }
         CHECK(got.min_code == lo);
         CHECK(got.max_code == hi);
@@ -404,6 +418,35 @@ TEST_CASE("mxfp4_gemm: padded blocks (K % 64 == 32) under fold shifts that put c
     }
 }
 
+TEST_CASE("mxfp4_gemm: a block of zeros with scale code 0 leaves the layer foldable, every rung") {
+    // Quantizers give an all-zero 32-block scale code 0. Counted in the layer's code range,
+    // one such block next to codes 110..125 spans 125 binades: no fold, so version 0 would
+    // run v2 for every M (v3/v5 refuse). The repack leaves it out and stores the padding
+    // code for it (its products are zeros whatever the scale). Rows 3 and 40 get a zero
+    // block with code 0, row 7 a zero block with code 255 (still NaN, as the reference).
+    for (DType dt : {DType::BF16, DType::F16}) {
+        Problem p = make_problem(40, 72, 1056, dt, true, dt == DType::BF16 ? 5200 : 5201, 110, 125);
+        uint8_t* s = p.w.scales.data<uint8_t>();
+        uint8_t* packed = p.w.packed.data<uint8_t>();
+        const int64_t blocks = 1056 / 32;
+        for (int64_t row : {3, 40, 7}) {
+            const int64_t b = row % blocks;
+            for (int j = 0; j < 16; ++j) packed[row * 528 + b * 16 + j] = static_cast<uint8_t>(j % 2 ? 0x80 : 0x08);
+            s[row * blocks + b] = row == 7 ? 255 : 0;
+        }
+        s[0] = 110, s[1] = 125;
+        finish_problem(p);
+        CHECK(p.w_dev.min_code == 110);
+        CHECK(p.w_dev.max_code == 125);
+        CHECK(p.w_dev.nan_blocks == 1);
+        CHECK(p.w_dev.foldable);
+        CHECK(cuda::mxfp4_gemm_best_version(1, p.w_dev) == 5);
+        CHECK(cuda::mxfp4_gemm_best_version(4096, p.w_dev) == expected_best(4096, p.w_dev));
+        CHECK(cuda::mxfp4_gemm_best_version(4096, p.w_dev) != 2);
+        for (int v : all_rungs()) check_against_ref(p, v, false);
+    }
+}
+
 TEST_CASE("mxfp4_gemm: scale code 0 (2^-127) and 254 (2^127), every rung that can take them") {
     // bf16, codes 0..6 only: foldable with shift -27; outputs near 2^-120 (normal bf16).
     {
@@ -528,6 +571,12 @@ TEST_CASE("mxfp4: errors name the parameter") {
     CHECK(error_of([&] { cuda::mxfp4_gemm(x, k, Tensor(), 8); }).find("version") != std::string::npos);
     CHECK(error_of([&] { cuda::mxfp4_gemm(Tensor::zeros(DType::BF16, {3, 64}), k, Tensor()); })
               .find("x: expected a device tensor") != std::string::npos);
+    // v3's grid holds at most 65535 x tiles of 128 rows: one row more is refused by name
+    // before any launch (1 GB of zeros).
+    {
+        Tensor big = cuda::device_zeros(DType::BF16, {int64_t{65535} * 128 + 1, 64});
+        CHECK(error_of([&] { cuda::mxfp4_gemm(big, k, Tensor(), 3); }).find("too large for v3") != std::string::npos);
+    }
 }
 
 TEST_CASE("mxfp4_gemm v4, v6: every x tile (64, 128, 256 rows), 1 and 3 splits of K, several units per CTA") {

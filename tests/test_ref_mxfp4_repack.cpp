@@ -137,6 +137,38 @@ TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes an
             for (int step = 2; step < 4; ++step) CHECK(words[((t * 2 + 1) * 32 + lane) * 4 + step] == 0u);
 }
 
+TEST_CASE("mxfp4_repack: a block of only +-0 weights is stored as padding and left out of the code range") {
+    // Row 2, block 0: codes +0 / -0 only, scale code 0 (what a quantizer gives an all-zero
+    // block); row 4, block 1: zeros with code 255 (stays a NaN block); row 6, block 2: one
+    // nonzero code (stays as it is). Codes elsewhere 120..127, set to 120 at row 0, block 0.
+    Rng rng(10);
+    Mxfp4Weight w = random_weight(rng, 17, 96, 121, 127);
+    uint8_t* s = w.scales.data<uint8_t>();
+    uint8_t* packed = w.packed.data<uint8_t>();
+    s[0] = 120;
+    for (int j = 0; j < 16; ++j) {
+        packed[2 * 48 + 0 * 16 + j] = static_cast<uint8_t>(j % 3 ? 0x88 : 0x08);
+        packed[4 * 48 + 1 * 16 + j] = 0x00;
+        packed[6 * 48 + 2 * 16 + j] = j == 9 ? 0x90 : 0x00;
+    }
+    s[2 * 3 + 0] = 0, s[4 * 3 + 1] = 255, s[6 * 3 + 2] = 126;
+    CHECK(mxfp4_block_is_zero(packed + 2 * 48));
+    CHECK(mxfp4_block_is_zero(packed + 4 * 48 + 16));
+    CHECK(!mxfp4_block_is_zero(packed + 6 * 48 + 32));
+    Mxfp4Repacked r = mxfp4_repack(w);
+    const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+    // Tile 0, chunk 0, word g = 2: (row 2, block 0) | (row 10, block 0) << 8 | (row 2, block 1) << 16 | ...
+    CHECK((sw[0 * 8 + 2] & 0xFF) == 120u);                  // the zero block: the padding code (the smallest)
+    CHECK(((sw[0 * 8 + 4] >> 16) & 0xFF) == 255u);          // row 4, block 1: NaN kept
+    CHECK(((sw[(0 * 2 + 1) * 8 + 6]) & 0xFF) == 126u);      // row 6, block 2 (chunk 1): its own code
+    // Without the zero block's code 0 the range is 120..127.
+    int lo = 255, hi = -1;
+    for (int64_t i = 0; i < 17 * 3; ++i)
+        if (s[i] != 255 && i != 2 * 3) lo = std::min<int>(lo, s[i]), hi = std::max<int>(hi, s[i]);
+    CHECK(lo == 120);
+    CHECK(mxfp4_pad_scale_code(lo, hi) == 120);
+}
+
 TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folded (every fold shift tried)") {
     // The folding kernels (v3..v7) multiply each placed weight pair by the 16-bit factor
     // of its scale code in the layout, padding included (v3, v4 and v6 do not skip the

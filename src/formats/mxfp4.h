@@ -87,6 +87,16 @@ CTK_HD uint8_t mxfp4_pack(uint8_t even_code, uint8_t odd_code) {
 CTK_HD uint8_t mxfp4_unpack_even(uint8_t byte) { return byte & 0xF; }
 CTK_HD uint8_t mxfp4_unpack_odd(uint8_t byte) { return byte >> 4; }
 
+// A 32-block whose 16 packed bytes hold only +0 / -0 codes (magnitude bits 0): its scale
+// cannot change any product, so the kernel layout treats it like padding (below) and the
+// fold plan ignores its code. Quantizers give such blocks code 0 (amax 0), and one of
+// them would otherwise stretch the layer's code range past what folds.
+CTK_HD bool mxfp4_block_is_zero(const uint8_t* block_bytes) {
+    for (int i = 0; i < kMxBlock / 2; ++i)
+        if (block_bytes[i] & 0x77) return false;
+    return true;
+}
+
 // The scale code of the padding blocks of the kernel layout (ref/mxfp4_repack.h): the
 // layer's smallest finite code, or 127 when it has none (min_code > max_code). Padded
 // weights have code 0, and the kernels that fold the scale into the 16-bit weight

@@ -24,15 +24,24 @@ Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
     const uint8_t* c = codes.data<uint8_t>();
     const uint8_t* s = w.scales.data<uint8_t>();
     auto code_at = [&](int64_t n, int64_t k) -> uint32_t { return (n < N && k < K) ? c[n * K + k] : 0u; };
-    int min_code = 255, max_code = -1;  // over the finite codes
-    for (int64_t i = 0; i < N * (K / kMxBlock); ++i) {
-        if (s[i] == kE8M0Nan) continue;
-        min_code = std::min<int>(min_code, s[i]);
-        max_code = std::max<int>(max_code, s[i]);
+    const uint8_t* packed = w.packed.data<uint8_t>();
+    auto zero_block = [&](int64_t n, int64_t b) {
+        return mxfp4_block_is_zero(packed + n * (K / 2) + b * (kMxBlock / 2));
+    };
+    int min_code = 255, max_code = -1;  // over the finite codes of blocks with a nonzero weight
+    for (int64_t n = 0; n < N; ++n) {
+        for (int64_t b = 0; b < K / kMxBlock; ++b) {
+            const uint8_t code = s[n * (K / kMxBlock) + b];
+            if (code == kE8M0Nan || zero_block(n, b)) continue;
+            min_code = std::min<int>(min_code, code);
+            max_code = std::max<int>(max_code, code);
+        }
     }
     const uint32_t pad_scale = mxfp4_pad_scale_code(min_code, max_code);
     auto scale_at = [&](int64_t n, int64_t b) -> uint32_t {
-        return (n < N && b < K / kMxBlock) ? s[n * (K / kMxBlock) + b] : pad_scale;
+        if (n >= N || b >= K / kMxBlock) return pad_scale;
+        const uint8_t code = s[n * (K / kMxBlock) + b];
+        return (code != kE8M0Nan && zero_block(n, b)) ? pad_scale : code;
     };
     uint32_t* words = reinterpret_cast<uint32_t*>(r.words.data<int32_t>());
     uint32_t* swords = reinterpret_cast<uint32_t*>(r.scale_words.data<int32_t>());

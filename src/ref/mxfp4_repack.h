@@ -24,7 +24,9 @@
 // Padding: N is padded to a multiple of 16 and K to a multiple of 64 with code 0 (+0.0)
 // and the scale code mxfp4_pad_scale_code (formats/mxfp4.h): the layer's smallest finite
 // code, so padded weights are exact zeros (never NaN) also once a kernel folds the scale
-// into the 16-bit weight.
+// into the 16-bit weight. A real block of only +-0 weights (mxfp4_block_is_zero) with a
+// finite code gets the padding code too, and "the layer's codes" (min_code, max_code: the
+// fold plan's range) leave such blocks out; a NaN code (255) is kept everywhere.
 #pragma once
 #include "ref/mxfp4.h"
 
