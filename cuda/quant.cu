@@ -641,6 +641,14 @@ void quant_run(QuantOp op, const Tensor& x, const QuantOptions& opt, QuantResult
     p.static_scale = opt.scale;
     p.static_azp = opt.azp;
     p.scale_ub = opt.scale_ub;
+    if (m == 0 && !is_per_token(op)) {
+        // No rows, but a per-tensor scale (and zero point) is still an output, as in the
+        // reference: the static scale as given, or 0, the absmax of nothing, / 448.
+        const float s0 = is_static(op) ? opt.scale : 0.0f;
+        CUDA_CHECK(cudaMemcpy(p.scale, &s0, sizeof s0, cudaMemcpyHostToDevice));
+        if (has_azp(op)) CUDA_CHECK(cudaMemcpy(p.azp, &opt.azp, sizeof opt.azp, cudaMemcpyHostToDevice));
+        return;
+    }
     switch (op) {
         case QuantOp::Int8Static: return launch<QuantOp::Int8Static>(x.dtype, p, opt.version);
         case QuantOp::Int8StaticAzp: return launch<QuantOp::Int8StaticAzp>(x.dtype, p, opt.version);

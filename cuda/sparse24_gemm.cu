@@ -12,14 +12,17 @@
 //
 // The ladder:
 //   v1 (readable). A 16 x 16 output tile per block, one output per thread. Per K step
-//      of 64 the block decodes its 16 weight rows on the CUDA cores (each thread reads
-//      one group's code from the metadata word and its two values, and writes the 4
-//      dense values into shared memory), stages 16 x 64 activations, and every thread
-//      does 64 fp32 (int32) multiply-adds in ascending k, without contraction. It shows
-//      the format and the epilogue with nothing else in the way, and is slow (it does
-//      the zero half of the work the tensor cores would skip). It sums in the reference's
-//      order, so it matches ref::scaled_sparse_gemm bit for bit. Measured on an H100:
-//      3.0 TFLOP/s at 16x4096x4096 f16, 7.8 at 1024x4096x4096 (i8: 5.0 / 7.7 TOP/s).
+//      of 64 the block stages its 16 weight rows on the CUDA cores (each thread reads one
+//      group's code from the metadata word and its two kept values into shared memory)
+//      and 16 x 64 activations; every thread then walks the 16 groups and multiplies the
+//      two kept values with the x of the two slots the code names, 32 fp32 (int32)
+//      multiply-adds in ascending k, without contraction. It shows the format and the
+//      epilogue with nothing else in the way. It sums in the reference's order and reads
+//      no pruned slot, so it matches ref::scaled_sparse_gemm bit for bit, also when x
+//      holds an Inf or NaN at a pruned position (until 2026-12-07 v1 multiplied the
+//      decoded dense rows, so such an x gave Inf x 0 = NaN). Measured on an H100 (the
+//      dense-row version): 3.0 TFLOP/s at 16x4096x4096 f16, 7.8 at 1024x4096x4096 (i8:
+//      5.0 / 7.7 TOP/s).
 //   v2 (mma.sp). Tensor cores: `mma.sp::ordered_metadata` m16n8k32 (f16, bf16) or
 //      m16n8k64 (i8; f8e4m3 works but ptxas emulates it on sm_90). A block computes a
 //      BN (weight rows) x BM (tokens) tile; each warp a (16 WTN) x (8 WTM) sub-tile.
@@ -155,9 +158,11 @@ __global__ void gemm_v1_kernel(GemmArgs a) {
     using Acc = typename Op::Acc;
     constexpr int ES = Op::kES;
     constexpr bool kEightBit = ES == 1;
-    __shared__ Acc x_s[kV1Tile][kV1K];      // activations, converted
-    __shared__ Acc w_s[kV1Tile][kV1K + 1];  // weight rows, decoded to dense (+1: the 16
-                                            // threads of a row read 16 rows: no bank conflict)
+    constexpr int kGroups = kV1K / 4;
+    __shared__ Acc x_s[kV1Tile][kV1K];              // activations, converted
+    __shared__ Acc w_s[kV1Tile][kV1K / 2 + 1];      // each group's two kept values (+1: the 16
+                                                    // threads of a row read 16 rows: no bank conflict)
+    __shared__ uint8_t code_s[kV1Tile][kGroups + 1];  // each group's 2:4 code (which two slots)
     const int tx = threadIdx.x, ty = threadIdx.y;  // tx: n (and group), ty: m (and row)
     const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kV1Tile, m0 = static_cast<int64_t>(blockIdx.y) * kV1Tile;
     Acc acc = 0;
@@ -167,19 +172,25 @@ __global__ void gemm_v1_kernel(GemmArgs a) {
             const int64_t m = m0 + ty, k = k0 + c;
             x_s[ty][c] = (m < a.M && k < a.K) ? Op::to_acc(a.x + (m * a.K + k) * ES) : Acc(0);
         }
-        // Weight: thread (ty, tx) decodes group tx of row n0 + ty: its 4-bit code from
-        // the metadata word, then its two kept values into their positions.
+        // Weight: thread (ty, tx) reads group tx of row n0 + ty: its 4-bit code from the
+        // metadata word and its two kept values.
         {
             const int64_t n = n0 + ty, group = k0 / 4 + tx;  // n < Np always (grid covers Np)
             const Sparse24MetaSlot slot = sparse24_meta_slot(n, group, a.Kp, kEightBit);
-            const uint8_t code = (a.meta[slot.word] >> slot.shift) & 0xF;
+            code_s[ty][tx] = (a.meta[slot.word] >> slot.shift) & 0xF;
             const uint8_t* kept = a.values + (n * (a.Kp / 2) + 2 * group) * ES;
-            for (int p = 0; p < 4; ++p) w_s[ty][4 * tx + p] = Acc(0);
-            w_s[ty][4 * tx + code24_idx0(code)] = Op::to_acc(kept);
-            w_s[ty][4 * tx + code24_idx1(code)] = Op::to_acc(kept + ES);
+            w_s[ty][2 * tx] = Op::to_acc(kept);
+            w_s[ty][2 * tx + 1] = Op::to_acc(kept + ES);
         }
         __syncthreads();
-        for (int k = 0; k < kV1K; ++k) acc = mac(acc, x_s[ty][k], w_s[tx][k]);
+        // Only the two kept slots of each group are multiplied, in k order, as the reference
+        // does (and as mma.sp does in v2/v3): the x of a pruned slot is never read, so an
+        // Inf or NaN there cannot become NaN (Inf x 0).
+        for (int g = 0; g < kGroups; ++g) {
+            const uint8_t code = code_s[tx][g];
+            acc = mac(acc, x_s[ty][4 * g + code24_idx0(code)], w_s[tx][2 * g]);
+            acc = mac(acc, x_s[ty][4 * g + code24_idx1(code)], w_s[tx][2 * g + 1]);
+        }
         __syncthreads();
     }
     const int64_t m = m0 + ty, n = n0 + tx;
@@ -706,6 +717,10 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
     const int64_t M = x.shape[0], K = x.shape[1];
     CTK_CHECK(M >= 1, op, ": x: expected M >= 1 rows, found ", shape_str(x.shape));
     CTK_CHECK(K == w.K, op, ": x: expected K = ", w.K, " columns (the weight's K), found ", shape_str(x.shape));
+    // The reference's and v3's limit (|x * w| <= 2^14 for i8): the mma's int32 sum has no
+    // saturation, so a longer K could wrap silently.
+    CTK_CHECK(x.dtype != DType::I8 || K < (int64_t{1} << 17), op, ": x: K = ", K,
+              " is too large for int32 accumulation of i8 products (K < 131072)");
     const size_t es = dtype_size(x.dtype);
     const int v = version == 0 ? 2 : version;
     if (v == 2) {

@@ -447,6 +447,37 @@ TEST_CASE("sparse24 gpu: compress -> decompress invariance (identity activation 
         }
 }
 
+TEST_CASE("sparse24 gpu: Inf and NaN in x at pruned slots are never read (every rung, as the reference)") {
+    // W [16, 64] f16 with its nonzeros in slots 0 and 1 of every group, so slots 2 and 3 are
+    // pruned; x holds +Inf, -Inf and NaN in pruned slots only. The reference multiplies the
+    // kept slots alone, so every output is finite; a rung that multiplied the dense row
+    // (v1 until 2026-12-07) gave Inf x 0 = NaN. Integer data: bit for bit.
+    const int64_t M = 3, N = 16, K = 64;
+    Tensor w = Tensor::zeros(DType::F16, {N, K});
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t g = 0; g < K / 4; ++g) {
+            ctk::test::set_elem(w, n * K + 4 * g, static_cast<float>((n + g) % 5 - 2 == 0 ? 3 : (n + g) % 5 - 2));
+            ctk::test::set_elem(w, n * K + 4 * g + 1, static_cast<float>((n * g) % 3 + 1));
+        }
+    Tensor x = Tensor::empty(DType::F16, {M, K});
+    for (int64_t i = 0; i < M * K; ++i) ctk::test::set_elem(x, i, static_cast<float>(static_cast<int>(i % 7) - 3));
+    for (int64_t m = 0; m < M; ++m) {
+        ctk::test::set_elem(x, m * K + 2, INFINITY);
+        ctk::test::set_elem(x, m * K + 7, -INFINITY);
+        ctk::test::set_elem(x, m * K + 4 * (5 + m) + 3, NAN);
+    }
+    const Tensor want = ref::scaled_sparse_gemm(x, ref::compress_24(w), Tensor(), Tensor(), Tensor(), DType::F16);
+    for (int64_t i = 0; i < M * N; ++i) REQUIRE(std::isfinite(elem(want, i)));
+    const cuda::Sparse24KernelWeight wk = cuda::sparse24_compress(cuda::to_device(w));
+    for (int version : {1, 2, 0}) {  // 0: v3 on an sm_90a build and device, else v2
+        Tensor out = cuda::device_empty(DType::F16, {M, N});
+        cuda::fill_bytes(out, 0xFF);
+        cuda::sparse24_gemm_into(out, cuda::to_device(x), wk, Tensor(), Tensor(), Tensor(), version);
+        auto d = compare_bits(want, cuda::to_host(out), cat("non-finite x at pruned slots, version ", version));
+        CHECK_MESSAGE(d.ok(), d.report);
+    }
+}
+
 TEST_CASE("sparse24 gpu: GEMM bad input is reported") {
     Tensor w = cuda::device_empty(DType::F16, {16, 64});
     cuda::fill_random_24(w, 1, 1.0f, false);
@@ -476,6 +507,15 @@ TEST_CASE("sparse24 gpu: GEMM bad input is reported") {
     CHECK_THROWS_WITH_AS(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 2),
                          doctest::Contains("K = 68"), Error);
     CHECK_NOTHROW(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 1));
+    // i8 with K >= 2^17 could wrap the int32 accumulator (no saturation in mma.sp): every
+    // rung refuses it, as the reference does.
+    Tensor w_long = cuda::device_zeros(DType::I8, {16, int64_t{1} << 17});
+    cuda::Sparse24KernelWeight wk_long = cuda::sparse24_compress(w_long);
+    Tensor x_long = cuda::device_zeros(DType::I8, {1, int64_t{1} << 17});
+    for (int version : {1, 2, 0})
+        CHECK_THROWS_WITH_AS(cuda::sparse24_gemm(x_long, wk_long, cuda::device_zeros(DType::F32, {1}),
+                                                 cuda::device_zeros(DType::F32, {1}), Tensor(), DType::F16, version),
+                             doctest::Contains("too large for int32 accumulation"), Error);
 }
 
 // Small and fast, for `make sanitize` (memcheck + racecheck): every compression kernel,

@@ -2,6 +2,7 @@
 // (each asserts that the message names what is wrong).
 #include <doctest/doctest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -180,6 +181,14 @@ TEST_CASE("Sparse24Linear: create/load/process errors name the parameter") {
     shape.data<int64_t>()[1] = 32;
     expect_error([&] { load(layer, "shape", shape, 1); }, {"shape (shard 1)", "{8, 32}", "{16, 32}"});
     expect_error([&] { process_weights_after_loading(layer); }, {"never loaded"});
+
+    // A static input scale must be a normal fp32 number: the quantizers use 1/s.
+    Sparse24Linear st = make_sparse24_linear(kFp8Tensor, kFp8StaticIn, kDense);
+    create_weights(st, {8}, 32, DType::F16);
+    expect_error([&] { load(st, "input_scale", scalar(1e-40f), 0); }, {"input_scale", "normal fp32 scale"});
+    expect_error([&] { load(st, "input_scale", scalar(0.0f), 0); }, {"input_scale", "positive and finite"});
+    expect_error([&] { load(st, "input_scale", scalar(INFINITY), 0); }, {"input_scale", "positive and finite"});
+    load(st, "input_scale", scalar(FLT_MIN), 0);  // the smallest normal is taken
 }
 
 TEST_CASE("Sparse24Linear: a weight that is not 2:4 is rejected with row and group") {
@@ -219,6 +228,10 @@ TEST_CASE("Sparse24Linear: apply checks its inputs") {
     expect_error([&] { apply(layer, Tensor::zeros(DType::F16, {1, 16})); }, {"x", "bf16", "f16"});
     expect_error([&] { apply(layer, Tensor::zeros(DType::BF16, {1, 16}), Tensor::zeros(DType::BF16, {5})); },
                  {"bias", "[4]", "[5]"});
+    // An empty batch is not an error: [0, N] out (the CUDA backend too, tests/test_gpu_layers.cpp).
+    Tensor empty = apply(layer, Tensor::zeros(DType::BF16, {0, 16}));
+    CHECK(empty.shape == Shape{0, 4});
+    CHECK(empty.dtype == DType::BF16);
 }
 
 TEST_CASE("Mxfp4Linear: sharded load, process, apply equals the reference GEMM; errors name the field") {

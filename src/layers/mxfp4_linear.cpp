@@ -66,8 +66,12 @@ Tensor apply(const Mxfp4Linear& layer, const Tensor& x, const Tensor& bias) {
     CTK_CHECK(layer.processed, "apply: process_weights_after_loading has not run");
     check_linear_inputs(x, bias, layer.input_size, layer.out_features(), layer.params_dtype, layer.backend);
 #if CTK_HAVE_CUDA
-    // The rung is chosen by M: fused decode kernel for small M, tiled wgmma kernel above.
-    if (layer.backend == Backend::CUDA) return cuda::mxfp4_gemm(x, layer.weight_gpu, bias);
+    if (layer.backend == Backend::CUDA) {
+        // An empty batch gives an empty output, as on the CPU (the kernels take M >= 1).
+        if (x.size(0) == 0) return cuda::device_empty(layer.params_dtype, {0, layer.out_features()});
+        // The rung is chosen by M: fused decode kernel for small M, tiled wgmma kernel above.
+        return cuda::mxfp4_gemm(x, layer.weight_gpu, bias);
+    }
 #endif
     return ref::mxfp4_gemm(x, layer.weight_cpu, bias);
 }

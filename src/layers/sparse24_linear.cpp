@@ -2,6 +2,7 @@
 // apply (CPU backend here; the CUDA backend calls the same-named kernels in cuda/).
 #include "layers/sparse24_linear.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -108,6 +109,10 @@ void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, i
     if (name == "input_scale") {
         CTK_CHECK(value.numel() == 1, what, ": expected one element, found shape ", shape_str(value.shape));
         check_scales_positive_finite(value, what);
+        // The activation quantizers divide by it (x * (1/s)): a subnormal s would make 1/s
+        // Inf, so they take normal values only; say so here, at load, not at the first apply.
+        CTK_CHECK(value.data<float>()[0] >= FLT_MIN, what, ": expected a normal fp32 scale (>= ", FLT_MIN,
+                  "), found ", value.data<float>()[0]);
         // Fused q/k/v see one input: keep the largest calibrated scale so no shard's
         // range is clipped (vLLM's 2:4 path keeps the last shard's; its dense W8A8 path the max).
         float v = value.data<float>()[0];
@@ -200,6 +205,8 @@ void process_weights_after_loading(Sparse24Linear& layer) {
 // The CUDA backend: the same steps as the CPU path below, with the kernels of cuda/ops.h.
 static Tensor apply_cuda(const Sparse24Linear& layer, const Tensor& x, const Tensor& bias) {
 #if CTK_HAVE_CUDA
+    // An empty batch gives an empty output, as on the CPU (the kernels take M >= 1).
+    if (x.size(0) == 0) return cuda::device_empty(layer.params_dtype, {0, layer.out_features()});
     if (!layer.quantized()) return cuda::sparse24_gemm(x, layer.weight_gpu, Tensor(), Tensor(), bias, layer.params_dtype);
     const QuantArgs& iq = *layer.input_quant;
     cuda::QuantResult q;
