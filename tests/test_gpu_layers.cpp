@@ -30,6 +30,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -43,8 +44,10 @@
 #include "ref/weight_quant.h"
 #include "sparse24_gemm_sm90.cuh"
 #include "test_util.h"
+#include "test_mxfp4_util.h"
 
 using namespace ctk;
+using ctk::test::random_mxfp4_weight;
 using ctk::test::compare_bits;
 using ctk::test::elem;
 using ctk::test::error_of;
@@ -324,18 +327,28 @@ std::vector<double> sparse24_scaled_abs_sums(const Sparse24Linear& cpu_layer, co
     return S;
 }
 
+// Applies the CPU layer to x and the CUDA layer to device copies of x and bias: (CPU
+// output, CUDA output copied to the host), after checking the CUDA output's place, shape
+// and dtype. Works for both layer kinds (both have apply(layer, x, bias)).
+template <class Layer>
+std::pair<Tensor, Tensor> apply_both(const Layer& cpu_layer, const Layer& gpu_layer, const Tensor& x, const Tensor& bias,
+                                     DType out_dtype) {
+    Tensor want = apply(cpu_layer, x, bias);
+    const Tensor got_dev = apply(gpu_layer, cuda::to_device(x), to_device_or_none(bias));
+    REQUIRE(got_dev.device == Device::CUDA);
+    Tensor got = cuda::to_host(got_dev);
+    REQUIRE(got.shape == want.shape);
+    REQUIRE(got.dtype == out_dtype);
+    return {want, got};
+}
+
 // Applies both layers to x (and bias) and compares: bit for bit when `exact`, else within
 // the summation-order bound of the rung the CUDA layer runs.
 void check_sparse24_apply(const Sparse24Checkpoint& c, const Sparse24Linear& cpu_layer, const Sparse24Linear& gpu_layer,
                           const Tensor& x, const Tensor& bias, bool exact) {
     const std::string what = cat("Sparse24Linear ", c.label(), ", M = ", x.size(0), bias.defined() ? ", bias" : "");
     INFO(what);
-    const Tensor want = apply(cpu_layer, x, bias);
-    const Tensor got_dev = apply(gpu_layer, cuda::to_device(x), to_device_or_none(bias));
-    REQUIRE(got_dev.device == Device::CUDA);
-    const Tensor got = cuda::to_host(got_dev);
-    REQUIRE(got.shape == want.shape);
-    REQUIRE(got.dtype == c.params_dtype);
+    const auto [want, got] = apply_both(cpu_layer, gpu_layer, x, bias, c.params_dtype);
     if (exact) {
         const auto d = compare_bits(want, got, what);
         CHECK_MESSAGE(d.ok(), d.report);
@@ -391,17 +404,6 @@ bool fp8_runs_here() {
 
 // ---- Mxfp4Linear ------------------------------------------------------------------------------
 
-ref::Mxfp4Weight random_mxfp4_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
-    Tensor codes = Tensor::empty(DType::U8, {N, K});
-    for (int64_t i = 0; i < N * K; ++i) codes.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(16));
-    ref::Mxfp4Weight w;
-    w.packed = ref::mxfp4_pack_codes(codes);
-    w.scales = Tensor::empty(DType::U8, {N, K / 32});
-    for (int64_t i = 0; i < w.scales.numel(); ++i)
-        w.scales.data<uint8_t>()[i] = static_cast<uint8_t>(lo + static_cast<int>(rng.below(hi - lo + 1)));
-    return w;
-}
-
 Mxfp4Linear build_mxfp4(const ref::Mxfp4Weight& w, const std::vector<int64_t>& widths, int64_t K, DType dt,
                         Backend backend) {
     Mxfp4Linear layer = make_mxfp4_linear(kMxfp4, backend);
@@ -422,12 +424,7 @@ void check_mxfp4_apply(const Mxfp4Linear& cpu_layer, const Mxfp4Linear& gpu_laye
     const std::string what = cat("Mxfp4Linear ", dtype_name(dt), ", M = ", x.size(0), bias.defined() ? ", bias" : "",
                                  exact ? ", exact data" : ", real-valued data");
     INFO(what);
-    const Tensor want = apply(cpu_layer, x, bias);
-    const Tensor got_dev = apply(gpu_layer, cuda::to_device(x), to_device_or_none(bias));
-    REQUIRE(got_dev.device == Device::CUDA);
-    const Tensor got = cuda::to_host(got_dev);
-    REQUIRE(got.shape == want.shape);
-    REQUIRE(got.dtype == dt);
+    const auto [want, got] = apply_both(cpu_layer, gpu_layer, x, bias, dt);
     if (exact) {
         const auto d = compare_bits(want, got, what);
         CHECK_MESSAGE(d.ok(), d.report);

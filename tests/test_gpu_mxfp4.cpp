@@ -26,8 +26,10 @@
 #include "ref/mxfp4.h"
 #include "ref/mxfp4_repack.h"
 #include "test_util.h"
+#include "test_mxfp4_util.h"
 
 using namespace ctk;
+using ctk::test::random_mxfp4_weight;
 using ctk::test::error_of;
 
 namespace {
@@ -63,17 +65,6 @@ Tensor host_16bit(const std::vector<float>& v, const Shape& s, DType dt) {
         else t.data<fp16_t>()[i].bits = fp16_from_float(v[i]);
     }
     return t;
-}
-
-ref::Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
-    Tensor codes = Tensor::empty(DType::U8, {N, K});
-    for (int64_t i = 0; i < N * K; ++i) codes.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(16));
-    ref::Mxfp4Weight w;
-    w.packed = ref::mxfp4_pack_codes(codes);
-    w.scales = Tensor::empty(DType::U8, {N, K / 32});
-    for (int64_t i = 0; i < N * K / 32; ++i)
-        w.scales.data<uint8_t>()[i] = static_cast<uint8_t>(lo + static_cast<int>(rng.below(hi - lo + 1)));
-    return w;
 }
 
 // S[m, n] = sum_k |x[m, k] * w[n, k]| in fp32 (positive terms: relative error < K u,
@@ -126,7 +117,7 @@ Problem make_problem(int64_t M, int64_t N, int64_t K, DType dt, bool bias, uint6
     p.bias = bias;
     p.seed = seed;
     Rng rng(seed);
-    p.w = random_weight(rng, N, K, lo, hi);
+    p.w = random_mxfp4_weight(rng, N, K, lo, hi);
     std::vector<float> xv(M * K), bv(N);
     for (auto& v : xv) v = integer_x ? static_cast<float>(static_cast<int>(rng.below(9)) - 4) : rng.normal();
     for (auto& v : bv) v = integer_x ? static_cast<float>(static_cast<int>(rng.below(9)) - 4) : rng.normal();
@@ -227,7 +218,7 @@ TEST_CASE("mxfp4_repack: GPU layout equals the CPU reference bit for bit; scan a
     for (S s : {S{1, 32}, S{16, 64}, S{17, 96}, S{100, 1408}, S{832, 128}, S{64, 4096}}) {
         CAPTURE(s.N); CAPTURE(s.K);
         Rng rng(++seed);
-        ref::Mxfp4Weight w = random_weight(rng, s.N, s.K, 0, 255);
+        ref::Mxfp4Weight w = random_mxfp4_weight(rng, s.N, s.K, 0, 255);
         // No weight may overflow (code 254 with |e2m1| >= 2, 253 with >= 4): use codes <= 252.
         for (int64_t i = 0; i < w.scales.numel(); ++i)
             if (w.scales.data<uint8_t>()[i] > 252 && w.scales.data<uint8_t>()[i] != 255) w.scales.data<uint8_t>()[i] = 252;
@@ -536,7 +527,7 @@ TEST_CASE("mxfp4_gemm: f16 fold limits - span 24 folds exactly, span 25 falls ba
 
 TEST_CASE("mxfp4: errors name the parameter") {
     Rng rng(7000);
-    ref::Mxfp4Weight w = random_weight(rng, 20, 64, 120, 127);
+    ref::Mxfp4Weight w = random_mxfp4_weight(rng, 20, 64, 120, 127);
     Tensor pd = cuda::to_device(w.packed), sd = cuda::to_device(w.scales);
     // An element that overflows fp32 (code 254 with |e2m1| = 2) is rejected at load time.
     {

@@ -16,8 +16,10 @@
 #include "formats/formats.h"
 #include "ref/mxfp4.h"
 #include "test_util.h"
+#include "test_mxfp4_util.h"
 
 using namespace ctk;
+using ctk::test::random_mxfp4_weight;
 using ctk::test::error_of;
 using namespace ctk::ref;
 
@@ -40,18 +42,6 @@ Tensor bf16_from(const std::vector<float>& v, int64_t rows, int64_t cols, DType 
 
 float out_value(const Tensor& t, int64_t i) {
     return t.dtype == DType::BF16 ? bf16_to_float(t.data<bf16_t>()[i].bits) : fp16_to_float(t.data<fp16_t>()[i].bits);
-}
-
-// Random MXFP4 weight: uniform 4-bit codes, scale codes uniform in [lo, hi].
-Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
-    Tensor codes = Tensor::empty(DType::U8, {N, K});
-    for (int64_t i = 0; i < N * K; ++i) codes.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(16));
-    Mxfp4Weight w;
-    w.packed = mxfp4_pack_codes(codes);
-    w.scales = Tensor::empty(DType::U8, {N, K / 32});
-    for (int64_t i = 0; i < N * K / 32; ++i)
-        w.scales.data<uint8_t>()[i] = static_cast<uint8_t>(lo + static_cast<int>(rng.below(hi - lo + 1)));
-    return w;
 }
 
 // The E2M1 magnitudes in ascending order: the grid an element is rounded to.
@@ -343,7 +333,7 @@ TEST_CASE("mxfp4_gemm: matches an independent double-precision loop within the d
             for (bool with_bias : {false, true}) {
                 const int64_t M = cs.M, N = cs.N, K = cs.K;
                 CAPTURE(M); CAPTURE(N); CAPTURE(K); CAPTURE(dtype_name(dt)); CAPTURE(with_bias);
-                Mxfp4Weight w = random_weight(rng, N, K, 110, 129);
+                Mxfp4Weight w = random_mxfp4_weight(rng, N, K, 110, 129);
                 std::vector<float> xv(M * K), bv(N);
                 for (auto& v : xv) v = rng.normal();
                 for (auto& v : bv) v = rng.normal() * 0.1f;
@@ -388,7 +378,7 @@ TEST_CASE("mxfp4_gemm: matches an independent double-precision loop within the d
 TEST_CASE("mxfp4_gemm: a 4096x4096 layer at M = 16 (the size the layers need), spot-checked") {
     Rng rng(5);
     const int64_t M = 16, N = 4096, K = 4096;
-    Mxfp4Weight w = random_weight(rng, N, K, 118, 124);
+    Mxfp4Weight w = random_mxfp4_weight(rng, N, K, 118, 124);
     std::vector<float> xv(M * K);
     for (auto& v : xv) v = rng.normal();
     Tensor x = bf16_from(xv, M, K);
@@ -409,7 +399,7 @@ TEST_CASE("mxfp4_gemm: a 4096x4096 layer at M = 16 (the size the layers need), s
 
 TEST_CASE("mxfp4_gemm / mxfp4_dequantize: shapes and dtypes are validated with clear messages") {
     Rng rng(2);
-    Mxfp4Weight w = random_weight(rng, 4, 64, 120, 127);
+    Mxfp4Weight w = random_mxfp4_weight(rng, 4, 64, 120, 127);
     Tensor x = Tensor::zeros(DType::BF16, {3, 64});
     CHECK(error_of([&] { mxfp4_gemm(Tensor::zeros(DType::F32, {3, 64}), w, Tensor()); })
               .find("x: expected bf16 or f16") != std::string::npos);

@@ -15,8 +15,10 @@
 #include "formats/mxfp4_bits.h"
 #include "ref/mxfp4.h"
 #include "ref/mxfp4_repack.h"
+#include "test_mxfp4_util.h"
 
 using namespace ctk;
+using ctk::test::random_mxfp4_weight;
 using namespace ctk::ref;
 
 TEST_CASE("mxfp4 bits: placed E2M1 pairs are e2m1 * 2^-126 (bf16) / 2^-14 (f16), every code, every position") {
@@ -98,21 +100,9 @@ TEST_CASE("mxfp4 bits: the two-halves folded factor (v5) equals the one-half fac
     }
 }
 
-// Random MXFP4 weight with scale codes in [lo, hi].
-static Mxfp4Weight random_weight(Rng& rng, int64_t N, int64_t K, int lo, int hi) {
-    Tensor codes = Tensor::empty(DType::U8, {N, K});
-    for (int64_t i = 0; i < N * K; ++i) codes.data<uint8_t>()[i] = static_cast<uint8_t>(rng.below(16));
-    Mxfp4Weight w;
-    w.packed = mxfp4_pack_codes(codes);
-    w.scales = Tensor::empty(DType::U8, {N, K / 32});
-    for (int64_t i = 0; i < N * K / 32; ++i)
-        w.scales.data<uint8_t>()[i] = static_cast<uint8_t>(lo + static_cast<int>(rng.below(hi - lo + 1)));
-    return w;
-}
-
 TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes and the smallest scale code)") {
     Rng rng(9);
-    Mxfp4Weight w = random_weight(rng, 17, 96, 120, 127);
+    Mxfp4Weight w = random_mxfp4_weight(rng, 17, 96, 120, 127);
     w.scales.data<uint8_t>()[5] = 255;  // a NaN block does not count for the padding code
     const uint8_t* s = w.scales.data<uint8_t>();
     uint32_t lo = 255;
@@ -142,7 +132,7 @@ TEST_CASE("mxfp4_repack: a block of only +-0 weights is stored as padding and le
     // block); row 4, block 1: zeros with code 255 (stays a NaN block); row 6, block 2: one
     // nonzero code (stays as it is). Codes elsewhere 120..127, set to 120 at row 0, block 0.
     Rng rng(10);
-    Mxfp4Weight w = random_weight(rng, 17, 96, 121, 127);
+    Mxfp4Weight w = random_mxfp4_weight(rng, 17, 96, 121, 127);
     uint8_t* s = w.scales.data<uint8_t>();
     uint8_t* packed = w.packed.data<uint8_t>();
     s[0] = 120;
@@ -190,7 +180,7 @@ TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folde
         };
         CHECK(std::isinf(factor(127)));  // the hazard this layer would hit with padding code 127
         Rng rng(40 + l.lo);
-        Mxfp4Weight w = random_weight(rng, 20, 96, l.lo, l.hi);  // N 20 and K 96: both padded
+        Mxfp4Weight w = random_mxfp4_weight(rng, 20, 96, l.lo, l.hi);  // N 20 and K 96: both padded
         Mxfp4Repacked r = mxfp4_repack(w);
         const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
         int bad = 0;
@@ -212,7 +202,7 @@ TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the word
     // scale byte changes it.
     Rng rng(21);
     const int64_t M = 5, N = 37, K = 160;
-    Mxfp4Weight w = random_weight(rng, N, K, 124, 128);
+    Mxfp4Weight w = random_mxfp4_weight(rng, N, K, 124, 128);
     Tensor x = Tensor::empty(DType::BF16, {M, K});
     for (int64_t i = 0; i < M * K; ++i)
         x.data<bf16_t>()[i].bits = bf16_from_float(static_cast<float>(static_cast<int>(rng.below(9)) - 4));
