@@ -51,7 +51,8 @@ Tensor sparse24_bitmask_to_dense(const Tensor& compressed_dev, const Tensor& bit
 // f16/bf16 and K % 16 for i8/f8e4m3). x_scale: f32 with 1 or M elements, or undefined
 // (= 1). w_scale: f32 with 1 or N elements, or undefined. bias: [N] of out_dtype, or
 // undefined. out_dtype: f16 or bf16. acc is int32 for i8 (exact), fp32 otherwise.
-// version: 0 = best (v3 on sm_90 with an sm_90a build, else v2), 1 = readable v1,
+// version: 0 = best (v3 on sm_90 with an sm_90a build, else v2; v1 where x's rows are not
+// 16-byte multiples or x is not 16-byte aligned), 1 = readable v1,
 // 2 = mma.sp v2, 3 = Hopper wgmma.sp v3 (cuda/sparse24_gemm_sm90.cuh; throws below sm_90).
 Tensor sparse24_gemm(const Tensor& x_dev, const Sparse24KernelWeight& w, const Tensor& x_scale,
                      const Tensor& w_scale, const Tensor& bias, DType out_dtype, int version = 0);

@@ -693,8 +693,12 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
     const char* op = "sparse24_gemm";
     CTK_CHECK(version >= 0 && version <= 3, op, ": version: expected 0 (best), 1, 2 or 3, found ", version);
     // v3 (cuda/sparse24_gemm_sm90.cu, wgmma.sp) is the best rung on sm_90 (an sm_90a
-    // build): the default there; v2 stays the default on sm_80 - sm_89.
-    if (version == 3 || (version == 0 && sparse24_v3_available())) {
+    // build): the default there; v2 stays the default on sm_80 - sm_89. Both read x in
+    // 16-byte rows (TMA, cp.async): a layer whose K rows are not (K % 8 for 16-bit, K % 16
+    // for 8-bit), or an x that is not 16-byte aligned, runs on v1, which takes any K % 4.
+    const bool rows16 = x.defined() && x.ndim() == 2 && (x.shape[1] * dtype_size(x.dtype)) % 16 == 0 &&
+                        reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0;
+    if (version == 3 || (version == 0 && rows16 && sparse24_v3_available())) {
         CTK_CHECK(w.values.defined() && w.meta.defined(), op, ": w: expected a compressed weight (values and meta)");
         CTK_CHECK(x.defined() && x.dtype == w.dtype, op, ": x: expected dtype ", dtype_name(w.dtype),
                   " (the weight's), found ", x.defined() ? dtype_name(x.dtype) : "undefined");
@@ -722,7 +726,7 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
     CTK_CHECK(x.dtype != DType::I8 || K < (int64_t{1} << 17), op, ": x: K = ", K,
               " is too large for int32 accumulation of i8 products (K < 131072)");
     const size_t es = dtype_size(x.dtype);
-    const int v = version == 0 ? 2 : version;
+    const int v = version == 0 ? (rows16 ? 2 : 1) : version;
     if (v == 2) {
         CTK_CHECK((K * es) % 16 == 0 && reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0, op,
                   ": v2 reads x in 16-byte chunks: expected K * ", es, " bytes % 16 == 0 (K % ", 16 / es,

@@ -507,6 +507,12 @@ TEST_CASE("sparse24 gpu: GEMM bad input is reported") {
     CHECK_THROWS_WITH_AS(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 2),
                          doctest::Contains("K = 68"), Error);
     CHECK_NOTHROW(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 1));
+    // ... and version 0 takes v1 for it (a layer with such a K works on the GPU, slowly):
+    // the same bits as v1.
+    const Tensor v0 = cuda::to_host(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 0));
+    const Tensor v1 = cuda::to_host(cuda::sparse24_gemm(x68, wk68, Tensor(), Tensor(), Tensor(), DType::F16, 1));
+    const auto d68 = compare_bits(v1, v0, "K = 68 f16, version 0 against v1");
+    CHECK_MESSAGE(d68.ok(), d68.report);
     // i8 with K >= 2^17 could wrap the int32 accumulator (no saturation in mma.sp): every
     // rung refuses it, as the reference does.
     Tensor w_long = cuda::device_zeros(DType::I8, {16, int64_t{1} << 17});
