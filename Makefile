@@ -139,20 +139,29 @@ sanitize: all
 # decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at the end
 # (every step runs even if an earlier one fails; the exit status says whether all passed).
 # Each step has a time limit (a new pipeline that deadlocks would otherwise hang the whole
-# device session): STEP_LIMIT seconds, 240 by default.
+# device session): STEP_LIMIT seconds, 240 by default. The MXFP4 rungs not yet run on a GPU
+# (v7, then v4/v6) are tested first, alone, under NEW_RUNG_LIMIT: one that times out is left
+# out of the other tests' rung loops (CTK_TEST_MXFP4_RUNGS), so it cannot stop them.
 STEP_LIMIT ?= 240
+NEW_RUNG_LIMIT ?= 90
 STEP = timeout $(STEP_LIMIT)
+LINEBUF = stdbuf -oL -eL
 gpu-check: all
-	@mkdir -p $(BUILD)/gpu-check; rc=0; \
-	$(STEP) $(BUILD)/ctk_tests -ts=gpu > $(BUILD)/gpu-check/tests.log 2>&1 || rc=1; \
-	$(STEP) $(SANITIZE) memcheck $(SANITIZE_SET) > $(BUILD)/gpu-check/memcheck.log 2>&1 || rc=1; \
-	$(STEP) $(SANITIZE) racecheck $(SANITIZE_SET) > $(BUILD)/gpu-check/racecheck.log 2>&1 || rc=1; \
-	$(STEP) $(BUILD)/ctk bench mxfp4 decode > $(BUILD)/gpu-check/bench_mxfp4_decode.log 2>&1 || rc=1; \
-	$(STEP) $(BUILD)/ctk bench mxfp4 prefill > $(BUILD)/gpu-check/bench_mxfp4_prefill.log 2>&1 || rc=1; \
-	$(STEP) $(BUILD)/ctk bench sparse24 --compress-only > $(BUILD)/gpu-check/bench_compress.log 2>&1 || rc=1; \
-	CUSPARSELT=$(CUSPARSELT) $(STEP) $(BUILD)/ctk bench sparse24v3 decode > $(BUILD)/gpu-check/bench_sparse24v3_decode.log 2>&1 || rc=1; \
-	grep -h -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $(BUILD)/gpu-check/*.log; \
-	echo "gpu-check: logs in $(BUILD)/gpu-check/"; exit $$rc
+	@mkdir -p $(BUILD)/gpu-check; rc=0; G=$(BUILD)/gpu-check; R=1,2,3,5; \
+	timeout $(NEW_RUNG_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tc='*v7*' > $$G/tests_v7.log 2>&1; s=$$?; \
+	if [ $$s -ne 124 ]; then R=$$R,7; fi; [ $$s -eq 0 ] || rc=1; \
+	timeout $(NEW_RUNG_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tc='*v4? v6: every*' > $$G/tests_v46.log 2>&1; s=$$?; \
+	if [ $$s -ne 124 ]; then R=$$R,4,6; fi; [ $$s -eq 0 ] || rc=1; \
+	echo "gpu-check: MXFP4 rungs in the other tests: $$R"; \
+	CTK_TEST_MXFP4_RUNGS=$$R $(STEP) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tce='*v7*,*v4? v6: every*' > $$G/tests.log 2>&1 || rc=1; \
+	CTK_TEST_MXFP4_RUNGS=$$R $(STEP) $(SANITIZE) memcheck $(SANITIZE_SET) > $$G/memcheck.log 2>&1 || rc=1; \
+	CTK_TEST_MXFP4_RUNGS=$$R $(STEP) $(SANITIZE) racecheck $(SANITIZE_SET) > $$G/racecheck.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 decode > $$G/bench_mxfp4_decode.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 prefill > $$G/bench_mxfp4_prefill.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24 --compress-only > $$G/bench_compress.log 2>&1 || rc=1; \
+	CUSPARSELT=$(CUSPARSELT) $(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 decode > $$G/bench_sparse24v3_decode.log 2>&1 || rc=1; \
+	grep -H -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $$G/*.log; \
+	echo "gpu-check: logs in $$G/"; exit $$rc
 
 clean:
 	rm -rf $(BUILD)
