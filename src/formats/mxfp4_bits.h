@@ -52,9 +52,9 @@ CTK_HD uint16_t e8m0_folded_factor_f16(uint32_t code, int shift) {
 // multiply-add: t * 2^7 + (126 - shift) * 2^7 * 0x10001 (bf16 field 127 + 126 + e), or
 // t * 2^10 + (-98 - shift) * 2^10 * 0x10001 (f16 field 15 + 14 + e), mod 2^32. Each half's
 // true value lies in [0, 2^16) for every code inside the fold window, so no carry or
-// borrow crosses between the halves and the sum is both factors side by side. Codes
-// outside the window (255, or the padding code 127 of a far-off layer) give garbage:
-// callers handle 255 themselves and never multiply padding.
+// borrow crosses between the halves and the sum is both factors side by side. A code
+// outside the window (only 255: the padding code is the layer's smallest, formats/mxfp4.h)
+// gives garbage: callers handle 255 themselves (and v5/v7 skip padded half chunks anyway).
 CTK_HD uint32_t e8m0_folded_factor_x2_add(int shift, bool bf16) {
     const int half = bf16 ? (126 - shift) * 128 : (-98 - shift) * 1024;
     return static_cast<uint32_t>(half) * 0x10001u;
