@@ -191,6 +191,15 @@ __device__ __forceinline__ void v4_dequantize_tile(const uint8_t* raw, const uin
         ptx::stmatrix_x4(ptx::smem_addr(a_tile + sw128_offset(a_row, 2 * s + lane / 16)), a[s]);
 }
 
+// The accumulators are the tensor cores' between wgmma_fence and wgmma_wait: pinned
+// (ptx::pin_register, CUTLASS's warpgroup_fence_operand) on both sides, so the compiler
+// cannot move other work on them into that window, as in v3.
+template <int BX>
+__device__ __forceinline__ void v4_pin_acc(float (&acc)[BX / 2]) {
+#pragma unroll
+    for (int i = 0; i < BX / 2; ++i) ptx::pin_register(acc[i]);
+}
+
 // v4: one unit's k loop (chunks c0..c1-1 of an output tile) for one consumer warpgroup
 // (W rows 64 cw .. 64 cw + 63 of the stage's dequantized A tile): wait full + deq, 4 x
 // wgmma, commit, retire the previous chunk's group and free its stage. q: the CTA's
@@ -208,6 +217,7 @@ __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* s
         const uint64_t da =
             ptx::smem_desc(ptx::smem_u32(smem + L::kAOff + slot * L::kA + cw * 64 * 128), ptx::Swizzle::B128, 1024);
         const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem + L::kXOff + slot * L::kX), ptx::Swizzle::B128, 1024);
+        v4_pin_acc<BX>(acc);
         ptx::wgmma_fence();
 #pragma unroll
         for (int s = 0; s < 4; ++s)  // k16 step s: +32 bytes (+2 in the descriptor's 16-byte units)
@@ -218,6 +228,7 @@ __device__ __forceinline__ void v4_consume_tile(float (&acc)[BX / 2], uint8_t* s
         prev = slot;
     }
     ptx::wgmma_wait<0>();
+    v4_pin_acc<BX>(acc);
     release(prev);
 }
 
@@ -253,6 +264,7 @@ __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* s
         v4_tile_fragments<BF16>(smem + L::kWOff + slot * L::kW, smem + L::kSOff + slot * L::kS, t, lane, fold_shift,
                                 cur);
         const uint64_t db = ptx::smem_desc(ptx::smem_u32(smem + L::kXOff + slot * L::kX), ptx::Swizzle::B128, 1024);
+        v4_pin_acc<BX>(acc);
         ptx::wgmma_fence();  // the fragment registers were just written
 #pragma unroll
         for (int s = 0; s < 4; ++s) {  // k16 step s: +32 bytes of x (+2 in the descriptor's 16-byte units)
@@ -273,6 +285,7 @@ __device__ __forceinline__ void v6_consume_tile(float (&acc)[BX / 2], uint8_t* s
     }
     if (c < c1) chunk(c, a[0], a[1]);
     ptx::wgmma_wait<0>();
+    v4_pin_acc<BX>(acc);
     v6_keep_alive(a[0]);
     v6_keep_alive(a[1]);
     release(prev);
