@@ -309,6 +309,30 @@ TEST_CASE("quant gpu: named entry points equal quant_run (contiguous input)") {
     // M = 0: no launch, empty codes.
     Tensor empty = cuda::device_empty(DType::BF16, {0, 16});
     CHECK(cuda::quant_int8_dynamic_per_token(empty).q.shape == Shape{0, 16});
+    // ... but a per-tensor scale (and zero point) is still written, as the reference does:
+    // the static values as given, 0 for the dynamic per-tensor absmax of nothing. The
+    // outputs are poisoned first, so an unwritten scale fails.
+    Tensor empty_host = Tensor::empty(DType::BF16, {0, 16});
+    auto scale_of = [](const cuda::QuantResult& r) { return cuda::to_host(r.scale).data<float>()[0]; };
+    {
+        cuda::QuantResult r = cuda::quant_alloc(cuda::QuantOp::Fp8DynamicPerTensor, 0, 16);
+        cuda::fill_bytes(r.scale, 0xFF);
+        cuda::QuantOptions o;
+        cuda::quant_run(cuda::QuantOp::Fp8DynamicPerTensor, empty, o, r);
+        CHECK(scale_of(r) == ref::quant_fp8_dynamic_per_tensor(empty_host).scale.data<float>()[0]);
+        CHECK(scale_of(r) == 0.0f);
+    }
+    {
+        cuda::QuantResult r = cuda::quant_alloc(cuda::QuantOp::Int8StaticAzp, 0, 16);
+        cuda::fill_bytes(r.scale, 0xFF);
+        cuda::fill_bytes(r.azp, 0xFF);
+        cuda::QuantOptions o;
+        o.scale = 0.25f, o.azp = 7;
+        cuda::quant_run(cuda::QuantOp::Int8StaticAzp, empty, o, r);
+        CHECK(scale_of(r) == 0.25f);
+        CHECK(cuda::to_host(r.azp).data<int32_t>()[0] == 7);
+        CHECK(ref::quant_int8_static_azp(empty_host, 0.25f, 7).azp.data<int32_t>()[0] == 7);
+    }
 }
 
 TEST_CASE("quant gpu: int64 offsets, 140000 x 16384 bf16 (input 4.6 GB, codes 2.3 GB)") {

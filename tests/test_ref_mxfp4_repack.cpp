@@ -151,12 +151,8 @@ TEST_CASE("mxfp4_repack: a block of only +-0 weights is stored as padding and le
     CHECK((sw[0 * 8 + 2] & 0xFF) == 120u);                  // the zero block: the padding code (the smallest)
     CHECK(((sw[0 * 8 + 4] >> 16) & 0xFF) == 255u);          // row 4, block 1: NaN kept
     CHECK(((sw[(0 * 2 + 1) * 8 + 6]) & 0xFF) == 126u);      // row 6, block 2 (chunk 1): its own code
-    // Without the zero block's code 0 the range is 120..127.
-    int lo = 255, hi = -1;
-    for (int64_t i = 0; i < 17 * 3; ++i)
-        if (s[i] != 255 && i != 2 * 3) lo = std::min<int>(lo, s[i]), hi = std::max<int>(hi, s[i]);
-    CHECK(lo == 120);
-    CHECK(mxfp4_pad_scale_code(lo, hi) == 120);
+    // The padding code is 120, not the zero block's 0: the zero block is out of the range.
+    CHECK(((sw[(1 * 2 + 1) * 8 + 1]) & 0xFF) == 120u);      // tile 1, chunk 1, row 17: padding
 }
 
 TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folded (every fold shift tried)") {
@@ -170,29 +166,34 @@ TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folde
     // where the old padding code 127 gave Inf.
     struct L { bool bf16; int lo, hi, shift; };
     for (L l : {L{true, 25, 40, -2}, L{false, 102, 120, -2}, L{false, 135, 158, 30}}) {
-        CAPTURE(l.bf16); CAPTURE(l.lo); CAPTURE(l.hi); CAPTURE(l.shift);
+        CAPTURE(l.bf16); CAPTURE(l.lo); CAPTURE(l.hi);
         const int e_lo = l.bf16 ? -100 : -23, e_hi = 1;
-        REQUIRE(l.lo - 127 - l.shift >= e_lo);  // a valid fold plan for this layer
-        REQUIRE(l.hi - 127 - l.shift <= e_hi);
-        auto factor = [&](uint32_t code) {
-            const uint16_t f = l.bf16 ? e8m0_folded_factor_bf16(code, l.shift) : e8m0_folded_factor_f16(code, l.shift);
-            return l.bf16 ? bf16_to_float(f) : fp16_to_float(f);
-        };
-        CHECK(std::isinf(factor(127)));  // the hazard this layer would hit with padding code 127
+        // The shifts that keep every code of the layer in the window; l.shift is the one the
+        // fold plan picks (closest to 0), where code 127 folds to Inf.
+        const int shift_lo = l.hi - 127 - e_hi, shift_hi = l.lo - 127 - e_lo;
+        REQUIRE(shift_lo <= l.shift);
+        REQUIRE(l.shift <= shift_hi);
         Rng rng(40 + l.lo);
         Mxfp4Weight w = random_mxfp4_weight(rng, 20, 96, l.lo, l.hi);  // N 20 and K 96: both padded
         Mxfp4Repacked r = mxfp4_repack(w);
         const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
-        int bad = 0;
-        for (int64_t i = 0; i < r.scale_words.numel(); ++i) {
-            for (int b = 0; b < 4; ++b) {
-                const uint32_t code = (sw[i] >> (8 * b)) & 0xFF;
-                const float placed_zero = l.bf16 ? bf16_to_float(e2m1x2_placed_bf16(0, 0) & 0xFFFF)
-                                                 : fp16_to_float(e2m1x2_placed_f16(0, 0) & 0xFFFF);
-                if (!std::isfinite(factor(code)) || placed_zero * factor(code) != 0.0f) ++bad;
-            }
+        for (int shift = shift_lo; shift <= shift_hi; ++shift) {
+            CAPTURE(shift);
+            auto factor = [&](uint32_t code) {
+                const uint16_t f = l.bf16 ? e8m0_folded_factor_bf16(code, shift) : e8m0_folded_factor_f16(code, shift);
+                return l.bf16 ? bf16_to_float(f) : fp16_to_float(f);
+            };
+            if (shift == l.shift) CHECK(std::isinf(factor(127)));  // the hazard with padding code 127
+            const float placed_zero = l.bf16 ? bf16_to_float(e2m1x2_placed_bf16(0, 0) & 0xFFFF)
+                                             : fp16_to_float(e2m1x2_placed_f16(0, 0) & 0xFFFF);
+            int bad = 0;
+            for (int64_t i = 0; i < r.scale_words.numel(); ++i)
+                for (int b = 0; b < 4; ++b) {
+                    const uint32_t code = (sw[i] >> (8 * b)) & 0xFF;
+                    if (!std::isfinite(factor(code)) || placed_zero * factor(code) != 0.0f) ++bad;
+                }
+            CHECK(bad == 0);
         }
-        CHECK(bad == 0);
     }
 }
 

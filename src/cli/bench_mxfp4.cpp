@@ -22,7 +22,10 @@
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
 //                                    splits of K at M <= 256 on 4096x14336 (tuning runs)
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
+// CTK_BENCH_MXFP4_RUNGS=2,5 limits 'decode' and 'prefill' to the rungs it names (make
+// gpu-check leaves out a new rung whose tests hung); the default is every rung.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -115,6 +118,13 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, 
     return c;
 }
 
+// Whether CTK_BENCH_MXFP4_RUNGS (a list such as "2,5,7") names rung v; unset: every rung.
+bool rung_on(int v) {
+    const char* env = std::getenv("CTK_BENCH_MXFP4_RUNGS");
+    if (!env || !*env) return true;
+    return cat(",", env, ",").find(cat(",", v, ",")) != std::string::npos;
+}
+
 }  // namespace
 
 void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
@@ -131,11 +141,13 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             // same way. In the note of every row of the shape.
             const std::string floor = copy_floor_note(l);
             for (int64_t M : {1, 2, 4, 8, 16})
-                for (int v : {2, 5, 7}) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
+                for (int v : {2, 5, 7})
+                    if (rung_on(v)) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
         }
         Layer lh = make_layer(rng, 14336, 4096, DType::F16);
         for (int64_t M : {1, 16})
-            for (int v : {2, 5}) out.push_back(time_case(rng, lh, M, DType::F16, v));
+            for (int v : {2, 5})
+                if (rung_on(v)) out.push_back(time_case(rng, lh, M, DType::F16, v));
         return;
     }
     if (args.size() == 2 && args[0] == "decode" && args[1] == "v5") {
@@ -149,14 +161,16 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
             for (int64_t M : {64, 128, 256, 1024, 4096})
-                for (int v : {3, 4, 6}) out.push_back(time_case(rng, l, M, DType::BF16, v));
+                for (int v : {3, 4, 6})
+                    if (rung_on(v)) out.push_back(time_case(rng, l, M, DType::BF16, v));
             if (s.N == 4096 && s.K == 14336) {
                 // Split-K (off in version 0 until tested): 32 output tiles at M <= 256.
                 for (int splits : {2, 4}) {
                     cuda::mxfp4_gemm_v4_force_splits(splits);
                     for (int64_t M : {64, 128, 256})
                         for (int v : {4, 6})
-                            out.push_back(time_case(rng, l, M, DType::BF16, v, cat("splits=", splits)));
+                            if (rung_on(v))
+                                out.push_back(time_case(rng, l, M, DType::BF16, v, cat("splits=", splits)));
                 }
                 cuda::mxfp4_gemm_v4_force_splits(0);
             }
