@@ -89,8 +89,8 @@ __device__ __forceinline__ void decode_x_fragments(uint32_t (&bx)[MT][4][2], con
 // The inner step of the gemv-style decode rungs (v5, v7): one k64 chunk of one 16-row
 // tile (this lane's 16 fragment bytes wq and scale word sw) times MT column blocks of 8 x
 // rows (B fragments bx[mt][k16 step][h]), accumulated into acc[mt] (the W tile is the
-// 16-row operand). full = false: the chunk's second block is padding and is skipped, not
-// multiplied (its padding scale may lie outside the fold window).
+// 16-row operand). full = false: the chunk's second block is padding and is skipped (its
+// products would be zeros: the work is saved).
 template <bool BF16, bool NANS, int MT>
 __device__ __forceinline__ void decode_chunk_mma(float (&acc)[MT][4], const uint4& wq, uint32_t sw, uint32_t mul_add,
                                                  const uint32_t (&bx)[MT][4][2], bool full) {

@@ -47,6 +47,7 @@
 #include "test_mxfp4_util.h"
 
 using namespace ctk;
+using ctk::test::out_ulp;
 using ctk::test::random_mxfp4_weight;
 using ctk::test::compare_bits;
 using ctk::test::elem;
@@ -96,14 +97,6 @@ constexpr double kV3Fp8AccRelPer16K = 0x1p-13;
 // (K - 1) u S of the exact sum, u = 2^-24), a rung's tensor cores may truncate (2 K u S),
 // plus the bias add and one 16-bit ulp: |out - ref| <= 3 (K + 1) u S + ulp16(|ref|).
 constexpr double kMxfp4SumOrderUlps = 3.0;  // factor on (K + 1) * 2^-24 * S
-
-// One ulp of f16/bf16 at |v| (the subnormal spacing below the normal range).
-double out_ulp(DType out, double v) {
-    const int mant = out == DType::F16 ? 10 : 7;
-    const int min_exp = out == DType::F16 ? -14 : -126;
-    const int e = v == 0 ? min_exp : std::max(min_exp, static_cast<int>(std::floor(std::log2(std::fabs(v)))));
-    return std::ldexp(1.0, e - mant);
-}
 
 // Relative summation-order error (times S) of the rung the 2:4 layer runs, for weights of wdt.
 double sparse24_sum_rel(DType wdt, int64_t K) {

@@ -30,6 +30,7 @@
 #include "test_util.h"
 
 using namespace ctk;
+using ctk::test::out_ulp;
 using ctk::test::compare_bits;
 using ctk::test::elem;
 
@@ -53,13 +54,6 @@ float data_scale(DType t, bool integer) {
 // the two fp32 scale multiplies add at most 2 ulp of fp32 relative, and the final
 // rounding to the output dtype can differ by one output ulp.
 constexpr double kSumOrderUlps = 1.0;  // factor on K * 2^-23 * sum|x*w| (derivation above)
-
-double out_ulp(DType out, double v) {
-    const int mant = out == DType::F16 ? 10 : 7;
-    const int min_exp = out == DType::F16 ? -14 : -126;
-    int e = v == 0 ? min_exp : std::max(min_exp, static_cast<int>(std::floor(std::log2(std::fabs(v)))));
-    return std::ldexp(1.0, e - mant);
-}
 
 // Host copy of the listed rows of a 2-D device tensor.
 Tensor rows_to_host(const Tensor& dev, const std::vector<int64_t>& rows) {

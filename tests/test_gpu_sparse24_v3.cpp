@@ -26,6 +26,7 @@
 #include "test_util.h"
 
 using namespace ctk;
+using ctk::test::out_ulp;
 using ctk::test::elem;
 using ctk::test::set_elem;
 
@@ -106,14 +107,6 @@ Tensor random_scale(int64_t n, Rng& rng) {
     Tensor s = Tensor::empty(DType::F32, {n});
     for (int64_t i = 0; i < n; ++i) s.data<float>()[i] = rng.uniform(0.25f, 1.0f);
     return s;
-}
-
-// One ulp of the output format at |v| (the rounding step of the final conversion).
-double out_ulp(DType out, double v) {
-    const int mant = out == DType::F16 ? 10 : 7;
-    const int min_exp = out == DType::F16 ? -14 : -126;
-    int e = v == 0.0 ? min_exp : std::max(min_exp, static_cast<int>(std::floor(std::log2(std::fabs(v)))));
-    return std::ldexp(1.0, e - mant);
 }
 
 struct V3Result {

@@ -58,6 +58,15 @@ inline Tensor random_tensor(DType t, const Shape& shape, Rng& rng, float scale =
     return x;
 }
 
+// One ulp of an f16 or bf16 output at |v| (the subnormal spacing below the normal range):
+// the last rounding of a GEMM output may land on either side of a 16-bit boundary.
+inline double out_ulp(DType out, double v) {
+    const int mant = out == DType::F16 ? 10 : 7;
+    const int min_exp = out == DType::F16 ? -14 : -126;
+    const int e = v == 0 ? min_exp : std::max(min_exp, static_cast<int>(std::floor(std::log2(std::fabs(v)))));
+    return std::ldexp(1.0, e - mant);
+}
+
 // "(r, c)" for a 2-D tensor, "[i]" otherwise.
 inline std::string elem_pos(const Tensor& t, int64_t i) {
     if (t.ndim() == 2 && t.shape[1] > 0) return cat("(", i / t.shape[1], ", ", i % t.shape[1], ")");

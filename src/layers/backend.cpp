@@ -18,4 +18,13 @@ void require_backend(Backend b) {
 #endif
 }
 
+void require_capability(Backend b, int min_capability, const std::string& what) {
+    if (b == Backend::CPU) return;
+    require_backend(b);
+#if CTK_HAVE_CUDA
+    CTK_CHECK(cuda::device_capability() >= min_capability, what, ": the kernels need sm_", min_capability,
+              ", this device is sm_", cuda::device_capability());
+#endif
+}
+
 }  // namespace ctk

@@ -53,9 +53,7 @@ void process_weights_after_loading(Mxfp4Linear& layer) {
         layer.weight_cpu.scales = layer.params.get("weight_scale");
     } else {
 #if CTK_HAVE_CUDA
-        CTK_CHECK(cuda::device_capability() >= min_capability(layer), "process_weights_after_loading: ",
-                  "this layer's kernels need sm_", min_capability(layer), ", this device is sm_",
-                  cuda::device_capability());
+        require_capability(layer.backend, min_capability(layer), "process_weights_after_loading: Mxfp4Linear");
         // Repack into the kernel's tile order; rejects weights whose values overflow.
         layer.weight_gpu = cuda::mxfp4_repack(cuda::to_device(layer.params.get("weight_packed")),
                                               cuda::to_device(layer.params.get("weight_scale")), layer.params_dtype);

@@ -189,10 +189,9 @@ void process_weights_after_loading(Sparse24Linear& layer) {
                                    : ref::compress_24(layer.params.get("weight"));
     } else {
 #if CTK_HAVE_CUDA
-        // fp8 needs sm_90 (wgmma.sp; mma.sp with e4m3 does not exist before it).
-        CTK_CHECK(cuda::device_capability() >= min_capability(layer), "process_weights_after_loading: ",
-                  "this layer's kernels need sm_", min_capability(layer), " (", dtype_name(layer.weight_dtype),
-                  " weights), this device is sm_", cuda::device_capability());
+        require_capability(layer.backend, min_capability(layer),
+                           cat("process_weights_after_loading: Sparse24Linear with ", dtype_name(layer.weight_dtype),
+                               " weights"));
         // The same two paths on the device, straight into the tensor-core layout.
         layer.weight_gpu = bitmask ? cuda::sparse24_from_bitmask(cuda::to_device(layer.params.get("compressed")),
                                                                  cuda::to_device(layer.params.get("bitmask")), K)
