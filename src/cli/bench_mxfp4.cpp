@@ -146,7 +146,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         }
         Layer lh = make_layer(rng, 14336, 4096, DType::F16);
         for (int64_t M : {1, 16})
-            for (int v : {2, 5})
+            for (int v : {2, 5, 7})
                 if (rung_on(v)) out.push_back(time_case(rng, lh, M, DType::F16, v));
         return;
     }
