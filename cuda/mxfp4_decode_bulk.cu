@@ -26,6 +26,10 @@
 //    and warp 0 adds them in warp order (deterministic), x 2^fold_shift, + bias, one
 //    rounding, and stores.
 //
+// The ring depth is a run-time argument (mxfp4_gemm_v7_ring_slots, default all 12): the
+// 2:4 v3 decode ran faster with 8 stages than 16 (docs/sparse24_v3.md 4b: past the DRAM's
+// bandwidth-delay product the requests only queue), so the bench times 4 and 8 too.
+//
 // Exactness as v5: only the order of the fp32 additions differs from ref::mxfp4_gemm.
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 decode
@@ -63,7 +67,8 @@ __global__ void __launch_bounds__(kV7Threads, 1)
               const uint8_t* __restrict__ swords,    // [n_tiles, k_chunks, 32 B]
               const uint16_t* __restrict__ bias,     // [N] or null
               uint16_t* __restrict__ out,            // [M, N]
-              int M, int N, int K, int n_tiles, int k_chunks, uint32_t mul_add, float out_scale) {
+              int M, int N, int K, int n_tiles, int k_chunks, uint32_t mul_add, float out_scale,
+              int slots) {  // ring slots in use, 1..kV7Slots (fewer: tuning and tests)
 #if CTK_SM90A
     extern __shared__ __align__(128) uint8_t smem[];
     uint64_t* full = reinterpret_cast<uint64_t*>(smem + kV7BarOff);  // a slot's bytes have landed
@@ -86,8 +91,8 @@ __global__ void __launch_bounds__(kV7Threads, 1)
             int n = 0;
             for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
                 for (int sg = 0; sg < segs; ++sg, ++n) {
-                    const int slot = n % kV7Slots;
-                    ptx::mbar_wait(ptx::smem_u32(&empty[slot]), ((n / kV7Slots) & 1) ^ 1);
+                    const int slot = n % slots;
+                    ptx::mbar_wait(ptx::smem_u32(&empty[slot]), ((n / slots) & 1) ^ 1);
                     const int c0 = sg * kV7SegChunks, cn = min(kV7SegChunks, k_chunks - c0);
                     const uint32_t fb = ptx::smem_u32(&full[slot]);
                     ptx::mbar_arrive_expect_tx(fb, static_cast<uint32_t>(cn) * (512 + 32));
@@ -109,8 +114,8 @@ __global__ void __launch_bounds__(kV7Threads, 1)
     for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
         float acc[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
         for (int sg = 0; sg < segs; ++sg, ++n) {
-            const int slot = n % kV7Slots;
-            ptx::mbar_wait(ptx::smem_u32(&full[slot]), (n / kV7Slots) & 1);
+            const int slot = n % slots;
+            ptx::mbar_wait(ptx::smem_u32(&full[slot]), (n / slots) & 1);
             const int c0 = sg * kV7SegChunks, cn = min(kV7SegChunks, k_chunks - c0);
             const uint8_t* seg = smem + slot * kV7SegBytes;
             for (int j = warp; j < cn; j += kV7ComputeWarps) {
@@ -155,12 +160,13 @@ __global__ void __launch_bounds__(kV7Threads, 1)
     }
 #else
     (void)x, (void)words, (void)swords, (void)bias, (void)out, (void)M, (void)N, (void)K, (void)n_tiles,
-        (void)k_chunks, (void)mul_add, (void)out_scale;
+        (void)k_chunks, (void)mul_add, (void)out_scale, (void)slots;
     __trap();  // not an sm_90a build: the dispatcher never launches v7 there
 #endif
 }
 
 int v7_cta_limit = 0;  // tests: mxfp4_gemm_v7_limit_ctas
+int v7_slots = 0;      // tests and tuning: mxfp4_gemm_v7_ring_slots (0 = kV7Slots)
 
 template <bool BF16, bool NANS>
 void launch_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
@@ -178,7 +184,8 @@ void launch_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     kernel<<<ctas, kV7Threads, kV7Smem>>>(x, static_cast<const uint8_t*>(w.words.raw()),
                                           static_cast<const uint8_t*>(w.scale_words.raw()), bias, out, M,
                                           static_cast<int>(w.N), static_cast<int>(w.K), n_tiles,
-                                          static_cast<int>(w.k_chunks), mul_add, out_scale);
+                                          static_cast<int>(w.k_chunks), mul_add, out_scale,
+                                          v7_slots ? v7_slots : kV7Slots);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -195,6 +202,11 @@ void run_v7_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t*
 }  // namespace
 
 void mxfp4_gemm_v7_limit_ctas(int max_ctas) { v7_cta_limit = std::max(0, max_ctas); }
+void mxfp4_gemm_v7_ring_slots(int slots) {
+    CTK_CHECK(slots >= 0 && slots <= kV7Slots, "mxfp4_gemm_v7_ring_slots: expected 0 (all) .. ", kV7Slots,
+              ", found ", slots);
+    v7_slots = slots;
+}
 
 void run_mxfp4_v7(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     CTK_CHECK(w.foldable, "mxfp4_gemm v7 folds the scale into a 16-bit weight and cannot for this layer: ",

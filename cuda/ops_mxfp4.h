@@ -103,6 +103,9 @@ void mxfp4_gemm_v4_limit_ctas(int max_ctas);
 // Tests: caps v7's persistent grid at max_ctas CTAs (0 = one per SM), so that every CTA
 // runs many tiles and its segment ring wraps several times whatever the SM count.
 void mxfp4_gemm_v7_limit_ctas(int max_ctas);
+// Tests and tuning: v7 uses only the first `slots` of its 12 ring slots (0 = all): fewer
+// bytes in flight per SM, and a ring that wraps sooner.
+void mxfp4_gemm_v7_ring_slots(int slots);
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);
 // Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial

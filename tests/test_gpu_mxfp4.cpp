@@ -345,9 +345,18 @@ TEST_CASE("mxfp4_gemm v7: the ring wraps (several tiles per CTA, more segments t
             finish_problem(p);
             cuda::mxfp4_gemm_v7_limit_ctas(ctas);
             for (int v : rungs({7})) check_against_ref(p, v, false);
+            // A shorter ring (the tuning knob): 3 slots, so one CTA's 34 segments wrap it
+            // 11 times; 1 slot: every segment waits for the previous one to be consumed.
+            for (int slots : {3, 1}) {
+                cuda::mxfp4_gemm_v7_ring_slots(slots);
+                INFO("v7 ring slots ", slots, ", ", ctas, " CTAs");
+                for (int v : rungs({7})) check_against_ref(p, v, false);
+            }
+            cuda::mxfp4_gemm_v7_ring_slots(0);
             cuda::mxfp4_gemm_v7_limit_ctas(0);
         }
     }
+    CHECK_THROWS_WITH_AS(cuda::mxfp4_gemm_v7_ring_slots(13), doctest::Contains("expected 0 (all) .. 12"), Error);
     // On the full grid: N = 2200 is 138 tiles, so on 132 SMs CTAs 0..5 run two; K = 14528
     // is 227 chunks, 8 segments per tile (7 x 32 + 3), so those CTAs refill slots 0..3.
     for (int64_t M : {1, 5, 8, 13}) {

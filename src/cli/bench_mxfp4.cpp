@@ -143,6 +143,13 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
             for (int64_t M : {1, 2, 4, 8, 16})
                 for (int v : {2, 5, 7})
                     if (rung_on(v)) out.push_back(time_case(rng, l, M, DType::BF16, v, floor));
+            // v7's ring depth (bytes in flight per SM) at M = 1: 4 and 8 of its 12 slots.
+            if (rung_on(7))
+                for (int slots : {4, 8}) {
+                    cuda::mxfp4_gemm_v7_ring_slots(slots);
+                    out.push_back(time_case(rng, l, 1, DType::BF16, 7, cat("ring slots ", slots, " of 12")));
+                }
+            cuda::mxfp4_gemm_v7_ring_slots(0);
         }
         Layer lh = make_layer(rng, 14336, 4096, DType::F16);
         for (int64_t M : {1, 16})
