@@ -76,16 +76,16 @@
 //    (v2 21.5): both pay the same fixed cost (docs/mxfp4.md v5).
 //
 // v6 (cuda/mxfp4_gemm_sm90.cu, REG_A): v4 with the dequantization in the consumer warps,
-//    wgmma with A from registers (no A tile, no dequantizing warps). Not yet run.
+//    wgmma with A from registers (no A tile, no dequantizing warps), split-K for layers
+//    with few output tiles. 0.87-0.94x cuBLAS at M = 4096 on the four LLM shapes (14336 x
+//    4096: 670 us), 1.7-2.3x faster than v3 and 1.3-1.6x than v4 at every M from 64.
 //
 // v7 (decode, cuda/mxfp4_decode_bulk.cu): the weight streamed by bulk copies into a
-//    12-slot shared-memory ring per SM (~27 MB in flight against v5's ~7 MB). Not yet run.
+//    12-slot shared-memory ring per SM (~27 MB in flight against v5's ~7 MB). Correct,
+//    but slower than v5 everywhere: 29.6 us at M = 1 on 14336x4096 (25.4 us with 4 slots).
 //
-// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 for
-// the other M up to 32 rows (two 16-row slices still beat the wgmma rungs: 32 x 14336 x
-// 4096 56 us against v3's 64 us), v3 above. v4 waits for a gpu test run of its new
-// producer (kMxfp4V4ByDefault = false); with it, version 0 runs v3 up to 64 rows and v4
-// above.
+// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 at
+// M = 2..8, v6 from 17 rows (ops_mxfp4.h says why).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>
@@ -807,10 +807,8 @@ int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w) {
     // wgmma: an sm_90a build on an sm_90 device. Elsewhere v2 serves every M.
     if (mxfp4_v5_takes(M) && w.foldable) return 5;
     if (M <= kMxfp4V2MaxM || !w.foldable || !CTK_BUILD_SM90A || device_capability() != 90) return 2;
-    // With the TMA-warp producer v4 beat v3 on every shape timed from 128 rows (H100,
-    // docs/mxfp4.md v4); at 33..64 rows v3 was the faster of the two with the first
-    // producer, and the new one has not been timed there.
-    return kMxfp4V4ByDefault && M >= kMxfp4V4MinM ? 4 : 3;
+    // v6 beat v3 and v4 on every prefill case timed (M 64..4096, four shapes; ops_mxfp4.h).
+    return 6;
 }
 
 void mxfp4_gemm_out(Tensor& out, const Tensor& x, const Mxfp4KernelWeight& w, const Tensor& bias, int version) {

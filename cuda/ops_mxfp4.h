@@ -71,30 +71,30 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed_dev, const Tensor& scales_de
 // (cuda/mxfp4_gemv.cu) is the gemv-style decode rung for small M; v6
 // (cuda/mxfp4_gemm_sm90.cu) is v4 with the dequantization in the consumers' registers; v7
 // (cuda/mxfp4_decode_bulk.cu) is decode with the weight streamed by bulk copies into a
-// shared-memory ring (v6 and v7: written 2026-12-07, not yet run; version 0 takes neither).
+// shared-memory ring (tested; slower than v5, so version 0 does not take it).
 Tensor mxfp4_gemm(const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev, int version = 0);
 // The same into a caller's out [M, N] act_dtype device tensor (tests poison it first).
 void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w, const Tensor& bias_dev,
                     int version = 0);
 
 // Which rung version 0 runs for M rows (measured on the H100, docs/mxfp4.md 6), if the
-// layer folds: v5 where mxfp4_v5_takes(M); v2 for the other M up to kMxfp4V2MaxM (two
-// 16-row slices still beat the wgmma rungs there); above, on a device that runs wgmma,
-// v3 (with kMxfp4V4ByDefault: v3 up to 64 rows, v4 from kMxfp4V4MinM). A layer that does
-// not fold, or a device without wgmma: v2 for every M.
+// layer folds: v5 where mxfp4_v5_takes(M); v2 for the other M up to kMxfp4V2MaxM; above,
+// on a device that runs wgmma, v6. A layer that does not fold, or a device without wgmma:
+// v2 for every M.
 //
 // v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 is as fast or faster at M = 1
 // (21.3 against 21.5 us at 14336x4096) and at M = 16 (5-25 %), and everywhere on
 // 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes, where v2's split-K keeps
 // more bytes in flight than v5's whole-tile CTAs.
+// v6 against v3 and v4 (H100, 2026-12-07, `ctk bench mxfp4 prefill`, four LLM shapes, M 64,
+// 128, 256, 1024, 4096): faster than both on every case, 1.7-2.3x v3 and 1.3-1.6x v4; at
+// M = 4096 0.87-0.94x cuBLAS bf16 (v4 0.65-0.67x, v3 0.50-0.51x). Its gpu tests passed the
+// same day. From 17 rows: v6 runs one 64-row x tile for any M <= 64 (the loads and MMAs of
+// M = 64: 31.9 us at 14336x4096, 1.43x cuBLAS, without split-K), while v2 above 16 rows
+// streams W once per 16-row slice (32 x 14336 x 4096: 56 us, 2026-12-06). Not timed at
+// 17..32 rows yet: `ctk bench mxfp4` times v2 and v6 there.
 constexpr bool mxfp4_v5_takes(int64_t M) { return M == 1 || (M > 8 && M <= 16); }
-constexpr int64_t kMxfp4V2MaxM = 32;
-constexpr int64_t kMxfp4V4MinM = 65;
-// v4 with its dedicated TMA-warp producer measured 0.72x cuBLAS at M = 4096 (v3 0.51x),
-// but no gpu test has run that producer yet (device time ran out after the benchmark): its
-// data path is the tested one, its barrier schedule is new. Version 0 keeps v3 until the
-// gpu tests (which force every x tile and the persistent ring) pass with it.
-constexpr bool kMxfp4V4ByDefault = false;
+constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 
 // Tests: caps v4's persistent grid at max_ctas CTAs (0 = one per SM), so that small
@@ -111,8 +111,10 @@ void mxfp4_gemm_v4_force_tile(int bx);
 // Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial
 // tiles added in split order by the last range to finish): kMxfp4V4SplitK turns on the
 // rule that picks the count (enough ranges to fill the SMs once, for layers with few output
-// tiles). Written 2026-12-07 and not yet run on a GPU, so off; the tests force it.
-constexpr bool kMxfp4V4SplitK = false;
+// tiles). Tested and measured on the H100 on 2026-12-07: v6 at 64 x 4096 x 14336 (32 output
+// tiles) 91.5 us unsplit, 52.6 us with 2 splits, 32.8 us with 4 (the rule's count), i.e.
+// 0.52x -> 1.46x cuBLAS; at 256 rows 0.42x -> 1.08x.
+constexpr bool kMxfp4V4SplitK = true;
 // Tests: forces v4/v6's split count (capped at the k chunks; 0 = the rule above).
 void mxfp4_gemm_v4_force_splits(int splits);
 

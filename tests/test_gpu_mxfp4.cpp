@@ -144,11 +144,11 @@ Tensor run_rung(const Problem& p, int version) {
 
 // The rung version 0 must pick (cuda/ops_mxfp4.h): v5 where mxfp4_v5_takes(M) and the
 // layer folds, v2 for the other decode M and for every M of a layer that does not fold,
-// then v3 (v4 from kMxfp4V4MinM rows when kMxfp4V4ByDefault; the test GPU is sm_90).
+// then v6 (the test GPU is sm_90).
 int expected_best(int64_t M, const cuda::Mxfp4KernelWeight& w) {
     if (cuda::mxfp4_v5_takes(M) && w.foldable) return 5;
     if (M <= cuda::kMxfp4V2MaxM || !w.foldable) return 2;
-    return cuda::kMxfp4V4ByDefault && M >= cuda::kMxfp4V4MinM ? 4 : 3;
+    return 6;
 }
 
 // The rungs to test: every rung of the ladder (docs/mxfp4.md 6), unless the environment

@@ -3,8 +3,8 @@
 //
 // Cases: M in {1, 16, 64, 256, 4096} x (N, K) in {(4096, 4096), (14336, 4096),
 // (4096, 14336), (8192, 8192)} in bf16 with the best rung (version 0); v3 beside it at
-// M = 64, 256, 4096 and v2 / v4 at M = 32 (the crossover) on every shape; f16 for a
-// subset; each rung alone on 14336x4096 for the ladder in docs/mxfp4.md (v2 and v5 for
+// M = 64, 256, 4096 and v2 / v6 at M = 17 and 32 (the crossover) on every shape; f16 for
+// a subset; each rung alone on 14336x4096 for the ladder in docs/mxfp4.md (v2 and v5 for
 // decode).
 // Conventions (cli/bench.h): median of CUDA events. The L2 is flushed before every run
 // by reading 256 MiB (cuda::time_median_ms), so weights come from DRAM and no
@@ -202,12 +202,12 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     for (NK s : shapes) {
         Layer l = make_layer(rng, s.N, s.K, DType::BF16);
         for (int64_t M : Ms) out.push_back(time_case(rng, l, M, DType::BF16, 0));
-        // The prefill rungs side by side on every shape (version 0 runs v4 above 16 rows),
-        // and the v2 / v4 crossover just above 16 rows.
+        // v3 beside version 0 (v6 above 16 rows) on every shape, and the v2 / v6
+        // crossover just above 16 rows.
         for (int64_t M : {64, 256, 4096}) out.push_back(time_case(rng, l, M, DType::BF16, 3));
-        for (int64_t M : {32}) {
+        for (int64_t M : {17, 32}) {
             out.push_back(time_case(rng, l, M, DType::BF16, 2));
-            out.push_back(time_case(rng, l, M, DType::BF16, 4));
+            out.push_back(time_case(rng, l, M, DType::BF16, 6));
         }
         if (s.N == 14336 && s.K == 4096) {
             // The ladder: each rung alone (v1 only where it finishes quickly).
