@@ -78,7 +78,7 @@
 // v6 (cuda/mxfp4_gemm_sm90.cu, REG_A): v4 with the dequantization in the consumer warps,
 //    wgmma with A from registers (no A tile, no dequantizing warps), split-K for layers
 //    with few output tiles. 0.87-0.94x cuBLAS at M = 4096 on the four LLM shapes (14336 x
-//    4096: 670 us), 1.7-2.3x faster than v3 and 1.3-1.6x than v4 at every M from 64.
+//    4096: 670 us), 1.3-2.5x faster than v3 and 1.3-1.6x than v4 at every M from 64.
 //
 // v7 (decode, cuda/mxfp4_decode_bulk.cu): the weight streamed by bulk copies into a
 //    12-slot shared-memory ring per SM (~27 MB in flight against v5's ~7 MB). Correct,

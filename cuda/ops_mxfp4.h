@@ -87,7 +87,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes, where v2's split-K keeps
 // more bytes in flight than v5's whole-tile CTAs.
 // v6 against v3 and v4 (H100, 2026-12-07, `ctk bench mxfp4 prefill`, four LLM shapes, M 64,
-// 128, 256, 1024, 4096): faster than both on every case, 1.7-2.3x v3 and 1.3-1.6x v4; at
+// 128, 256, 1024, 4096): faster than both on every case, 1.3-2.5x v3 and 1.3-1.6x v4; at
 // M = 4096 0.87-0.94x cuBLAS bf16 (v4 0.65-0.67x, v3 0.50-0.51x). Its gpu tests passed the
 // same day. From 17 rows: v6 runs one 64-row x tile for any M <= 64 (the loads and MMAs of
 // M = 64: 31.9 us at 14336x4096, 1.43x cuBLAS, without split-K), while v2 above 16 rows
