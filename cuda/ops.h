@@ -39,7 +39,10 @@ struct TimingOptions {
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt = {});
 // Reads every byte of a device tensor once (the L2 flush's kernel, nbytes % 16 == 0):
 // timed like a kernel, it is the floor for streaming that many bytes in this harness.
-void read_all(const Tensor& dev);
+// `loads_in_flight` 1: the flush kernel itself (one 16-byte load per thread at a time);
+// 4: each thread issues four independent loads before using any (more bytes in flight,
+// for a lower floor if the simple one is latency-bound). Anything else is an error.
+void read_all(const Tensor& dev, int loads_in_flight = 1);
 
 }  // namespace ctk::cuda
 
