@@ -96,31 +96,20 @@ namespace {
 // in L2; a memset would leave ~50 MB of dirty lines that the timed call would then pay
 // to write back (which penalises memory-bound kernels and small-M library calls). The
 // XOR keeps the loads alive; the store happens only on an unlikely value.
-__global__ void read_flush_kernel(const uint4* __restrict__ p, size_t n, uint4* sink) {
-    uint4 acc{0, 0, 0, 0};
-    for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-         i += static_cast<size_t>(gridDim.x) * blockDim.x) {
-        const uint4 v = __ldcg(p + i);
-        acc.x ^= v.x;
-        acc.y ^= v.y;
-        acc.z ^= v.z;
-        acc.w ^= v.w;
-    }
-    if (acc.x == 0x9E3779B9u && acc.y == 0x7F4A7C15u) *sink = acc;
-}
-
-// The same read with four independent 16-byte loads per thread issued before any is used
-// (read_all's floor with more bytes in flight; the flush keeps the simple kernel).
-__global__ void read_4deep_kernel(const uint4* __restrict__ p, size_t n, uint4* sink) {
+// DEPTH: 16-byte loads each thread issues before it uses any (1 for the flush; 4 gives
+// read_all's floor more bytes in flight). The tail loop takes what is left past the last
+// full group of DEPTH grid strides.
+template <int DEPTH>
+__global__ void read_kernel(const uint4* __restrict__ p, size_t n, uint4* sink) {
     uint4 acc{0, 0, 0, 0};
     const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
     size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
-    for (; i + 3 * stride < n; i += 4 * stride) {
-        uint4 v[4];
+    for (; i + (DEPTH - 1) * stride < n; i += DEPTH * stride) {
+        uint4 v[DEPTH];
 #pragma unroll
-        for (int j = 0; j < 4; ++j) v[j] = __ldcg(p + i + j * stride);
+        for (int j = 0; j < DEPTH; ++j) v[j] = __ldcg(p + i + j * stride);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc.x ^= v[j].x, acc.y ^= v[j].y, acc.z ^= v[j].z, acc.w ^= v[j].w;
+        for (int j = 0; j < DEPTH; ++j) acc.x ^= v[j].x, acc.y ^= v[j].y, acc.z ^= v[j].z, acc.w ^= v[j].w;
     }
     for (; i < n; i += stride) {
         const uint4 v = __ldcg(p + i);
@@ -129,15 +118,12 @@ __global__ void read_4deep_kernel(const uint4* __restrict__ p, size_t n, uint4* 
     if (acc.x == 0x9E3779B9u && acc.y == 0x7F4A7C15u) *sink = acc;
 }
 
-uint4* read_sink() {
+// Launches read_kernel<DEPTH> over `bytes` (a multiple of 16) at p, with its one sink.
+template <int DEPTH>
+void launch_read(const void* p, size_t bytes) {
     static uint4* sink = nullptr;
     if (!sink) CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
-    return sink;
-}
-
-// Launches read_flush_kernel over `bytes` (a multiple of 16) at p, with its one sink.
-void launch_read(const void* p, size_t bytes) {
-    read_flush_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(p), bytes / 16, read_sink());
+    read_kernel<DEPTH><<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(p), bytes / 16, sink);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -148,10 +134,8 @@ void read_all(const Tensor& dev, int loads_in_flight) {
               "read_all: expected a device tensor of a multiple of 16 bytes, found ", dev.describe());
     CTK_CHECK(loads_in_flight == 1 || loads_in_flight == 4, "read_all: loads_in_flight: expected 1 or 4, found ",
               loads_in_flight);
-    if (loads_in_flight == 1) return launch_read(dev.raw(), static_cast<size_t>(dev.nbytes()));
-    read_4deep_kernel<<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(dev.raw()),
-                                                      static_cast<size_t>(dev.nbytes()) / 16, read_sink());
-    CUDA_CHECK_LAUNCH();
+    if (loads_in_flight == 1) launch_read<1>(dev.raw(), static_cast<size_t>(dev.nbytes()));
+    else launch_read<4>(dev.raw(), static_cast<size_t>(dev.nbytes()));
 }
 
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt) {
@@ -167,7 +151,7 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt)
     std::vector<cudaEvent_t> ev(2 * opt.iters);
     for (auto& e : ev) CUDA_CHECK(cudaEventCreate(&e));
     for (int i = 0; i < opt.iters; ++i) {
-        if (opt.flush_l2) launch_read(flush_buf, flush_bytes);
+        if (opt.flush_l2) launch_read<1>(flush_buf, flush_bytes);
         CUDA_CHECK(cudaEventRecord(ev[2 * i]));
         fn();
         CUDA_CHECK(cudaEventRecord(ev[2 * i + 1]));

@@ -28,11 +28,12 @@
 //   x tiles (x tile fastest) so the CTAs running together share W tiles and x stays in L2.
 //   BX (the wgmma N) by M: 64 (M <= 64), 128 (M <= 128), else 256.
 //   Split-K (p.splits > 1; kMxfp4V4SplitK, on since its tests and the bench of 2026-12-07:
-//   v6 at 64 x 4096 x 14336 91.5 -> 32.8 us with 4 splits): the unit of the persistent loop becomes one of `splits` contiguous k
-//   ranges of a tile; each range stores its fp32 partial tile, and the last to arrive adds
-//   all of them in split order and runs the epilogue (v4_split_k_last, the global
-//   reduction of the 2:4 Hopper kernel). For layers with few output tiles: N = 4096 at
-//   M <= 256 has 32 tiles for 132 SMs (0.32x cuBLAS at M = 128 without it).
+//   v6 at 64 x 4096 x 14336 91.5 -> 32.8 us with 4 splits): the unit of the persistent
+//   loop becomes one of `splits` contiguous k ranges of a tile; each range stores its fp32
+//   partial tile, and the last to arrive adds all of them in split order and runs the
+//   epilogue (v4_split_k_last, the global reduction of the 2:4 Hopper kernel). For layers
+//   with few output tiles: N = 4096 at M <= 256 has 32 tiles for 132 SMs (0.32x cuBLAS at
+//   M = 128 without it).
 //
 // Measured (H100 SXM, bf16, L2 flushed, cuBLAS bf16 on the dequantized weight in the
 // same run; docs/mxfp4.md 6): 4096 x 14336 x 4096 0.82 ms = 0.72x cuBLAS (v3 0.51x),
