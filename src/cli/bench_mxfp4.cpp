@@ -21,6 +21,9 @@
 //   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
 //                                    splits of K at M <= 256 on 4096x14336 (tuning runs)
+//   ctk bench mxfp4 floor            the read-only kernel alone (1 and 4 loads in flight per
+//                                    thread) over 2..256 MB: its fixed cost and stream rate,
+//                                    the floor under any decode kernel in this harness
 //   ctk bench mxfp4 once M N K V     one bf16 call of version V (for ncu), no timing
 // CTK_BENCH_MXFP4_RUNGS=2,5 limits 'decode' and 'prefill' to the rungs it names (make
 // gpu-check leaves out a new rung whose tests hung); the default is every rung.
@@ -167,6 +170,26 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         }
         return;
     }
+    if (args.size() == 1 && args[0] == "floor") {
+        // time = F + bytes / R for a kernel that does nothing but read: the sizes bracket
+        // the packed weights of the decode shapes (8.5 MB at 4096^2, 31.2 MB at 14336x4096).
+        for (double mb : {2.0, 4.0, 8.5, 16.0, 31.2, 64.0, 128.0, 256.0}) {
+            const int64_t bytes = static_cast<int64_t>(mb * 1e6) / 16 * 16;
+            Tensor src = cuda::device_empty(DType::U8, {bytes});
+            cuda::fill_bytes(src, 0x3C);
+            BenchCase c;
+            c.op = "read_all (1 load in flight)";
+            c.shape = cat(bytes, "B");
+            c.dtype = "u8";
+            c.ms = cuda::time_median_ms([&] { cuda::read_all(src, 1); });
+            c.bytes = static_cast<double>(bytes);
+            c.peer = "read_all (4 in flight)";
+            c.peer_ms = cuda::time_median_ms([&] { cuda::read_all(src, 4); });
+            bench_emit(c);
+            out.push_back(c);
+        }
+        return;
+    }
     if (args.size() == 1 && args[0] == "prefill") {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
@@ -189,7 +212,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     }
     if (!args.empty()) {
         CTK_CHECK(args.size() == 5 && args[0] == "once",
-                  "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill' or 'once M N K V', found '",
+                  "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill', 'floor' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
