@@ -72,9 +72,17 @@ constexpr int kV5MaxWarps = 16; // warps per CTA (the K split), at most
 constexpr int kV5ChunkK = 64;
 
 // Streamed once: read-only path, do not keep in L1 (x lives there).
+// EXPERIMENT (not yet run): CTK_MXFP4_V5_L2_256B=1 adds the L2::256B prefetch-size hint.
+#ifndef CTK_MXFP4_V5_L2_256B
+#define CTK_MXFP4_V5_L2_256B 0
+#endif
 __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
     uint4 r;
+#if CTK_MXFP4_V5_L2_256B
+    asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+#else
     asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+#endif
                  : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
                  : "l"(p));
     return r;
