@@ -95,7 +95,10 @@ struct V5Batch {
     uint32_t s[P][T];
 };
 
-template <bool BF16, int MT, bool NANS, int T, int P>
+// LOADS_ONLY (diagnostic, CTK_MXFP4_V5_LOADS_ONLY=1, M <= 8 only; its output is not the
+// product): the same grid, loop and loads, but each batch is only XORed into the sums, no
+// dequantization or MMA - how fast v5's access pattern alone streams the weight.
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false>
 __global__ void __launch_bounds__(kV5MaxWarps * 32)
     v5_kernel(const uint16_t* __restrict__ x,       // [M, K], M <= 8 MT
               const uint4* __restrict__ words,      // [n_tiles, k_chunks, 32] x 16 B
@@ -152,6 +155,13 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
         for (int j = 0; j < P; ++j) {
             const int c = c0 + j;
             if (c >= c_end) break;                           // warp-uniform
+            if constexpr (LOADS_ONLY) {
+#pragma unroll
+                for (int i = 0; i < T; ++i)
+                    acc[i][0][0] = __uint_as_float(__float_as_uint(acc[i][0][0]) ^ b.w[j][i].x ^ b.w[j][i].y ^
+                                                   b.w[j][i].z ^ b.w[j][i].w ^ b.s[j][i]);
+                continue;
+            }
             const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
             uint32_t bx[MT][4][2];
             decode_x_fragments<MT>(bx, xp, xok, c, full);
@@ -224,9 +234,9 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
     return 1;
 }
 
-template <bool BF16, int MT, bool NANS, int T, int P>
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false>
 void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    auto kernel = v5_kernel<BF16, MT, NANS, T, P>;
+    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY>;
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
     const int n_ctas = (n_tiles + T - 1) / T;
     const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
@@ -274,6 +284,8 @@ void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint1
 template <bool BF16>
 void run_v5_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     const bool nans = w.nan_blocks > 0;
+    static const bool loads_only = std::getenv("CTK_MXFP4_V5_LOADS_ONLY") != nullptr;  // diagnostic
+    if (loads_only && M <= 8 && !nans) return launch_v5<BF16, 1, false, 2, 2, true>(x, w, bias, out, static_cast<int>(M));
     for (int64_t m0 = 0; m0 < M; m0 += 16) {  // 16-row slices (each streams W again)
         const int rows = static_cast<int>(std::min<int64_t>(16, M - m0));
         const uint16_t* xs = x + m0 * w.K;
