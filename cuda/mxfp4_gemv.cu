@@ -98,7 +98,8 @@ struct V5Batch {
 // LOADS_ONLY (diagnostic, CTK_MXFP4_V5_LOADS_ONLY=1, M <= 8 only; its output is not the
 // product): the same grid, loop and loads, but each batch is only XORed into the sums, no
 // dequantization or MMA - how fast v5's access pattern alone streams the weight.
-template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false>
+// D = batches in the register ring: while one is multiplied, D - 1 are in flight.
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2>
 __global__ void __launch_bounds__(kV5MaxWarps * 32)
     v5_kernel(const uint16_t* __restrict__ x,       // [M, K], M <= 8 MT
               const uint4* __restrict__ words,      // [n_tiles, k_chunks, 32] x 16 B
@@ -171,14 +172,18 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
         }
     };
 
-    // Two batches in flight: while batch A is multiplied, batch B's loads are out.
-    V5Batch<T, P> ba, bb;
-    load(ba, c_begin);
-    for (int c = c_begin; c < c_end; c += 2 * P) {
-        load(bb, c + P);
-        compute(ba, c);
-        load(ba, c + 2 * P);
-        compute(bb, c + P);
+    // A ring of D batches (D = 2: while batch A is multiplied, batch B's loads are out).
+    // The ring index d is a compile-time constant after unrolling: the batches stay in
+    // registers.
+    V5Batch<T, P> b[D];
+#pragma unroll
+    for (int d = 0; d + 1 < D; ++d) load(b[d], c_begin + d * P);
+    for (int c = c_begin; c < c_end; c += D * P) {
+#pragma unroll
+        for (int d = 0; d < D; ++d) {
+            load(b[(d + D - 1) % D], c + (d + D - 1) * P);
+            compute(b[d], c + d * P);
+        }
     }
 
     // Sum the KW warps' partials in warp order through shared memory.
@@ -234,9 +239,9 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
     return 1;
 }
 
-template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false>
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2>
 void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY>;
+    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D>;
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
     const int n_ctas = (n_tiles + T - 1) / T;
     const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
@@ -249,7 +254,7 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
             CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[kw], kernel, kw * 32, kw * smem_per_warp));
         configured = true;
     }
-    const int kw = v5_warps(per_sm, n_ctas, k_chunks, P);
+    const int kw = v5_warps(per_sm, n_ctas, k_chunks, (D * P + 1) / 2);
     const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
     const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
     kernel<<<n_ctas, kw * 32, kw * smem_per_warp>>>(x, static_cast<const uint4*>(w.words.raw()),
@@ -259,13 +264,14 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     CUDA_CHECK_LAUNCH();
 }
 
-// Work shape (T tiles per CTA, P chunks per batch): CTK_MXFP4_V5_SHAPE = 0..3 picks one
-// of the instantiated shapes (tuning runs: 0 = (2, 2), 1 = (1, 4), 2 = (4, 1), 3 = (2, 4));
-// otherwise (2, 2), the design point (not yet chosen by a measured sweep).
+// Work shape (T tiles per CTA, P chunks per batch, D batches in the ring):
+// CTK_MXFP4_V5_SHAPE = 0..6 picks one of the instantiated shapes (tuning runs: 0 = (2, 2, 2),
+// 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2), 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4));
+// otherwise (2, 2, 2), the design point (not yet chosen by a measured sweep).
 int v5_shape() {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_SHAPE");
-        return e ? std::min(3, std::max(0, std::atoi(e))) + 1 : 0;
+        return e ? std::min(6, std::max(0, std::atoi(e))) + 1 : 0;
     }();
     if (forced) return forced - 1;
     return 0;
@@ -277,7 +283,10 @@ void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint1
         case 0: launch_v5<BF16, MT, NANS, 2, 2>(x, w, bias, out, M); break;
         case 1: launch_v5<BF16, MT, NANS, 1, 4>(x, w, bias, out, M); break;
         case 2: launch_v5<BF16, MT, NANS, 4, 1>(x, w, bias, out, M); break;
-        default: launch_v5<BF16, MT, NANS, 2, 4>(x, w, bias, out, M); break;
+        case 3: launch_v5<BF16, MT, NANS, 2, 4>(x, w, bias, out, M); break;
+        case 4: launch_v5<BF16, MT, NANS, 2, 2, false, 3>(x, w, bias, out, M); break;
+        case 5: launch_v5<BF16, MT, NANS, 2, 1, false, 4>(x, w, bias, out, M); break;
+        default: launch_v5<BF16, MT, NANS, 1, 2, false, 4>(x, w, bias, out, M); break;
     }
 }
 
