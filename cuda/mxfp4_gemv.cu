@@ -88,18 +88,21 @@ __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
     return r;
 }
 
-// One batch of a warp: P chunks x T tiles of fragments and scale words.
-template <int T, int P>
+// One batch of a warp: P chunks x T tiles of fragments and scale words, and (XPF) the x
+// fragments of its P chunks (unused fields take no registers).
+template <int T, int P, int MT>
 struct V5Batch {
     uint4 w[P][T];
     uint32_t s[P][T];
+    uint32_t bx[P][MT][4][2];
 };
 
 // LOADS_ONLY (diagnostic, CTK_MXFP4_V5_LOADS_ONLY=1, M <= 8 only; its output is not the
 // product): the same grid, loop and loads, but each batch is only XORed into the sums, no
 // dequantization or MMA - how fast v5's access pattern alone streams the weight.
 // D = batches in the register ring: while one is multiplied, D - 1 are in flight.
-template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2>
+// XPF: the x fragments of a batch are loaded with its weights, not when it is multiplied.
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>
 __global__ void __launch_bounds__(kV5MaxWarps * 32)
     v5_kernel(const uint16_t* __restrict__ x,       // [M, K], M <= 8 MT
               const uint4* __restrict__ words,      // [n_tiles, k_chunks, 32] x 16 B
@@ -138,10 +141,12 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
 
-    auto load = [&](V5Batch<T, P>& b, int c0) {
+    auto load = [&](V5Batch<T, P, MT>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             if (c0 + j < c_end) {
+                if constexpr (XPF)
+                    decode_x_fragments<MT>(b.bx[j], xp, xok, c0 + j, (c0 + j) * kV5ChunkK + kV5ChunkK <= K);
 #pragma unroll
                 for (int i = 0; i < T; ++i) {
                     b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
@@ -151,7 +156,7 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
         }
     };
 
-    auto compute = [&](const V5Batch<T, P>& b, int c0) {
+    auto compute = [&](const V5Batch<T, P, MT>& b, int c0) {
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             const int c = c0 + j;
@@ -164,18 +169,24 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
                 continue;
             }
             const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
-            uint32_t bx[MT][4][2];
-            decode_x_fragments<MT>(bx, xp, xok, c, full);
+            if constexpr (XPF) {
 #pragma unroll
-            for (int i = 0; i < T; ++i)
-                decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
+                for (int i = 0; i < T; ++i)
+                    decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, b.bx[j], full);
+            } else {
+                uint32_t bx[MT][4][2];
+                decode_x_fragments<MT>(bx, xp, xok, c, full);
+#pragma unroll
+                for (int i = 0; i < T; ++i)
+                    decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
+            }
         }
     };
 
     // A ring of D batches (D = 2: while batch A is multiplied, batch B's loads are out).
     // The ring index d is a compile-time constant after unrolling: the batches stay in
     // registers.
-    V5Batch<T, P> b[D];
+    V5Batch<T, P, MT> b[D];
 #pragma unroll
     for (int d = 0; d + 1 < D; ++d) load(b[d], c_begin + d * P);
     for (int c = c_begin; c < c_end; c += D * P) {
@@ -239,9 +250,10 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
     return 1;
 }
 
-template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2>
+template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>
 void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D>;
+    // XPF only for one 8-row block of x: with two (MT = 2) the prefetched fragments spill.
+    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D, XPF && MT == 1>;
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
     const int n_ctas = (n_tiles + T - 1) / T;
     const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
@@ -266,12 +278,13 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 
 // Work shape (T tiles per CTA, P chunks per batch, D batches in the ring):
 // CTK_MXFP4_V5_SHAPE = 0..6 picks one of the instantiated shapes (tuning runs: 0 = (2, 2, 2),
-// 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2), 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4));
+// 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2), 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4);
+// 7..10 load x with the weights (XPF): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4));
 // otherwise (2, 2, 2), the design point (not yet chosen by a measured sweep).
 int v5_shape() {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_SHAPE");
-        return e ? std::min(6, std::max(0, std::atoi(e))) + 1 : 0;
+        return e ? std::min(10, std::max(0, std::atoi(e))) + 1 : 0;
     }();
     if (forced) return forced - 1;
     return 0;
@@ -286,7 +299,11 @@ void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint1
         case 3: launch_v5<BF16, MT, NANS, 2, 4>(x, w, bias, out, M); break;
         case 4: launch_v5<BF16, MT, NANS, 2, 2, false, 3>(x, w, bias, out, M); break;
         case 5: launch_v5<BF16, MT, NANS, 2, 1, false, 4>(x, w, bias, out, M); break;
-        default: launch_v5<BF16, MT, NANS, 1, 2, false, 4>(x, w, bias, out, M); break;
+        case 6: launch_v5<BF16, MT, NANS, 1, 2, false, 4>(x, w, bias, out, M); break;
+        case 7: launch_v5<BF16, MT, NANS, 2, 2, false, 2, true>(x, w, bias, out, M); break;
+        case 8: launch_v5<BF16, MT, NANS, 2, 2, false, 3, true>(x, w, bias, out, M); break;
+        case 9: launch_v5<BF16, MT, NANS, 4, 1, false, 2, true>(x, w, bias, out, M); break;
+        default: launch_v5<BF16, MT, NANS, 2, 1, false, 4, true>(x, w, bias, out, M); break;
     }
 }
 
