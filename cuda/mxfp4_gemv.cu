@@ -71,18 +71,11 @@ namespace {
 constexpr int kV5MaxWarps = 16; // warps per CTA (the K split), at most
 constexpr int kV5ChunkK = 64;
 
-// Streamed once: read-only path, do not keep in L1 (x lives there).
-// EXPERIMENT (not yet run): CTK_MXFP4_V5_L2_256B=1 adds the L2::256B prefetch-size hint.
-#ifndef CTK_MXFP4_V5_L2_256B
-#define CTK_MXFP4_V5_L2_256B 0
-#endif
+// Streamed once: read-only path, do not keep in L1 (x lives there). (An L2::256B
+// prefetch-size hint here changed nothing measurable: H200, 2026-12-07, docs/mxfp4.md.)
 __device__ __forceinline__ uint4 ld_stream_v4(const uint4* p) {
     uint4 r;
-#if CTK_MXFP4_V5_L2_256B
-    asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-#else
     asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-#endif
                  : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
                  : "l"(p));
     return r;
@@ -276,18 +269,21 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     CUDA_CHECK_LAUNCH();
 }
 
-// Work shape (T tiles per CTA, P chunks per batch, D batches in the ring):
-// CTK_MXFP4_V5_SHAPE = 0..6 picks one of the instantiated shapes (tuning runs: 0 = (2, 2, 2),
-// 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2), 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4);
-// 7..10 load x with the weights (XPF): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4));
-// otherwise (2, 2, 2), the design point (not yet chosen by a measured sweep).
+// Work shape (T tiles per CTA, P chunks per batch, D batches in the ring), one of
+// kMxfp4V5WorkShapes (ops_mxfp4.h): 0 = (2, 2, 2), 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2),
+// 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4); 7..10 also load x with the weights (XPF, one
+// 8-row block of x only): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4).
+// Chosen by mxfp4_gemm_v5_work_shape (tests), else CTK_MXFP4_V5_SHAPE (tuning runs), else 0,
+// the design point: the H200 sweep of 2026-12-07 (docs/mxfp4.md, v5 third round) found no
+// shape better on every layer, and shapes 7..10 have not run yet.
+int v5_forced_shape = -1;  // mxfp4_gemm_v5_work_shape
 int v5_shape() {
-    static const int forced = [] {
+    if (v5_forced_shape >= 0) return v5_forced_shape;
+    static const int from_env = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_SHAPE");
-        return e ? std::min(10, std::max(0, std::atoi(e))) + 1 : 0;
+        return e ? std::min(kMxfp4V5WorkShapes - 1, std::max(0, std::atoi(e))) : 0;
     }();
-    if (forced) return forced - 1;
-    return 0;
+    return from_env;
 }
 
 template <bool BF16, int MT, bool NANS>
@@ -327,6 +323,12 @@ void run_v5_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t*
 }
 
 }  // namespace
+
+void mxfp4_gemm_v5_work_shape(int shape) {
+    CTK_CHECK(shape >= -1 && shape < kMxfp4V5WorkShapes, "mxfp4_gemm_v5_work_shape: expected -1 (the default) .. ",
+              kMxfp4V5WorkShapes - 1, ", found ", shape);
+    v5_forced_shape = shape;
+}
 
 void run_mxfp4_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     CTK_CHECK(w.foldable, "mxfp4_gemm v5 folds the scale into a 16-bit weight and cannot for this layer: ",

@@ -106,6 +106,11 @@ void mxfp4_gemm_v7_limit_ctas(int max_ctas);
 // Tests and tuning: v7 uses only the first `slots` of its 12 ring slots (0 = all): fewer
 // bytes in flight per SM, and a ring that wraps sooner.
 void mxfp4_gemm_v7_ring_slots(int slots);
+// Tests: forces v5's work shape (tiles per CTA, chunks per batch, batches in flight, x
+// loaded with the weights or not; the list is in cuda/mxfp4_gemv.cu) to one of the
+// kMxfp4V5WorkShapes (-1: the default, or CTK_MXFP4_V5_SHAPE when set).
+constexpr int kMxfp4V5WorkShapes = 11;
+void mxfp4_gemm_v5_work_shape(int shape);
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);
 // Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial

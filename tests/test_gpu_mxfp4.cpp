@@ -331,6 +331,36 @@ TEST_CASE("mxfp4_gemm v5, v7: every M of a launch (1..16, 8-row halves) on awkwa
     }
 }
 
+TEST_CASE("mxfp4_gemm v5: every work shape (tiles per CTA, chunks per batch, batches in flight, x with the weights)") {
+    // Each shape changes the loop's bookkeeping: the last CTA's missing tile (N = 1000: 63
+    // tiles), ring batches that run past a warp's last chunk (K = 4160: 65 chunks over the
+    // warps), the padded half chunk (K % 64 == 32), one or two 8-row blocks of x (M 1, 5, 8
+    // vs 9, 16), and a NaN block (the NANS kernels). v5 differs from the reference only in
+    // the order of fp32 additions (check_against_ref's named bound), every shape alike.
+    if (rungs({5}).empty()) return;
+    struct S { int64_t N, K; };
+    uint64_t seed = 2600;
+    int i = 0;
+    for (int shape = 0; shape < cuda::kMxfp4V5WorkShapes; ++shape) {
+        cuda::mxfp4_gemm_v5_work_shape(shape);
+        for (S s : {S{1000, 96}, S{40, 4160}, S{264, 1056}}) {
+            for (int64_t M : {1, 5, 8, 9, 16}) {
+                if (s.N * s.K > 100000 && M != 1 && M != 9) continue;  // CPU reference time
+                const DType dt = i % 2 ? DType::F16 : DType::BF16;
+                Problem p = make_problem(M, s.N, s.K, dt, (i / 2) % 2 == 0, ++seed, 110, 129);
+                if (i % 5 == 0) p.w.scales.data<uint8_t>()[(s.N / 2) * (s.K / 32) + 1] = 255;  // a NaN block
+                finish_problem(p);
+                INFO("v5 work shape ", shape, ", M ", M, " N ", s.N, " K ", s.K, ", NaN blocks ", p.w_dev.nan_blocks);
+                check_against_ref(p, 5, false);
+                ++i;
+            }
+        }
+    }
+    cuda::mxfp4_gemm_v5_work_shape(-1);
+    CHECK_THROWS_WITH_AS(cuda::mxfp4_gemm_v5_work_shape(cuda::kMxfp4V5WorkShapes),
+                         doctest::Contains("expected -1 (the default) .. 10"), Error);
+}
+
 TEST_CASE("mxfp4_gemm v7: the ring wraps (several tiles per CTA, more segments than slots)") {
     // With the grid capped at 1 and 2 CTAs, whatever the SM count: N = 264 is 17 tiles and
     // K = 2080 is 33 chunks (the last one's second block padding), so 2 segments per tile
