@@ -17,7 +17,9 @@
 //                                    four shapes, bf16 (and f16 on 14336x4096); the note of
 //                                    a bf16 row times a device copy of the weight's bytes
 //                                    and a kernel that only reads them (the harness floor)
-//   ctk bench mxfp4 decode v5        v5 alone, M in {1, 4, 16}, three shapes (tuning runs)
+//   ctk bench mxfp4 decode v5 [S..]  v5 alone, M in {1, 4, 16}, three shapes (tuning runs); with
+//                                    work shapes S (0..10, cuda/mxfp4_gemv.cu), each shape in
+//                                    turn, its number in the note
 //   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
 //                                    splits of K at M <= 256 on 4096x14336 (tuning runs)
@@ -163,10 +165,24 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
                 if (rung_on(v)) out.push_back(time_case(rng, lh, M, DType::F16, v));
         return;
     }
-    if (args.size() == 2 && args[0] == "decode" && args[1] == "v5") {
+    if (args.size() >= 2 && args[0] == "decode" && args[1] == "v5") {
+        std::vector<int> work_shapes;  // empty: the default (or CTK_MXFP4_V5_SHAPE)
+        for (size_t i = 2; i < args.size(); ++i) {
+            const int shape = std::atoi(args[i].c_str());
+            CTK_CHECK(args[i] == std::to_string(shape) && shape >= 0 && shape < cuda::kMxfp4V5WorkShapes,
+                      "bench mxfp4 decode v5: expected work shapes 0..", cuda::kMxfp4V5WorkShapes - 1, ", found '",
+                      args[i], "'");
+            work_shapes.push_back(shape);
+        }
+        if (work_shapes.empty()) work_shapes.push_back(-1);
         for (NK s : {shapes[0], shapes[1], shapes[2]}) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
-            for (int64_t M : {1, 4, 16}) out.push_back(time_case(rng, l, M, DType::BF16, 5));
+            for (int shape : work_shapes) {
+                cuda::mxfp4_gemm_v5_work_shape(shape);
+                for (int64_t M : {1, 4, 16})
+                    out.push_back(time_case(rng, l, M, DType::BF16, 5, shape < 0 ? "" : cat("work shape ", shape)));
+            }
+            cuda::mxfp4_gemm_v5_work_shape(-1);
         }
         return;
     }
@@ -212,7 +228,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     }
     if (!args.empty()) {
         CTK_CHECK(args.size() == 5 && args[0] == "once",
-                  "bench mxfp4: expected no options, 'decode', 'decode v5', 'prefill', 'floor' or 'once M N K V', found '",
+                  "bench mxfp4: expected no options, 'decode', 'decode v5 [shapes]', 'prefill', 'floor' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
