@@ -5,6 +5,8 @@
 // folded in, exact by the fold plan, docs/mxfp4.md section 5), the decode rungs' per-chunk
 // step, and the 128-byte swizzle that wgmma descriptors describe.
 #pragma once
+#include <cuda_fp16.h>
+
 #include <cstdint>
 
 #include "formats/fp16.h"
@@ -19,9 +21,18 @@ template <bool BF16>
 __device__ __forceinline__ float act_to_float(uint16_t h) {
     return BF16 ? bf16_to_float(h) : fp16_to_float(h);
 }
+// f16: the hardware conversion (cvt.rn.f16.f32: round to nearest even, subnormals and
+// overflow to Inf as IEEE says, the same bits as formats/fp16.h's fp16_from_float for every
+// number), and the reference's own code only for NaN, whose payload the hardware would
+// canonicalize. fp16_from_float alone is ~30 branchy instructions per value: in v6's
+// epilogue (128 outputs per thread per tile, not overlapped with any MMA) it made f16
+// prefill 1.37x slower than bf16 (H200, 2026-12-07; the main loops' PTX is the same size).
+// bf16_from_float is four integer operations already.
 template <bool BF16>
 __device__ __forceinline__ uint16_t act_from_float(float v) {
-    return BF16 ? bf16_from_float(v) : fp16_from_float(v);
+    if (BF16) return bf16_from_float(v);
+    if ((__float_as_uint(v) & 0x7FFFFFFFu) > 0x7F800000u) return fp16_from_float(v);  // NaN
+    return __half_as_ushort(__float2half_rn(v));
 }
 
 // E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
