@@ -251,8 +251,10 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
 
 template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>
 void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    // XPF only for one 8-row block of x: with two (MT = 2) the prefetched fragments spill.
-    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D, XPF && MT == 1>;
+    // XPF for two 8-row blocks of x (MT = 2) only with one chunk per batch and two batches
+    // (shape 9: 127 registers, 32 bytes of spill); the other shapes would spill hundreds.
+    constexpr bool kXpf = XPF && (MT == 1 || P * D <= 2);
+    auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D, kXpf>;
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
     const int n_ctas = (n_tiles + T - 1) / T;
     const int smem_per_warp = T * MT * 32 * static_cast<int>(sizeof(float4));
@@ -277,8 +279,8 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 
 // Work shape (T tiles per CTA, P chunks per batch, D batches in the ring), one of
 // kMxfp4V5WorkShapes (ops_mxfp4.h): 0 = (2, 2, 2), 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2),
-// 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4); 7..10 also load x with the weights (XPF, one
-// 8-row block of x only): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4).
+// 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4); 7..10 also load x with the weights (XPF; for
+// M > 8 only shape 9): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4).
 // Chosen by mxfp4_gemm_v5_work_shape (tests), else CTK_MXFP4_V5_SHAPE (tuning runs), else 0,
 // the design point: the H200 sweep of 2026-12-07 (docs/mxfp4.md, v5 third round) found no
 // shape better on every layer, and shapes 7..10 have not run yet.
