@@ -22,7 +22,8 @@
 //                                    turn, its number in the note
 //   ctk bench mxfp4 prefill          the prefill rungs v3, v4 and v6, M in {64, 128, 256, 1024,
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
-//                                    splits of K at M <= 256 on 4096x14336 (tuning runs)
+//                                    splits of K at M <= 256 on 4096x14336 (tuning runs), and
+//                                    v6 in f16 at M 256 and 4096 on 14336x4096
 //   ctk bench mxfp4 floor            the read-only kernel alone (1 and 4 loads in flight per
 //                                    thread) over 2..256 MB: its fixed cost and stream rate,
 //                                    the floor under any decode kernel in this harness
@@ -223,6 +224,12 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
                 }
                 cuda::mxfp4_gemm_v4_force_splits(0);
             }
+        }
+        // f16 activations on v6 (0.64x cuBLAS at M = 4096 on the H200 against 0.87x for bf16,
+        // before the epilogue's f16 conversion moved to the hardware instruction).
+        if (rung_on(6)) {
+            Layer lh = make_layer(rng, 14336, 4096, DType::F16);
+            for (int64_t M : {256, 4096}) out.push_back(time_case(rng, lh, M, DType::F16, 6));
         }
         return;
     }
