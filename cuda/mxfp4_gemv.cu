@@ -44,12 +44,13 @@
 // them with the weight batch), and, better fitting the rate, only ~7 MB of loads are in
 // flight on the whole GPU because every byte in flight is a register (docs/mxfp4.md v5;
 // v7, cuda/mxfp4_decode_bulk.cu, streams through shared memory instead).
-// H200, 2026-12-07 (docs/mxfp4.md, v5 third round): the first reading is out - with its
-// arithmetic replaced by an XOR (LOADS_ONLY below) v5's grid streams 1x14336x4096 in 13.2
-// us against 20.7 us for v5 and 12.0 us for a kernel that only reads; so the compute side,
-// which delays each batch's successor loads, holds 7.5 us. A second batch in flight (D = 3)
-// gained 5-7 % on the large layers and lost on the small ones; loading x with the weights
-// (XPF, shapes 7..10) is written and not yet run.
+// H200, 2026-12-07 (docs/mxfp4.md, v5 third round): the second reading is out - with its
+// arithmetic replaced by an XOR (LOADS_ONLY below) the same grid and loads stream
+// 1x14336x4096 in 13.2 us, against 20.7 us for v5 and 12.0 us for a kernel that only
+// reads, so the bytes in flight suffice and the compute side, which delays each batch's
+// successor loads, holds 7.5 us. A second batch in flight (D = 3) gained 5-7 % on the large
+// layers and lost on the small ones; the first reading, x loaded with the weights (XPF,
+// shapes 7..10), is written and not yet run.
 // Version 0 takes v5 at M = 1 and 9..16 (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
