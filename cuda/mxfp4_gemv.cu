@@ -145,13 +145,13 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             if (c0 + j < c_end) {
-                if constexpr (XPF)
-                    decode_x_fragments<MT>(b.bx[j], xp, xok, c0 + j, (c0 + j) * kV5ChunkK + kV5ChunkK <= K);
 #pragma unroll
                 for (int i = 0; i < T; ++i) {
                     b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
                     b.s[j][i] = __ldg(sp[i] + (int64_t)(c0 + j) * 8);
                 }
+                if constexpr (XPF)  // after the weights: those come from DRAM, x from L1/L2
+                    decode_x_fragments<MT>(b.bx[j], xp, xok, c0 + j, (c0 + j) * kV5ChunkK + kV5ChunkK <= K);
             }
         }
     };
