@@ -253,7 +253,7 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
 template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>
 void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
     // XPF for two 8-row blocks of x (MT = 2) only with one chunk per batch and two batches
-    // (shape 9: 127 registers, 32 bytes of spill); the other shapes would spill hundreds.
+    // (shape 9: 128 registers, ~36 bytes of spill); the other shapes would spill hundreds.
     constexpr bool kXpf = XPF && (MT == 1 || P * D <= 2);
     auto kernel = v5_kernel<BF16, MT, NANS, T, P, LOADS_ONLY, D, kXpf>;
     const int n_tiles = static_cast<int>(w.n_tiles), k_chunks = static_cast<int>(w.k_chunks);
