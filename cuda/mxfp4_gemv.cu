@@ -233,10 +233,10 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 }
 
 // Warps per CTA (the K split). CTK_MXFP4_V5_WARPS overrides (tuning runs). Otherwise the
-// most warps (16, 8, 4, 2) that leave each warp >= 2 batches of chunks and still put
+// most warps (16, 8, 4, 2) that leave each warp >= one ring of chunks and still put
 // every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps per SM
 // (occupancy calculator, asked once per kernel: no host work per call).
-int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int P) {
+int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int ring_chunks) {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_WARPS");  // 0 or unset: the rule below
         return e ? std::min(kV5MaxWarps, std::max(0, std::atoi(e))) : 0;
@@ -244,7 +244,7 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
     if (forced) return forced;
     const int sms = device_sm_count();
     for (int kw = kV5MaxWarps; kw > 1; kw /= 2) {
-        if (k_chunks < kw * 2 * P) continue;
+        if (k_chunks < kw * ring_chunks) continue;
         if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
     }
     return 1;
@@ -268,7 +268,7 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
             CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[kw], kernel, kw * 32, kw * smem_per_warp));
         configured = true;
     }
-    const int kw = v5_warps(per_sm, n_ctas, k_chunks, (D * P + 1) / 2);
+    const int kw = v5_warps(per_sm, n_ctas, k_chunks, D * P);  // a ring: D batches of P chunks
     const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
     const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
     kernel<<<n_ctas, kw * 32, kw * smem_per_warp>>>(x, static_cast<const uint4*>(w.words.raw()),
