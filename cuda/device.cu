@@ -165,4 +165,34 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt)
     return ms[opt.iters / 2];
 }
 
+double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials) {
+    CTK_CHECK(!calls.empty() && calls_per_trial >= 1 && trials >= 1,
+              "time_steady_ms: expected at least one call, calls_per_trial >= 1 and trials >= 1, found ", calls.size(),
+              " calls, ", calls_per_trial, " per trial, ", trials, " trials");
+    size_t next = 0;
+    auto run_trial = [&] {
+        for (int i = 0; i < calls_per_trial; ++i) calls[next++ % calls.size()]();
+    };
+    run_trial();  // warm-up: first-call costs (module load, workspaces) stay out
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaDeviceSynchronize());
+    cudaEvent_t start, stop;
+    CUDA_CHECK(cudaEventCreate(&start));
+    CUDA_CHECK(cudaEventCreate(&stop));
+    std::vector<float> ms(trials);
+    for (int t = 0; t < trials; ++t) {
+        CUDA_CHECK(cudaEventRecord(start));
+        run_trial();
+        CUDA_CHECK(cudaEventRecord(stop));
+        CUDA_CHECK(cudaEventSynchronize(stop));
+        CUDA_CHECK(cudaEventElapsedTime(&ms[t], start, stop));
+        ms[t] /= static_cast<float>(calls_per_trial);
+    }
+    CUDA_CHECK_LAUNCH();
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    std::sort(ms.begin(), ms.end());
+    return ms[trials / 2];
+}
+
 }  // namespace ctk::cuda

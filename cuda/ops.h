@@ -8,6 +8,7 @@
 // ctk::Error naming the argument; CUDA failures throw ctk::Error with file:line.
 #pragma once
 #include <functional>
+#include <vector>
 #include <string>
 
 #include "core/tensor.h"
@@ -37,6 +38,14 @@ struct TimingOptions {
     bool flush_l2 = true;
 };
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt = {});
+// Steady-state time of one call, as a model's decode step runs its layers: calls[i] for
+// i = 0, 1, ... cycling through the list, `calls_per_trial` of them back to back between
+// one pair of CUDA events, no flush (each call should touch its own copy of the weights,
+// all copies together several times the L2, so every call still reads from DRAM).
+// Returns the median over `trials` of (trial time / calls_per_trial), after one warm-up
+// trial. The launch and ramp-down that time_median_ms charges to every call overlap the
+// previous call here: the difference between the two is the harness's fixed cost.
+double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials = 7);
 // Reads every byte of a device tensor once (the L2 flush's kernel, nbytes % 16 == 0):
 // timed like a kernel, it is the floor for streaming that many bytes in this harness.
 // `loads_in_flight` 1: the flush kernel itself (one 16-byte load per thread at a time);

@@ -24,6 +24,10 @@
 //                                    4096}, the four shapes, bf16, and v4/v6 with 2 and 4
 //                                    splits of K at M <= 256 on 4096x14336 (tuning runs), and
 //                                    v6 in f16 at M 256 and 4096 on 14336x4096
+//   ctk bench mxfp4 steady           version 0, cuBLAS and the read-only kernel at M in {1, 4,
+//                                    16} on the four shapes, each launched back to back over
+//                                    copies of its weight (cuda::time_steady_ms): a decode
+//                                    step's per-layer time, without the per-call fixed cost
 //   ctk bench mxfp4 floor            the read-only kernel alone (1 and 4 loads in flight per
 //                                    thread) over 2..256 MB: its fixed cost and stream rate,
 //                                    the floor under any decode kernel in this harness
@@ -31,7 +35,9 @@
 // CTK_BENCH_MXFP4_RUNGS=2,5 limits 'decode' and 'prefill' to the rungs it names (make
 // gpu-check leaves out a new rung whose tests hung); the default is every rung.
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -127,6 +133,56 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, 
     return c;
 }
 
+// A device copy of a device tensor (the steady-state bench rotates through copies).
+Tensor device_clone(const Tensor& t) {
+    Tensor c = cuda::device_empty(t.dtype, t.shape);
+    device_copy(c, t);
+    return c;
+}
+
+// Copies of `bytes` each that, together, stream at least 4x the L2 (50 MB on the H100, 60
+// MB on the H200) before one is read again: at least 3.
+int copies_for(int64_t bytes) {
+    const int64_t want = int64_t(240) << 20;
+    return static_cast<int>(std::max<int64_t>(3, (want + bytes - 1) / bytes));
+}
+
+// One decode layer timed the way a model's decode step runs it (cuda::time_steady_ms): the
+// kernel launched back to back over its own copies of the weight (cold in L2 each time),
+// cuBLAS the same way on copies of the dense weight, and the read-only kernel over copies
+// of the packed bytes in the note. Version 0 only.
+BenchCase steady_case(Rng& rng, const Layer& l, int64_t M, DType dt) {
+    Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
+    Tensor out = cuda::device_empty(dt, {M, l.N});
+    const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
+    std::vector<cuda::Mxfp4KernelWeight> ws(copies_for(packed), l.w);
+    for (auto& w : ws) w.words = device_clone(l.w.words), w.scale_words = device_clone(l.w.scale_words);
+    std::vector<Tensor> dense(copies_for(l.dense.nbytes()));
+    for (auto& d : dense) d = device_clone(l.dense);
+    std::vector<Tensor> raw(copies_for(packed));
+    for (auto& r : raw) r = cuda::device_empty(DType::U8, {packed / 16 * 16});
+    std::vector<std::function<void()>> ours, peer, read;
+    for (const auto& w : ws) ours.push_back([&out, &x, pw = &w] { cuda::mxfp4_gemm_out(out, x, *pw, Tensor(), 0); });
+    for (const auto& d : dense) peer.push_back([&out, &x, pd = &d] { cublas_gemm(x, *pd, out); });
+    for (const auto& r : raw) read.push_back([pr = &r] { cuda::read_all(*pr); });
+    const int calls = 60;
+    BenchCase c;
+    c.op = cat("mxfp4_gemm (v", cuda::mxfp4_gemm_best_version(M, l.w), ") steady");
+    c.shape = mnk(M, l.N, l.K);
+    c.dtype = dtype_name(dt);
+    c.ms = cuda::time_steady_ms(ours, calls);
+    c.flops = 2.0 * M * l.N * l.K;
+    c.bytes = l.N * l.K * 4.25 / 8 + 2.0 * M * l.K + 2.0 * M * l.N;
+    c.peer = cat("cublas_", dtype_name(dt), " steady");
+    c.peer_ms = cuda::time_steady_ms(peer, calls);
+    const double read_ms = cuda::time_steady_ms(read, calls);
+    c.note = cat(ws.size(), "/", dense.size(), " weight copies; read-only kernel over the packed bytes ",
+                 static_cast<int>(read_ms * 1e4 + 0.5) / 10.0, " us (",
+                 static_cast<int>(packed / (read_ms * 1e-3) / 1e9 + 0.5), " GB/s)");
+    bench_emit(c);
+    return c;
+}
+
 // Whether CTK_BENCH_MXFP4_RUNGS (a list such as "2,5,7") names rung v; unset: every rung.
 bool rung_on(int v) {
     const char* env = std::getenv("CTK_BENCH_MXFP4_RUNGS");
@@ -187,6 +243,13 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
         }
         return;
     }
+    if (args.size() == 1 && args[0] == "steady") {
+        for (NK s : shapes) {
+            Layer l = make_layer(rng, s.N, s.K, DType::BF16);
+            for (int64_t M : {1, 4, 16}) out.push_back(steady_case(rng, l, M, DType::BF16));
+        }
+        return;
+    }
     if (args.size() == 1 && args[0] == "floor") {
         // time = F + bytes / R for a kernel that does nothing but read: the sizes bracket
         // the packed weights of the decode shapes (8.5 MB at 4096^2, 31.2 MB at 14336x4096).
@@ -235,7 +298,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     }
     if (!args.empty()) {
         CTK_CHECK(args.size() == 5 && args[0] == "once",
-                  "bench mxfp4: expected no options, 'decode', 'decode v5 [shapes]', 'prefill', 'floor' or 'once M N K V', found '",
+                  "bench mxfp4: expected no options, 'decode', 'decode v5 [shapes]', 'prefill', 'steady', 'floor' or 'once M N K V', found '",
                   args[0], "' and ", args.size() - 1, " more");
         const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
         const int version = std::stoi(args[4]);
