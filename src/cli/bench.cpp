@@ -8,6 +8,12 @@ std::string mnk(long long m, long long n, long long k) {
     return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
 }
 
+int steady_copies(long long bytes) {
+    const long long want = 240LL << 20;
+    const long long n = bytes > 0 ? (want + bytes - 1) / bytes : 3;
+    return static_cast<int>(n < 3 ? 3 : n);
+}
+
 void bench_emit(const BenchCase& c) {
     double s = c.ms * 1e-3;
     std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"dtype\": \"%s\", \"ms\": %.5f, \"tflops\": %.2f, "

@@ -26,6 +26,10 @@ struct BenchCase {
 };
 
 std::string mnk(long long m, long long n, long long k);  // "16x4096x4096"
+// Steady-state benches (cuda::time_steady_ms) rotate through copies of a weight: how many
+// copies of `bytes` each stream at least 240 MiB (4x the L2 of an H100 or H200) before
+// one is read again; at least 3.
+int steady_copies(long long bytes);
 void bench_emit(const BenchCase& c);                      // the JSON line
 void bench_table(const std::string& title, const std::vector<BenchCase>& cases);
 

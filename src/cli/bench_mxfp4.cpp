@@ -133,20 +133,6 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, 
     return c;
 }
 
-// A device copy of a device tensor (the steady-state bench rotates through copies).
-Tensor device_clone(const Tensor& t) {
-    Tensor c = cuda::device_empty(t.dtype, t.shape);
-    device_copy(c, t);
-    return c;
-}
-
-// Copies of `bytes` each that, together, stream at least 4x the L2 (50 MB on the H100, 60
-// MB on the H200) before one is read again: at least 3.
-int copies_for(int64_t bytes) {
-    const int64_t want = int64_t(240) << 20;
-    return static_cast<int>(std::max<int64_t>(3, (want + bytes - 1) / bytes));
-}
-
 // One decode layer timed the way a model's decode step runs it (cuda::time_steady_ms): the
 // kernel launched back to back over its own copies of the weight (cold in L2 each time),
 // cuBLAS the same way on copies of the dense weight, and the read-only kernel over copies
@@ -155,11 +141,11 @@ BenchCase steady_case(Rng& rng, const Layer& l, int64_t M, DType dt) {
     Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
     Tensor out = cuda::device_empty(dt, {M, l.N});
     const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
-    std::vector<cuda::Mxfp4KernelWeight> ws(copies_for(packed), l.w);
+    std::vector<cuda::Mxfp4KernelWeight> ws(steady_copies(packed), l.w);
     for (auto& w : ws) w.words = device_clone(l.w.words), w.scale_words = device_clone(l.w.scale_words);
-    std::vector<Tensor> dense(copies_for(l.dense.nbytes()));
+    std::vector<Tensor> dense(steady_copies(l.dense.nbytes()));
     for (auto& d : dense) d = device_clone(l.dense);
-    std::vector<Tensor> raw(copies_for(packed));
+    std::vector<Tensor> raw(steady_copies(packed));
     for (auto& r : raw) r = cuda::device_empty(DType::U8, {packed / 16 * 16});
     std::vector<std::function<void()>> ours, peer, read;
     for (const auto& w : ws) ours.push_back([&out, &x, pw = &w] { cuda::mxfp4_gemm_out(out, x, *pw, Tensor(), 0); });

@@ -7,9 +7,12 @@
 // M = 1 .. 4096 tokens. Random data (never zeros). 16-bit cases run without scales,
 // 8-bit cases with per-token x scales and per-channel w scales (the W8A8 epilogue); the
 // peers run alpha = 1 (cuBLASLt i8 writes int32, the other peers f16/bf16).
-// Times: median of CUDA events, L2 flushed before each run (cuda::time_median_ms).
+// Times: median of CUDA events, L2 flushed before each run (cuda::time_median_ms);
+// 'steady': the decode cases launched back to back over copies of the weight
+// (cuda::time_steady_ms), against the dense peer only.
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "cli/bench.h"
@@ -156,6 +159,54 @@ void lt_run(LtDense& g) {
     CTK_CHECK(s == CUBLAS_STATUS_SUCCESS, "cublasLtMatmul failed with status ", int(s));
 }
 
+// steady: v3 and the dense peer of the same dtype each launched back to back over their
+// own copies of the weight (cuda::time_steady_ms), a decode step's per-layer time without
+// the per-call fixed cost that time_median_ms charges (cuSPARSELt keeps its own copy of
+// the weight inside its plan and is left out).
+BenchCase steady_case(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, const Tensor& values,
+                      const Tensor& meta, const Tensor& w_dense, const Tensor& xs, const Tensor& ws, Tensor& o,
+                      const cuda::Sparse24V3Plan& plan) {
+    const int calls = 60;
+    struct Sparse {
+        Tensor values, meta;
+    };
+    std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes()));
+    for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
+    std::vector<Tensor> dense(steady_copies(w_dense.nbytes()));
+    for (auto& d : dense) d = device_clone(w_dense);
+    std::vector<std::function<void()>> ours, peer;
+    for (const auto& c : sp)
+        ours.push_back([&, pc = &c] { cuda::sparse24_gemm_v3_into(o, x, pc->values, pc->meta, N, K, xs, ws, Tensor()); });
+    BenchCase c;
+    c.op = "sparse24_gemm_v3 steady";
+    c.shape = mnk(M, N, K);
+    c.dtype = dtype_name(dt);
+    c.ms = cuda::time_steady_ms(ours, calls);
+    c.flops = 2.0 * M * N * K;
+    c.bytes = double(values.nbytes()) + double(meta.nbytes()) + double(M) * K * dtype_size(dt) + double(M) * N * 2;
+    c.note = cat(sp.size(), "/", dense.size(), " weight copies; bn=", plan.bn, " splits=", plan.splits);
+    const DType out_t = dt == DType::F16 ? DType::F16 : DType::BF16;
+    if (dtype_size(dt) == 2) {
+        Tensor od = cuda::device_empty(out_t, {M, N});
+        for (const auto& d : dense) peer.push_back([&, pd = &d] { cublas_gemm(x, *pd, od); });
+        c.peer = cat("cublas_", dtype_name(dt), " steady");
+        c.peer_ms = cuda::time_steady_ms(peer, calls);
+    } else {
+        Tensor od = cuda::device_empty(dt == DType::I8 ? DType::I32 : DType::BF16, {M, N});
+        LtDense g;
+        std::string why;
+        if (lt_prepare(g, x, w_dense, od, &why)) {
+            for (const auto& d : dense) peer.push_back([&g, pd = &d] { g.w = pd->raw(), lt_run(g); });
+            c.peer = cat("cublaslt_", dtype_name(dt), " steady");
+            c.peer_ms = cuda::time_steady_ms(peer, calls);
+        } else {
+            c.note += cat(" (cuBLASLt: ", why, ")");
+        }
+    }
+    bench_emit(c);
+    return c;
+}
+
 struct Mnk {
     int64_t M, N, K;
 };
@@ -166,17 +217,18 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
     CTK_CHECK(cuda::sparse24_v3_available(), "bench sparse24v3: needs an sm_90 device and an sm_90a build, found ",
               cuda::device_description());
     std::vector<DType> dtypes;
-    bool quick = false, decode = false, ksweep = false, variants = false;
+    bool quick = false, decode = false, ksweep = false, variants = false, steady = false;
     for (const auto& a : args) {
         DType t;
         if (a == "quick") quick = true;
         else if (a == "decode") decode = true;
         else if (a == "ksweep") ksweep = true;
         else if (a == "variants") variants = true;
+        else if (a == "steady") steady = true;
         else if (dtype_from_name(a, &t)) dtypes.push_back(t);
         else
             throw Error(cat("bench sparse24v3: unknown argument '", a,
-                            "' (expected a dtype, 'quick', 'decode', 'ksweep' or 'variants')"));
+                            "' (expected a dtype, 'quick', 'decode', 'ksweep', 'variants' or 'steady')"));
     }
     if (dtypes.empty()) dtypes = {DType::F16, DType::BF16, DType::F8E4M3, DType::I8};
     std::string lt_why;
@@ -192,7 +244,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
     if (quick) shapes = {{8192, 8192, {8192}}, {14336, 4096, {16, 4096}}};
     // decode: the M <= 64 cases of the LLM shapes only. ksweep: M = 1, N = 14336 over K,
     // to split a decode time into a fixed part and a per-byte part (docs/sparse24_v3.md 4c).
-    if (decode) shapes = {{14336, 4096, {1, 16, 64}}, {4096, 14336, {1, 16, 64}}};
+    if (decode || steady) shapes = {{14336, 4096, {1, 16, 64}}, {4096, 14336, {1, 16, 64}}};
     if (ksweep) shapes = {{14336, 256, {1}}, {14336, 1024, {1}}, {14336, 2048, {1}}, {14336, 4096, {1}}, {14336, 8192, {1}}};
 
     Rng rng(2024);
@@ -218,6 +270,11 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 const bool scaled = es == 1;
                 Tensor o = cuda::device_empty(out_t, {M, N});
                 const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(M, N, K, dt);
+                if (steady) {
+                    out.push_back(steady_case(M, N, K, dt, x, values, meta, w_dense, scaled ? x_scale_d : Tensor(),
+                                              scaled ? w_scale_d : Tensor(), o, plan));
+                    continue;
+                }
                 auto run_v3 = [&] {
                     cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
                                                 scaled ? w_scale_d : Tensor(), Tensor());

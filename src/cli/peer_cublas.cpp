@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "core/error.h"
+#include "ops.h"
 
 namespace ctk::cli {
 
@@ -122,6 +123,12 @@ void device_copy(Tensor& dst, const Tensor& src) {
               "device_copy: cudaMemcpyAsync failed");
 }
 
+Tensor device_clone(const Tensor& t) {
+    Tensor c = cuda::device_empty(t.dtype, t.shape);
+    device_copy(c, t);
+    return c;
+}
+
 }  // namespace ctk::cli
 #else
 #include "core/error.h"
@@ -133,5 +140,6 @@ CublasLtGemm::CublasLtGemm(DType, DType, int64_t, int64_t, int64_t) {
 CublasLtGemm::~CublasLtGemm() = default;
 void CublasLtGemm::run(const Tensor&, const Tensor&, Tensor&, const Tensor&, const Tensor&) {}
 void device_copy(Tensor&, const Tensor&) { throw Error("device_copy: this build has no CUDA"); }
+Tensor device_clone(const Tensor&) { throw Error("device_clone: this build has no CUDA"); }
 }  // namespace ctk::cli
 #endif

@@ -36,4 +36,6 @@ class CublasLtGemm {
 namespace ctk::cli {
 // The memory-bound peer: one device-to-device copy of src into dst (same byte count).
 void device_copy(Tensor& dst, const Tensor& src);
+// A new device tensor holding a copy of the device tensor t.
+Tensor device_clone(const Tensor& t);
 }  // namespace ctk::cli
