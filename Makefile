@@ -163,6 +163,8 @@ gpu-check: all
 	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 decode > $$G/bench_mxfp4_decode.log 2>&1 || rc=1; \
 	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 decode v5 0 7 8 9 10 4 2 > $$G/bench_mxfp4_v5_shapes.log 2>&1 || rc=1; \
 	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 prefill > $$G/bench_mxfp4_prefill.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 steady > $$G/bench_mxfp4_steady.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 steady > $$G/bench_sparse24v3_steady.log 2>&1 || rc=1; \
 	$(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24 --compress-only > $$G/bench_compress.log 2>&1 || rc=1; \
 	CUSPARSELT=$(CUSPARSELT) $(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 decode > $$G/bench_sparse24v3_decode.log 2>&1 || rc=1; \
 	grep -H -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $$G/*.log; \
