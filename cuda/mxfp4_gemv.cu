@@ -50,7 +50,10 @@
 // reads, so the bytes in flight suffice and the compute side, which delays each batch's
 // successor loads, holds 7.5 us. A second batch in flight (D = 3) gained 5-7 % on the large
 // layers and lost on the small ones; the first reading, x loaded with the weights (XPF,
-// shapes 7..10), is written and not yet run.
+// shapes 7..10), measured on the H100 the same evening: no better at M = 1 and 16 with the
+// default's T, P, D (shape 7), 1.3 us better on 14336x4096 and 7.4 us worse on 4096x14336
+// with 4 tiles per CTA (shape 9); no shape wins everywhere, so the default stays shape 0
+// (docs/mxfp4.md, v5 fourth round). What is left is the dequantize-MMA chain.
 // Version 0 takes v5 at M = 1 and 9..16 (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
@@ -283,8 +286,9 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 // 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4); 7..10 also load x with the weights (XPF; for
 // M > 8 only shape 9): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4).
 // Chosen by mxfp4_gemm_v5_work_shape (tests), else CTK_MXFP4_V5_SHAPE (tuning runs), else 0,
-// the design point: the H200 sweep of 2026-12-07 (docs/mxfp4.md, v5 third round) found no
-// shape better on every layer, and shapes 7..10 have not run yet.
+// the design point: neither the H200 sweep of 2026-12-07 nor the H100 one of that evening
+// (shapes 7..10 too; docs/mxfp4.md, v5 third and fourth rounds) found a shape better on
+// every layer.
 int v5_forced_shape = -1;  // mxfp4_gemm_v5_work_shape
 int v5_shape() {
     if (v5_forced_shape >= 0) return v5_forced_shape;
