@@ -58,7 +58,7 @@ CLI_OBJ  := $(CLI_SRC:%.cpp=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 EX_BIN   := $(EX_SRC:examples/%.cpp=$(BUILD)/examples/%)
 
-.PHONY: all test run bench ptx sass ptxas sanitize gpu-check clean info
+.PHONY: all test run bench ptx sass ptxas sanitize profile gpu-check clean info
 all: info $(LIB) $(BUILD)/ctk $(BUILD)/ctk_tests $(EX_BIN)
 
 # Says which path is being built.
@@ -127,6 +127,21 @@ sass: $(CU_OBJ)
 	for o in $(CU_OBJ); do cuobjdump --dump-sass $$o > $${o%.o}.sass; echo "$${o%.o}.sass"; done
 ptxas:
 	for f in $(CU_SRC); do $(NVCC) $(NVCCFLAGS) -Xptxas -v -c $$f -o /dev/null; done
+
+# Nsight Compute on the MXFP4 decode case that misses its target (1 x 14336 x 4096 bf16): the
+# third of three calls of v5 and of v2 (warm), clocks left alone (METHOD.md), the sections
+# that say where a memory-bound kernel waits: throughput, warp stalls, scheduler issue,
+# occupancy, memory traffic, and the SASS lines with the most stall samples. One text
+# report per rung in $(BUILD)/profile/ (needs a GPU and ncu).
+NCU = ncu --clock-control none --launch-skip 2 --launch-count 1 --section SpeedOfLight \
+      --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
+      --section MemoryWorkloadAnalysis --section SourceCounters
+PROFILE_MNK ?= 1 14336 4096
+profile: all
+	@mkdir -p $(BUILD)/profile
+	$(NCU) -k regex:v5_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 5 > $(BUILD)/profile/mxfp4_v5.txt 2>&1
+	$(NCU) -k regex:v2_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 2 > $(BUILD)/profile/mxfp4_v2.txt 2>&1
+	@grep -H -E "Duration|DRAM Throughput|Memory Throughput|Warp Cycles Per Issued|Issued Warp|Achieved Occupancy|Stall" $(BUILD)/profile/*.txt | head -60
 
 # compute-sanitizer memcheck and racecheck on the small gpu tests (needs a GPU).
 SANITIZE = compute-sanitizer --error-exitcode 1 --tool
