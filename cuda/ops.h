@@ -8,8 +8,8 @@
 // ctk::Error naming the argument; CUDA failures throw ctk::Error with file:line.
 #pragma once
 #include <functional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
