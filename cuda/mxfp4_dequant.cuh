@@ -31,7 +31,7 @@ __device__ __forceinline__ float act_to_float(uint16_t h) {
 template <bool BF16>
 __device__ __forceinline__ uint16_t act_from_float(float v) {
     if (BF16) return bf16_from_float(v);
-    if ((__float_as_uint(v) & 0x7FFFFFFFu) > 0x7F800000u) return fp16_from_float(v);  // NaN
+    if (f32_is_nan(v)) return fp16_from_float(v);
     return __half_as_ushort(__float2half_rn(v));
 }
 
