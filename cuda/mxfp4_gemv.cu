@@ -60,6 +60,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "check.cuh"
@@ -319,7 +320,13 @@ void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint1
 template <bool BF16>
 void run_v5_typed(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int64_t M) {
     const bool nans = w.nan_blocks > 0;
-    static const bool loads_only = std::getenv("CTK_MXFP4_V5_LOADS_ONLY") != nullptr;  // diagnostic
+    // Diagnostic: the output is NOT the product. Said once on stderr so that a forgotten
+    // variable cannot pass for a result.
+    static const bool loads_only = [] {
+        const bool on = std::getenv("CTK_MXFP4_V5_LOADS_ONLY") != nullptr;
+        if (on) std::fprintf(stderr, "note: CTK_MXFP4_V5_LOADS_ONLY is set: mxfp4 v5 at M <= 8 only streams the weight and writes no product (diagnostic)\n");
+        return on;
+    }();
     if (loads_only && M <= 8 && !nans) return launch_v5<BF16, 1, false, 2, 2, true>(x, w, bias, out, static_cast<int>(M));
     for (int64_t m0 = 0; m0 < M; m0 += 16) {  // 16-row slices (each streams W again)
         const int rows = static_cast<int>(std::min<int64_t>(16, M - m0));
