@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "check.cuh"
+#include "convert16.cuh"
 #include "ops.h"
 
 namespace ctk::cuda {
@@ -54,6 +55,31 @@ Tensor device_empty(DType t, const Shape& s) {
     x.storage = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
     x.ptr = p;
     return x;
+}
+
+template <bool BF16>
+__global__ void convert_f32_to_16_kernel(const float* __restrict__ in, uint16_t* __restrict__ out, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] = act_from_float<BF16>(in[i]);
+}
+
+Tensor convert_f32_to_16(const Tensor& dev_f32, DType out) {
+    CTK_CHECK(dev_f32.device == Device::CUDA && dev_f32.dtype == DType::F32,
+              "convert_f32_to_16: expected an f32 device tensor, found ", dev_f32.describe());
+    CTK_CHECK(out == DType::BF16 || out == DType::F16, "convert_f32_to_16: out: expected bf16 or f16, found ",
+              dtype_name(out));
+    Tensor r = device_empty(out, dev_f32.shape);
+    const int64_t n = dev_f32.numel();
+    if (n == 0) return r;
+    const int blocks = static_cast<int>(std::min<int64_t>((n + 255) / 256, 4096));
+    if (out == DType::BF16)
+        convert_f32_to_16_kernel<true><<<blocks, 256>>>(static_cast<const float*>(dev_f32.raw()),
+                                                        static_cast<uint16_t*>(r.raw()), n);
+    else
+        convert_f32_to_16_kernel<false><<<blocks, 256>>>(static_cast<const float*>(dev_f32.raw()),
+                                                         static_cast<uint16_t*>(r.raw()), n);
+    CUDA_CHECK_LAUNCH();
+    return r;
 }
 
 Tensor device_zeros(DType t, const Shape& s) {

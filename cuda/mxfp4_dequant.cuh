@@ -1,39 +1,21 @@
 // Device helpers shared by the MXFP4 GEMM rungs (cuda/mxfp4_gemm.cu: v1-v3,
 // cuda/mxfp4_gemm_sm90.cu: v4/v6, cuda/mxfp4_gemv.cu: v5, cuda/mxfp4_decode_bulk.cu: v7):
-// 16-bit float conversions with the CPU reference's rounding, the E2M1 -> bf16/f16 bit
-// placement (formats/mxfp4_bits.h), the folded dequantization of one mma A fragment (scale
-// folded in, exact by the fold plan, docs/mxfp4.md section 5), the decode rungs' per-chunk
-// step, and the 128-byte swizzle that wgmma descriptors describe.
+// the E2M1 -> bf16/f16 bit placement (formats/mxfp4_bits.h), the folded dequantization of
+// one mma A fragment (scale folded in, exact by the fold plan, docs/mxfp4.md section 5),
+// the decode rungs' per-chunk step, and the 128-byte swizzle that wgmma descriptors
+// describe. Activation <-> fp32 conversions: convert16.cuh.
 #pragma once
 #include <cuda_fp16.h>
 
 #include <cstdint>
 
+#include "convert16.cuh"
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
 #include "ptx.cuh"
 
 namespace ctk::cuda {
-
-// 16-bit float bits -> fp32 and back, the same roundings as the CPU reference.
-template <bool BF16>
-__device__ __forceinline__ float act_to_float(uint16_t h) {
-    return BF16 ? bf16_to_float(h) : fp16_to_float(h);
-}
-// f16: the hardware conversion (cvt.rn.f16.f32: round to nearest even, subnormals and
-// overflow to Inf as IEEE says, the same bits as formats/fp16.h's fp16_from_float for every
-// number), and the reference's own code only for NaN, whose payload the hardware would
-// canonicalize. fp16_from_float alone is ~30 branchy instructions per value: in v6's
-// epilogue (128 outputs per thread per tile, not overlapped with any MMA) it made f16
-// prefill 1.37x slower than bf16 (H200, 2026-12-07; the main loops' PTX is the same size).
-// bf16_from_float is four integer operations already.
-template <bool BF16>
-__device__ __forceinline__ uint16_t act_from_float(float v) {
-    if (BF16) return bf16_from_float(v);
-    if (f32_is_nan(v)) return fp16_from_float(v);
-    return __half_as_ushort(__float2half_rn(v));
-}
 
 // E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
 // register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as

@@ -58,6 +58,7 @@
 #include <string>
 
 #include "check.cuh"
+#include "convert16.cuh"
 #include "core/epilogue.h"
 #include "formats/fp16.h"
 #include "formats/fp8_e4m3.h"
@@ -79,10 +80,6 @@ struct Epilogue {
     bool xs_vec, ws_vec, out_bf16;
 };
 
-__device__ __forceinline__ float out_to_float(uint16_t v, bool bf16) { return bf16 ? bf16_to_float(v) : fp16_to_float(v); }
-__device__ __forceinline__ uint16_t out_from_float(float v, bool bf16) {
-    return bf16 ? bf16_from_float(v) : fp16_from_float(v);
-}
 __device__ __forceinline__ float acc_to_float(float a) { return a; }
 __device__ __forceinline__ float acc_to_float(int32_t a) { return __int2float_rn(a); }
 
@@ -91,8 +88,8 @@ __device__ __forceinline__ uint16_t epilogue_value(const Epilogue& ep, float acc
     float t = acc;
     if (ep.xs) t = __fmul_rn(ep.xs[ep.xs_vec ? m : 0], t);
     if (ep.ws) t = __fmul_rn(ep.ws[ep.ws_vec ? n : 0], t);
-    if (ep.bias) t = __fadd_rn(t, out_to_float(ep.bias[n], ep.out_bf16));
-    return out_from_float(t, ep.out_bf16);
+    if (ep.bias) t = __fadd_rn(t, act_to_float(ep.bias[n], ep.out_bf16));
+    return act_from_float(t, ep.out_bf16);
 }
 
 // ---- operand types ----------------------------------------------------------------

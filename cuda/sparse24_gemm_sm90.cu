@@ -48,6 +48,7 @@
 #include <type_traits>
 
 #include "check.cuh"
+#include "convert16.cuh"
 #include "core/epilogue.h"
 #include "formats/fp16.h"
 #include "formats/sparse24_layout.h"
@@ -203,7 +204,7 @@ __device__ __forceinline__ void load_epi_scales(EpiScales<BN>& sc, const Params&
         const int n = min(n_row0 + 8 * h, p.N - 1);  // rows past N compute but never store
         sc.ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
         sc.bias[h] = 0.0f;
-        if (p.bias) sc.bias[h] = p.out_bf16 ? bf16_to_float(p.bias[n]) : __half2float(__ushort_as_half(p.bias[n]));
+        if (p.bias) sc.bias[h] = act_to_float(p.bias[n], p.out_bf16);
     }
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j)
@@ -230,9 +231,7 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScal
                 // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
                 float v = __fmul_rn(wsv[h], __fmul_rn(xsv[2 * j + e], acc_to_float(acc[4 * j + 2 * h + e])));
                 if (p.bias) v = __fadd_rn(v, bv[h]);
-                // cvt.rn (IEEE round to nearest even, one instruction): the same bits as
-                // formats/fp16.h for every non-NaN value.
-                r[h][e] = p.out_bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
+                r[h][e] = act_from_float(v, p.out_bf16);  // convert16.cuh: the reference's bits, NaN too
             }
         }
         store_d_block(p.out, p.M, p.N, r, n_row0, m0 + 8 * j + 2 * t, g, pair_ok);

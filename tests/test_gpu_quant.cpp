@@ -7,6 +7,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -382,6 +383,43 @@ TEST_CASE("quant gpu: int64 offsets, 140000 x 16384 bf16 (input 4.6 GB, codes 2.
              " rows differ, first ", first_bad);
         CHECK(bad_rows == 0);
     }
+}
+
+TEST_CASE("convert16 gpu: fp32 -> bf16 / f16 as every epilogue converts, bit for bit with formats/fp16.h") {
+    // The hardware conversion with the reference's code for NaN (cuda/convert16.cuh):
+    // random bit patterns (every class: normals, subnormals, Inf, NaN with payloads) plus
+    // the edges - ties at both rounding boundaries, the largest finite values and the first
+    // that overflow, the smallest subnormals and what rounds to them or to zero, signed
+    // zeros, quiet and signalling NaNs of both signs.
+    std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00000u,
+                                  0x7F800001u, 0xFF800001u, 0x7FBFFFFFu, 0x7FFFFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                                  0x00000001u, 0x80000001u, 0x007FFFFFu, 0x00800000u, 0x3F808000u, 0x3F818000u,
+                                  0x3F800001u, 0x3F807FFFu, 0x477FE000u, 0x477FEFFFu, 0x477FF000u, 0x477FF001u,
+                                  0x33000000u, 0x33000001u, 0x32FFFFFFu, 0x387FC000u, 0x38800000u, 0x7F7F8000u,
+                                  0x7F7F7FFFu, 0x3F801000u, 0x3F803000u, 0xC7800000u, 0x7F812345u, 0xFFD54321u};
+    Rng rng(4242);
+    for (int i = 0; i < (1 << 20); ++i) bits.push_back(rng.next_u32());
+    const int64_t n = static_cast<int64_t>(bits.size());
+    Tensor h = Tensor::empty(DType::F32, {n});
+    std::memcpy(h.raw(), bits.data(), bits.size() * 4);
+    const Tensor d = cuda::to_device(h);
+    for (DType out : {DType::BF16, DType::F16}) {
+        const Tensor got = cuda::to_host(cuda::convert_f32_to_16(d, out));
+        const uint16_t* g = static_cast<const uint16_t*>(got.raw());
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < n; ++i) {
+            const float v = h.data<float>()[i];
+            const uint16_t want = out == DType::BF16 ? bf16_from_float(v) : fp16_from_float(v);
+            if (g[i] != want && bad++ == 0) first = i;
+        }
+        char first_bits[16];
+        std::snprintf(first_bits, sizeof first_bits, "0x%08X", first >= 0 ? bits[first] : 0u);
+        INFO(dtype_name(out), ": ", bad, " of ", n, " differ, first at input bits ", first_bits);
+        CHECK(bad == 0);
+    }
+    CHECK_THROWS_WITH_AS(cuda::convert_f32_to_16(d, DType::F32), doctest::Contains("expected bf16 or f16"), Error);
+    CHECK_THROWS_WITH_AS(cuda::convert_f32_to_16(cuda::to_device(Tensor::empty(DType::F16, {4})), DType::F16),
+                         doctest::Contains("expected an f32 device tensor"), Error);
 }
 
 }  // TEST_SUITE("gpu")
