@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(kV7Threads, 1)
     const uint32_t* const xp[1] = {reinterpret_cast<const uint32_t*>(x + static_cast<int64_t>(xok[0] ? g : 0) * K) + q};
     int n = 0;
     for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
-        float acc[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
+        float acc[1][1][4] = {{{0.0f, 0.0f, 0.0f, 0.0f}}};  // [tile][column block][4]
         for (int sg = 0; sg < segs; ++sg, ++n) {
             const int slot = n % slots;
             ptx::mbar_wait(ptx::smem_u32(&full[slot]), (n / slots) & 1);
@@ -124,17 +124,17 @@ __global__ void __launch_bounds__(kV7Threads, 1)
             for (int j = warp; j < cn; j += kV7ComputeWarps) {
                 const int c = c0 + j;
                 const bool full_chunk = c * kV7ChunkK + kV7ChunkK <= K;  // else its second block is padding
-                const uint4 wq = *reinterpret_cast<const uint4*>(seg + j * 512 + lane * 16);
-                const uint32_t sw = *reinterpret_cast<const uint32_t*>(seg + kV7CodeBytes + j * 32 + g * 4);
+                const uint4 wq[1] = {*reinterpret_cast<const uint4*>(seg + j * 512 + lane * 16)};
+                const uint32_t sw[1] = {*reinterpret_cast<const uint32_t*>(seg + kV7CodeBytes + j * 32 + g * 4)};
                 uint32_t bx[1][4][2];
                 decode_x_fragments<1>(bx, xp, xok, c, full_chunk);
-                decode_chunk_mma<BF16, NANS, 1>(acc, wq, sw, mul_add, bx, full_chunk);
+                decode_chunk_mma<BF16, NANS, 1, 1>(acc, wq, sw, mul_add, bx, full_chunk);
             }
             __syncwarp();
             if (lane == 0) ptx::mbar_arrive(ptx::smem_u32(&empty[slot]));  // its values are in registers
         }
         // The compute warps' sums of this tile, added in warp order by warp 0.
-        red[warp * 32 + lane] = make_float4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]);
+        red[warp * 32 + lane] = make_float4(acc[0][0][0], acc[0][0][1], acc[0][0][2], acc[0][0][3]);
         ptx::named_barrier_sync(1, kV7ComputeWarps * 32);
         if (warp == 0) {
             float4 sum = red[lane];

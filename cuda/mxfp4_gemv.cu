@@ -62,6 +62,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 #include "check.cuh"
 #include "formats/fp16.h"
@@ -106,8 +107,16 @@ struct V5Batch {
 // dequantization or MMA - how fast v5's access pattern alone streams the weight.
 // D = batches in the register ring: while one is multiplied, D - 1 are in flight.
 // XPF: the x fragments of a batch are loaded with its weights, not when it is multiplied.
+// Register cap: 96 for the default shape at M <= 8, so that 20 warps fit an SM (4 CTAs of
+// 5 warps on 1x14336x4096, see v5_warps); ptxas alone gives it 100 since the k16-step-
+// outer order of decode_chunk_mma, which would leave 3 CTAs of 5 warps (or 4 of 4) per SM.
+// The other shapes keep what __launch_bounds__ allows (128).
+constexpr int v5_max_registers(int MT, int T, int P, int D, bool XPF) {
+    return MT == 1 && T == 2 && P == 2 && D == 2 && !XPF ? 96 : 128;
+}
+
 template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>
-__global__ void __launch_bounds__(kV5MaxWarps * 32)
+__global__ void __launch_bounds__(kV5MaxWarps * 32) __maxnreg__(v5_max_registers(MT, T, P, D, XPF))
     v5_kernel(const uint16_t* __restrict__ x,       // [M, K], M <= 8 MT
               const uint4* __restrict__ words,      // [n_tiles, k_chunks, 32] x 16 B
               const uint32_t* __restrict__ swords,  // [n_tiles, k_chunks, 8]
@@ -145,26 +154,40 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][mt][e] = 0.0f;
 
-    auto load = [&](V5Batch<T, P, MT>& b, int c0) {
+    // A batch is "clean" when all its P chunks lie in this warp's range and none is a
+    // padded last chunk (K % 64 == 32): every batch but at most the last of each warp.
+    // Clean batches take the unguarded code (GUARD = false: no per-chunk range test, no
+    // padded-block test in each k16 step), the rest the guarded one. (The guards in every
+    // batch cost ~9 of v5's 128 instructions per tile-chunk in branches, BSSY/BSYNC and
+    // WARPSYNC: SASS on the H100, 2026-12-07.)
+    const int c_clean_end = min(c_end, K / kV5ChunkK);  // chunks below it are in range and full
+    auto load_g = [&](V5Batch<T, P, MT>& b, int c0, auto guard) {
+        constexpr bool GUARD = decltype(guard)::value;
 #pragma unroll
         for (int j = 0; j < P; ++j) {
-            if (c0 + j < c_end) {
+            if (!GUARD || c0 + j < c_end) {
 #pragma unroll
                 for (int i = 0; i < T; ++i) {
                     b.w[j][i] = ld_stream_v4(wp[i] + (int64_t)(c0 + j) * 32);
                     b.s[j][i] = __ldg(sp[i] + (int64_t)(c0 + j) * 8);
                 }
                 if constexpr (XPF)  // after the weights: those come from DRAM, x from L1/L2
-                    decode_x_fragments<MT>(b.bx[j], xp, xok, c0 + j, (c0 + j) * kV5ChunkK + kV5ChunkK <= K);
+                    decode_x_fragments<MT>(b.bx[j], xp, xok, c0 + j,
+                                           !GUARD || (c0 + j) * kV5ChunkK + kV5ChunkK <= K);
             }
         }
     };
+    auto load = [&](V5Batch<T, P, MT>& b, int c0) {
+        if (c0 + P <= c_clean_end) load_g(b, c0, std::false_type{});
+        else load_g(b, c0, std::true_type{});
+    };
 
-    auto compute = [&](const V5Batch<T, P, MT>& b, int c0) {
+    auto compute_g = [&](const V5Batch<T, P, MT>& b, int c0, auto guard) {
+        constexpr bool GUARD = decltype(guard)::value;
 #pragma unroll
         for (int j = 0; j < P; ++j) {
             const int c = c0 + j;
-            if (c >= c_end) break;                           // warp-uniform
+            if (GUARD && c >= c_end) break;                  // warp-uniform
             if constexpr (LOADS_ONLY) {
 #pragma unroll
                 for (int i = 0; i < T; ++i)
@@ -172,19 +195,20 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
                                                    b.w[j][i].z ^ b.w[j][i].w ^ b.s[j][i]);
                 continue;
             }
-            const bool full = c * kV5ChunkK + kV5ChunkK <= K;  // else the chunk's second block is padding
+            // else the chunk's second block is padding
+            const bool full = !GUARD || c * kV5ChunkK + kV5ChunkK <= K;
             if constexpr (XPF) {
-#pragma unroll
-                for (int i = 0; i < T; ++i)
-                    decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, b.bx[j], full);
+                decode_chunk_mma<BF16, NANS, MT, T>(acc, b.w[j], b.s[j], mul_add, b.bx[j], full);
             } else {
                 uint32_t bx[MT][4][2];
                 decode_x_fragments<MT>(bx, xp, xok, c, full);
-#pragma unroll
-                for (int i = 0; i < T; ++i)
-                    decode_chunk_mma<BF16, NANS, MT>(acc[i], b.w[j][i], b.s[j][i], mul_add, bx, full);
+                decode_chunk_mma<BF16, NANS, MT, T>(acc, b.w[j], b.s[j], mul_add, bx, full);
             }
         }
+    };
+    auto compute = [&](const V5Batch<T, P, MT>& b, int c0) {
+        if (c0 + P <= c_clean_end) compute_g(b, c0, std::false_type{});
+        else compute_g(b, c0, std::true_type{});
     };
 
     // A ring of D batches (D = 2: while batch A is multiplied, batch B's loads are out).
@@ -237,9 +261,12 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32)
 }
 
 // Warps per CTA (the K split). CTK_MXFP4_V5_WARPS overrides (tuning runs). Otherwise the
-// most warps (16, 8, 4, 2) that leave each warp >= one ring of chunks and still put
-// every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps per SM
-// (occupancy calculator, asked once per kernel: no host work per call).
+// most warps (16 down to 2, any count) that leave each warp >= one ring of chunks and
+// still put every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps
+// per SM (occupancy calculator, asked once per kernel: no host work per call). Any count,
+// not only powers of two: 1x14336x4096 (448 CTAs, 96 registers) gets 5 warps, not 4, and
+// was 4-8 % faster at M = 1 and 4 that way (H100, 2026-12-07; 6 and 8 warps no longer fit
+// every CTA at once and were slower).
 int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int ring_chunks) {
     static const int forced = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_WARPS");  // 0 or unset: the rule below
@@ -247,7 +274,7 @@ int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int
     }();
     if (forced) return forced;
     const int sms = device_sm_count();
-    for (int kw = kV5MaxWarps; kw > 1; kw /= 2) {
+    for (int kw = kV5MaxWarps; kw > 1; --kw) {
         if (k_chunks < kw * ring_chunks) continue;
         if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
     }
@@ -268,7 +295,7 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     if (!configured) {
         CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         kV5MaxWarps * smem_per_warp));
-        for (int kw = 1; kw <= kV5MaxWarps; kw *= 2)
+        for (int kw = 1; kw <= kV5MaxWarps; ++kw)
             CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[kw], kernel, kw * 32, kw * smem_per_warp));
         configured = true;
     }
