@@ -130,18 +130,25 @@ ptxas:
 
 # Nsight Compute on the MXFP4 decode case that misses its target (1 x 14336 x 4096 bf16): the
 # third of three calls of v5 and of v2 (warm), clocks left alone (METHOD.md), the sections
-# that say where a memory-bound kernel waits: throughput, warp stalls, scheduler issue,
-# occupancy, memory traffic, and the SASS lines with the most stall samples. One text
-# report per rung in $(BUILD)/profile/ (needs a GPU and ncu).
-NCU = ncu --clock-control none --launch-skip 2 --launch-count 1 --section SpeedOfLight \
-      --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
-      --section MemoryWorkloadAnalysis --section SourceCounters
+# that say where a memory-bound kernel waits: throughput, scheduler issue, occupancy, memory
+# traffic, instruction counts, plus every warp-stall reason in cycles per issued instruction
+# (the text form of WarpStateStats names only the largest) and, for v5, the SASS with its
+# executed-instruction count and stall samples per line (--page source). Reports in
+# $(BUILD)/profile/ (needs a GPU and ncu). First run: H100, 2026-12-07 (docs/mxfp4.md, v5
+# fifth round).
+NCU = ncu --clock-control none --launch-skip 2 --launch-count 1
+NCU_SECTIONS = --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+      --section LaunchStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+      --section InstructionStats --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio'
 PROFILE_MNK ?= 1 14336 4096
 profile: all
 	@mkdir -p $(BUILD)/profile
-	$(NCU) -k regex:v5_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 5 > $(BUILD)/profile/mxfp4_v5.txt 2>&1
-	$(NCU) -k regex:v2_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 2 > $(BUILD)/profile/mxfp4_v2.txt 2>&1
-	@grep -H -E "Duration|DRAM Throughput|Memory Throughput|Warp Cycles Per Issued|Issued Warp|Achieved Occupancy|Stall" $(BUILD)/profile/*.txt | head -60
+	$(NCU) $(NCU_SECTIONS) -k regex:v5_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 5 > $(BUILD)/profile/mxfp4_v5.txt 2>&1
+	$(NCU) $(NCU_SECTIONS) -k regex:v2_kernel $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 2 > $(BUILD)/profile/mxfp4_v2.txt 2>&1
+	$(NCU) --section SourceCounters --page source --print-source sass -k regex:v5_kernel \
+	    $(BUILD)/ctk bench mxfp4 once $(PROFILE_MNK) 5 > $(BUILD)/profile/mxfp4_v5_sass.txt 2>&1
+	@grep -H -E "Duration|DRAM Throughput|Issue Slots Busy|Issued Instructions  |Warp Cycles Per Issued|Achieved Active Warps|Registers Per|stalled_(long_scoreboard|wait|math_pipe|not_selected|barrier)" \
+	    $(BUILD)/profile/mxfp4_v5.txt $(BUILD)/profile/mxfp4_v2.txt
 
 # compute-sanitizer memcheck and racecheck on the small gpu tests (needs a GPU).
 SANITIZE = compute-sanitizer --error-exitcode 1 --tool
