@@ -1,6 +1,7 @@
-// fp32 <-> 16-bit float (bf16 / f16) on the device, one rule for every kernel's epilogue
-// (the 2:4 rungs v1-v3 and every MXFP4 rung), the same bits as the CPU reference
-// (formats/fp16.h) for every value:
+// fp32 <-> 16-bit float (bf16 / f16) on the device for every kernel's epilogue (the 2:4
+// rungs v1-v3 and every MXFP4 rung), the same bits as the CPU reference (formats/fp16.h)
+// for every value (act_from_float; act_from_float_hw, below, for every value GPU
+// arithmetic can produce):
 //
 //  - 16 bit -> fp32 is exact: formats/fp16.h's own code (a shift for bf16, a few integer
 //    operations for f16).
@@ -37,6 +38,18 @@ __device__ __forceinline__ float act_to_float(uint16_t h, bool bf16) {
 }
 __device__ __forceinline__ uint16_t act_from_float(float v, bool bf16) {
     return bf16 ? act_from_float<true>(v) : act_from_float<false>(v);
+}
+
+// The hardware conversion alone, for epilogues whose values are GPU arithmetic results
+// and whose conversion is unrolled many times per thread. The same bits as the reference
+// for every number and for the one NaN that GPU arithmetic produces (0x7FFFFFFF: both
+// give 0x7FFF in bf16 and in f16); only a NaN with another payload, which no multiply or
+// add on the GPU returns, would come out as that canonical NaN. Why not the guarded form:
+// in the 2:4 v3 epilogue (128 values per thread per tile at bn = 256, every one with its
+// own NaN branch and software path inlined) it made 8192^3 f16 1.39x slower (H100,
+// 2026-12-07: 1.44 against 1.04 ms, the code growth costing the main loop as well).
+__device__ __forceinline__ uint16_t act_from_float_hw(float v, bool bf16) {
+    return bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
 }
 
 }  // namespace ctk::cuda

@@ -57,13 +57,13 @@ Tensor device_empty(DType t, const Shape& s) {
     return x;
 }
 
-template <bool BF16>
+template <bool BF16, bool HW>
 __global__ void convert_f32_to_16_kernel(const float* __restrict__ in, uint16_t* __restrict__ out, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        out[i] = act_from_float<BF16>(in[i]);
+        out[i] = HW ? act_from_float_hw(in[i], BF16) : act_from_float<BF16>(in[i]);
 }
 
-Tensor convert_f32_to_16(const Tensor& dev_f32, DType out) {
+Tensor convert_f32_to_16(const Tensor& dev_f32, DType out, bool hardware_only) {
     CTK_CHECK(dev_f32.device == Device::CUDA && dev_f32.dtype == DType::F32,
               "convert_f32_to_16: expected an f32 device tensor, found ", dev_f32.describe());
     CTK_CHECK(out == DType::BF16 || out == DType::F16, "convert_f32_to_16: out: expected bf16 or f16, found ",
@@ -72,12 +72,15 @@ Tensor convert_f32_to_16(const Tensor& dev_f32, DType out) {
     const int64_t n = dev_f32.numel();
     if (n == 0) return r;
     const int blocks = static_cast<int>(std::min<int64_t>((n + 255) / 256, 4096));
-    if (out == DType::BF16)
-        convert_f32_to_16_kernel<true><<<blocks, 256>>>(static_cast<const float*>(dev_f32.raw()),
-                                                        static_cast<uint16_t*>(r.raw()), n);
-    else
-        convert_f32_to_16_kernel<false><<<blocks, 256>>>(static_cast<const float*>(dev_f32.raw()),
-                                                         static_cast<uint16_t*>(r.raw()), n);
+    const float* in = static_cast<const float*>(dev_f32.raw());
+    uint16_t* o = static_cast<uint16_t*>(r.raw());
+    if (out == DType::BF16) {
+        if (hardware_only) convert_f32_to_16_kernel<true, true><<<blocks, 256>>>(in, o, n);
+        else convert_f32_to_16_kernel<true, false><<<blocks, 256>>>(in, o, n);
+    } else {
+        if (hardware_only) convert_f32_to_16_kernel<false, true><<<blocks, 256>>>(in, o, n);
+        else convert_f32_to_16_kernel<false, false><<<blocks, 256>>>(in, o, n);
+    }
     CUDA_CHECK_LAUNCH();
     return r;
 }

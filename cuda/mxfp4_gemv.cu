@@ -54,7 +54,7 @@
 // default's T, P, D (shape 7), 1.3 us better on 14336x4096 and 7.4 us worse on 4096x14336
 // with 4 tiles per CTA (shape 9); no shape wins everywhere, so the default stays shape 0
 // (docs/mxfp4.md, v5 fourth round). What is left is the dequantize-MMA chain.
-// Version 0 takes v5 at M = 1 and 9..16 (mxfp4_v5_takes in ops_mxfp4.h).
+// Version 0 takes v5 for every M up to 16 since the fifth round (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>

@@ -26,9 +26,10 @@ Tensor to_device(const Tensor& host);                // copy host -> device
 Tensor to_host(const Tensor& dev);                   // copy device -> host
 void fill_bytes(Tensor& dev, uint8_t byte);          // memset (tests poison outputs with it)
 void synchronize();                                  // cudaDeviceSynchronize + error check
-// fp32 device tensor -> bf16 or f16 with the conversion every kernel epilogue uses
-// (convert16.cuh), so tests can check it bit for bit against formats/fp16.h.
-Tensor convert_f32_to_16(const Tensor& dev_f32, DType out);
+// fp32 device tensor -> bf16 or f16 with the conversions the kernel epilogues use
+// (convert16.cuh: act_from_float, or act_from_float_hw when hardware_only), so tests can
+// check them bit for bit against formats/fp16.h.
+Tensor convert_f32_to_16(const Tensor& dev_f32, DType out, bool hardware_only = false);
 
 // ---- timing (cuda/device.cu), for benchmarks only -------------------------------
 // Median time of fn() in ms over `iters` runs after `warmup` runs, each run between

@@ -82,10 +82,12 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // on a device that runs wgmma, v6. A layer that does not fold, or a device without wgmma:
 // v2 for every M.
 //
-// v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 is as fast or faster at M = 1
-// (21.3 against 21.5 us at 14336x4096) and at M = 16 (5-25 %), and everywhere on
-// 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes, where v2's split-K keeps
-// more bytes in flight than v5's whole-tile CTAs.
+// v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 was as fast or faster at M = 1
+// and 16 and everywhere on 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes,
+// so version 0 took v2 there. After v5's fifth round (k16-step-outer MMAs, guard-free
+// batches, 5 warps per CTA on 14336x4096; H100, 2026-12-07) v5 at M = 4 on 14336x4096 took
+// 19.6-19.9 us against v2's ~21.7, and version 0 runs v5 for every M up to 16
+// (docs/mxfp4.md, v5 fifth round, has the table of that run).
 // v6 against v3 and v4 (H100, 2026-12-07, `ctk bench mxfp4 prefill`, four LLM shapes, M 64,
 // 128, 256, 1024, 4096): faster than both on every case, 1.3-2.5x v3 and 1.3-1.6x v4; at
 // M = 4096 0.87-0.94x cuBLAS bf16 (v4 0.65-0.67x, v3 0.50-0.51x). Its gpu tests passed the
@@ -93,7 +95,7 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // M = 64: 31.9 us at 14336x4096, 1.43x cuBLAS, without split-K), while v2 above 16 rows
 // streams W once per 16-row slice (32 x 14336 x 4096: 56 us, 2026-12-06). Not timed at
 // 17..32 rows yet: `ctk bench mxfp4` times v2 and v6 there.
-constexpr bool mxfp4_v5_takes(int64_t M) { return M == 1 || (M > 8 && M <= 16); }
+constexpr bool mxfp4_v5_takes(int64_t M) { return M >= 1 && M <= 16; }
 constexpr int64_t kMxfp4V2MaxM = 16;
 int mxfp4_gemm_best_version(int64_t M, const Mxfp4KernelWeight& w);
 

@@ -231,7 +231,7 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScal
                 // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
                 float v = __fmul_rn(wsv[h], __fmul_rn(xsv[2 * j + e], acc_to_float(acc[4 * j + 2 * h + e])));
                 if (p.bias) v = __fadd_rn(v, bv[h]);
-                r[h][e] = act_from_float(v, p.out_bf16);  // convert16.cuh: the reference's bits, NaN too
+                r[h][e] = act_from_float_hw(v, p.out_bf16);  // convert16.cuh says why not act_from_float
             }
         }
         store_d_block(p.out, p.M, p.N, r, n_row0, m0 + 8 * j + 2 * t, g, pair_ok);
