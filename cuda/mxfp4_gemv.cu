@@ -54,6 +54,14 @@
 // default's T, P, D (shape 7), 1.3 us better on 14336x4096 and 7.4 us worse on 4096x14336
 // with 4 tiles per CTA (shape 9); no shape wins everywhere, so the default stays shape 0
 // (docs/mxfp4.md, v5 fourth round). What is left is the dequantize-MMA chain.
+// H100, 2026-12-07 late (docs/mxfp4.md, v5 fifth round): Nsight Compute showed the warps
+// issuing one instruction per 7.3 cycles with the DRAM half idle - the kernel's time is a
+// warp's instruction stream - and ptxas chaining each tile's MMAs and building every A
+// fragment in the registers the previous MMA still read. The MMAs now go k16 step outer,
+// tile inner (decode_chunk_mma), clean batches skip the guards, the K split takes any warp
+// count (5 on 14336x4096) and the default shape is capped at 96 registers:
+// 1x14336x4096 21.9 -> 19.4-19.9 us alone, 18.5 -> 16.8-17.4 us back to back, and v5 is
+// faster than v2 at every M up to 16.
 // Version 0 takes v5 for every M up to 16 since the fifth round (mxfp4_v5_takes in ops_mxfp4.h).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
