@@ -268,25 +268,16 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32) __maxnreg__(v5_max_registers
     }
 }
 
-// Warps per CTA (the K split). CTK_MXFP4_V5_WARPS overrides (tuning runs). Otherwise the
-// most warps (16 down to 2, any count) that leave each warp >= one ring of chunks and
-// still put every CTA on the GPU at once, else 1. per_sm[kw] = resident CTAs of kw warps
-// per SM (occupancy calculator, asked once per kernel: no host work per call). Any count,
-// not only powers of two: 1x14336x4096 (448 CTAs, 96 registers) gets 5 warps, not 4, and
-// was 4-8 % faster at M = 1 and 4 that way (H100, 2026-12-07; 6 and 8 warps no longer fit
-// every CTA at once and were slower).
+// Warps per CTA (the K split): mxfp4_v5_warps_rule (ops_mxfp4.h), or CTK_MXFP4_V5_WARPS
+// when set (tuning runs). per_sm[kw] = resident CTAs of kw warps per SM (occupancy
+// calculator, asked once per kernel: no host work per call).
 int v5_warps(const int (&per_sm)[kV5MaxWarps + 1], int n_ctas, int k_chunks, int ring_chunks) {
     static const int forced = [] {
-        const char* e = std::getenv("CTK_MXFP4_V5_WARPS");  // 0 or unset: the rule below
+        const char* e = std::getenv("CTK_MXFP4_V5_WARPS");  // 0 or unset: the rule
         return e ? std::min(kV5MaxWarps, std::max(0, std::atoi(e))) : 0;
     }();
     if (forced) return forced;
-    const int sms = device_sm_count();
-    for (int kw = kV5MaxWarps; kw > 1; --kw) {
-        if (k_chunks < kw * ring_chunks) continue;
-        if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
-    }
-    return 1;
+    return mxfp4_v5_warps_rule(per_sm, kV5MaxWarps, n_ctas, k_chunks, ring_chunks, device_sm_count());
 }
 
 template <bool BF16, int MT, bool NANS, int T, int P, bool LOADS_ONLY = false, int D = 2, bool XPF = false>

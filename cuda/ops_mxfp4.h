@@ -113,6 +113,22 @@ void mxfp4_gemm_v7_ring_slots(int slots);
 // kMxfp4V5WorkShapes (-1: the default, or CTK_MXFP4_V5_SHAPE when set).
 constexpr int kMxfp4V5WorkShapes = 11;
 void mxfp4_gemm_v5_work_shape(int shape);
+// v5's K split: warps per CTA. The most warps (max_warps down to 2, any count) that leave
+// each warp at least one ring of chunks (k_chunks >= kw * ring_chunks) and still put every
+// CTA on the GPU at once (n_ctas <= per_sm[kw] * sms, per_sm[kw] = resident CTAs of kw
+// warps per SM from the occupancy calculator), else 1. Host-only and pure so the CPU tests
+// can check it (cuda/mxfp4_gemv.cu calls it; CTK_MXFP4_V5_WARPS overrides it there). Any
+// count, not only powers of two: 1x14336x4096 (448 CTAs at 96 registers) gets 5 warps, not
+// 4, which was 4-8 % faster at M = 1 and 4 (H100, 2026-12-07); 6 and 8 warps no longer fit
+// every CTA at once and were slower.
+inline int mxfp4_v5_warps_rule(const int* per_sm, int max_warps, int n_ctas, int k_chunks, int ring_chunks,
+                               int sms) {
+    for (int kw = max_warps; kw > 1; --kw) {
+        if (k_chunks < kw * ring_chunks) continue;
+        if (per_sm[kw] >= 1 && n_ctas <= per_sm[kw] * sms) return kw;
+    }
+    return 1;
+}
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);
 // Split-K in v4 and v6 (each output tile's k chunks cut into contiguous ranges, partial

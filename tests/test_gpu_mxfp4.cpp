@@ -655,4 +655,35 @@ TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
 }
 
 }  // TEST_SUITE("gpu")
+
+// Host-only: v5's K-split rule (ops_mxfp4.h) against an H100's occupancy (132 SMs, 64K
+// registers and 64 warps per SM, registers given out per warp in units of 256), no device.
+TEST_CASE("mxfp4 v5 warp rule: the most warps that keep every CTA resident, any count") {
+    auto per_sm_h100 = [](int regs) {
+        std::vector<int> per_sm(17, 0);
+        const int per_warp = (regs * 32 + 255) / 256 * 256;
+        for (int kw = 1; kw <= 16; ++kw) per_sm[kw] = std::min(65536 / (kw * per_warp), 64 / kw);
+        return per_sm;
+    };
+    const std::vector<int> r96 = per_sm_h100(96), r128 = per_sm_h100(128);
+    // 1x14336x4096, the default shape (96 registers, 448 CTAs, 64 chunks, rings of 4):
+    // 5 warps x 4 CTAs per SM fit 448 CTAs on 132 SMs; 6 would leave a second wave. (A
+    // power-of-two rule gives 4.)
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 448, 64, 4, 132) == 5);
+    // 4096x4096 (128 CTAs): one CTA of 16 warps per SM.
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 128, 64, 4, 132) == 16);
+    // 8192x8192 (256 CTAs, 128 chunks): 2 CTAs of 10 warps per SM; 11 fit only one.
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 256, 128, 4, 132) == 10);
+    // M = 9..16 (128 registers): 4 CTAs of 4 warps; 5 warps fit 3 per SM (396 < 448).
+    CHECK(cuda::mxfp4_v5_warps_rule(r128.data(), 16, 448, 64, 4, 132) == 4);
+    // Short K: 8 chunks leave a ring of 4 for at most 2 warps.
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 100, 8, 4, 132) == 2);
+    // More CTAs than any warp count keeps resident, or fewer chunks than one ring: 1.
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 100000, 64, 4, 132) == 1);
+    CHECK(cuda::mxfp4_v5_warps_rule(r96.data(), 16, 10, 3, 4, 132) == 1);
+    // A warp count the kernel cannot launch at (per_sm 0) is never chosen.
+    std::vector<int> holes = r96;
+    holes[5] = 0;
+    CHECK(cuda::mxfp4_v5_warps_rule(holes.data(), 16, 448, 64, 4, 132) == 4);
+}
 #endif
