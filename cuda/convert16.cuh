@@ -26,20 +26,6 @@ __device__ __forceinline__ float act_to_float(uint16_t h) {
     return BF16 ? bf16_to_float(h) : fp16_to_float(h);
 }
 
-template <bool BF16>
-__device__ __forceinline__ uint16_t act_from_float(float v) {
-    if (f32_is_nan(v)) return BF16 ? bf16_from_float(v) : fp16_from_float(v);
-    return BF16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
-}
-
-// The same with the 16-bit type chosen at run time (the 2:4 kernels take it as a flag).
-__device__ __forceinline__ float act_to_float(uint16_t h, bool bf16) {
-    return bf16 ? act_to_float<true>(h) : act_to_float<false>(h);
-}
-__device__ __forceinline__ uint16_t act_from_float(float v, bool bf16) {
-    return bf16 ? act_from_float<true>(v) : act_from_float<false>(v);
-}
-
 // The hardware conversion alone, for epilogues whose values are GPU arithmetic results
 // and whose conversion is unrolled many times per thread. The same bits as the reference
 // for every number and for the one NaN that GPU arithmetic produces (0x7FFFFFFF: both
@@ -50,6 +36,20 @@ __device__ __forceinline__ uint16_t act_from_float(float v, bool bf16) {
 // 2026-12-07: 1.44 against 1.04 ms, the code growth costing the main loop as well).
 __device__ __forceinline__ uint16_t act_from_float_hw(float v, bool bf16) {
     return bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(v)) : __half_as_ushort(__float2half_rn(v));
+}
+
+template <bool BF16>
+__device__ __forceinline__ uint16_t act_from_float(float v) {
+    if (f32_is_nan(v)) return BF16 ? bf16_from_float(v) : fp16_from_float(v);
+    return act_from_float_hw(v, BF16);
+}
+
+// The same with the 16-bit type chosen at run time (the 2:4 kernels take it as a flag).
+__device__ __forceinline__ float act_to_float(uint16_t h, bool bf16) {
+    return bf16 ? act_to_float<true>(h) : act_to_float<false>(h);
+}
+__device__ __forceinline__ uint16_t act_from_float(float v, bool bf16) {
+    return bf16 ? act_from_float<true>(v) : act_from_float<false>(v);
 }
 
 }  // namespace ctk::cuda

@@ -5,12 +5,9 @@
 // the decode rungs' per-chunk step, and the 128-byte swizzle that wgmma descriptors
 // describe. Activation <-> fp32 conversions: convert16.cuh.
 #pragma once
-#include <cuda_fp16.h>
-
 #include <cstdint>
 
 #include "convert16.cuh"
-#include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
 #include "ptx.cuh"

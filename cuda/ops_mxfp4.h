@@ -85,9 +85,9 @@ void mxfp4_gemm_out(Tensor& out, const Tensor& x_dev, const Mxfp4KernelWeight& w
 // v5 against v2 (H100, 2026-12-06, four LLM shapes): v5 was as fast or faster at M = 1
 // and 16 and everywhere on 4096x4096, but 2-12 % slower at M = 2..8 on the large shapes,
 // so version 0 took v2 there. After v5's fifth round (k16-step-outer MMAs, guard-free
-// batches, 5 warps per CTA on 14336x4096; H100, 2026-12-07) v5 at M = 4 on 14336x4096 took
-// 19.6-19.9 us against v2's ~21.7, and version 0 runs v5 for every M up to 16
-// (docs/mxfp4.md, v5 fifth round, has the table of that run).
+// batches, 5 warps per CTA on 14336x4096; H100, 2026-12-07) v5 was faster than v2 at every
+// M from 1 to 16 on all four shapes, bf16 and f16 (4x14336x4096: 19.6 against 22.0 us in
+// the same run), and version 0 runs v5 for every M up to 16 (docs/mxfp4.md, v5 fifth round).
 // v6 against v3 and v4 (H100, 2026-12-07, `ctk bench mxfp4 prefill`, four LLM shapes, M 64,
 // 128, 256, 1024, 4096): faster than both on every case, 1.3-2.5x v3 and 1.3-1.6x v4; at
 // M = 4096 0.87-0.94x cuBLAS bf16 (v4 0.65-0.67x, v3 0.50-0.51x). Its gpu tests passed the
