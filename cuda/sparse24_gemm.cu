@@ -600,11 +600,7 @@ void launch_v2(const GemmArgs& a) {
     const int64_t k_tiles = (a.Kp + C::kTileK - 1) / C::kTileK;
     const int slots = resident_blocks_per_sm<Op, C>() * device_sm_count();
     int splits = 1;
-    static const int min_tiles = [] {  // tuning override (experiment): CTK_SPARSE24_MIN_SPLIT_TILES
-        const char* e = std::getenv("CTK_SPARSE24_MIN_SPLIT_TILES");
-        return e ? std::max(1, std::atoi(e)) : 4;
-    }();
-    if (2 * tiles <= slots) splits = static_cast<int>(std::min<int64_t>({slots / tiles, std::max<int64_t>(1, k_tiles / min_tiles), 32}));
+    if (2 * tiles <= slots) splits = static_cast<int>(std::min<int64_t>({slots / tiles, std::max<int64_t>(1, k_tiles / 4), 32}));
     SplitK sk{};
     sk.tiles_per_split = static_cast<int>((k_tiles + splits - 1) / splits);
     sk.splits = static_cast<int>((k_tiles + sk.tiles_per_split - 1) / sk.tiles_per_split);
