@@ -158,6 +158,12 @@ void launch_read(const void* p, size_t bytes) {
 
 }  // namespace
 
+namespace {
+bool g_overlapped_launch = false;
+}
+void set_overlapped_launch(bool on) { g_overlapped_launch = on; }
+bool overlapped_launch() { return g_overlapped_launch; }
+
 void read_all(const Tensor& dev, int loads_in_flight) {
     CTK_CHECK(dev.device == Device::CUDA && dev.nbytes() % 16 == 0,
               "read_all: expected a device tensor of a multiple of 16 bytes, found ", dev.describe());

@@ -76,6 +76,7 @@
 #include "formats/fp16.h"
 #include "formats/mxfp4.h"
 #include "formats/mxfp4_bits.h"
+#include "launch.cuh"
 #include "mxfp4_dequant.cuh"
 #include "mxfp4_gemv.h"
 #include "ops.h"
@@ -222,9 +223,16 @@ __global__ void __launch_bounds__(kV5MaxWarps * 32) __maxnreg__(v5_max_registers
     // A ring of D batches (D = 2: while batch A is multiplied, batch B's loads are out).
     // The ring index d is a compile-time constant after unrolling: the batches stay in
     // registers.
+    // Overlapped launch (cuda/launch.cuh): let the next kernel on the stream be scheduled
+    // as our CTAs retire, issue the first batches' weight loads (constant data), and only
+    // then wait for the kernel ahead, whose output may be our x. With XPF a batch's loads
+    // include x, so the wait comes first. Plain launches: both calls are no-ops.
+    ptx::griddep_launch_dependents();
+    if constexpr (XPF) ptx::griddep_wait();
     V5Batch<T, P, MT> b[D];
 #pragma unroll
     for (int d = 0; d + 1 < D; ++d) load(b[d], c_begin + d * P);
+    if constexpr (!XPF) ptx::griddep_wait();
     for (int c = c_begin; c < c_end; c += D * P) {
 #pragma unroll
         for (int d = 0; d < D; ++d) {
@@ -301,11 +309,10 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
     const int kw = v5_warps(per_sm, n_ctas, k_chunks, D * P);  // a ring: D batches of P chunks
     const uint32_t mul_add = e8m0_folded_factor_x2_add(w.fold_shift, BF16);
     const float out_scale = f32_from_bits(static_cast<uint32_t>(w.fold_shift + 127) << 23);  // |shift| <= 126
-    kernel<<<n_ctas, kw * 32, kw * smem_per_warp>>>(x, static_cast<const uint4*>(w.words.raw()),
-                                                    static_cast<const uint32_t*>(w.scale_words.raw()), bias, out, M,
-                                                    static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks,
-                                                    mul_add, out_scale);
-    CUDA_CHECK_LAUNCH();
+    launch_overlappable(kernel, dim3(n_ctas), dim3(kw * 32), kw * smem_per_warp, x,
+                        static_cast<const uint4*>(w.words.raw()), static_cast<const uint32_t*>(w.scale_words.raw()),
+                        bias, out, M, static_cast<int>(w.N), static_cast<int>(w.K), n_tiles, k_chunks, mul_add,
+                        out_scale);
 }
 
 // Work shape (T tiles per CTA, P chunks per batch, D batches in the ring), one of

@@ -31,6 +31,15 @@ void synchronize();                                  // cudaDeviceSynchronize + 
 // check them bit for bit against formats/fp16.h.
 Tensor convert_f32_to_16(const Tensor& dev_f32, DType out, bool hardware_only = false);
 
+// ---- overlapped launches (cuda/launch.cuh explains) --------------------------------
+// When on, the decode kernels (MXFP4 v5, 2:4 v3) are launched so that each may start
+// while the kernel ahead of it on the stream drains, streaming its weight before it waits
+// for that kernel's results. Only for callers that can promise that no kernel still in
+// flight on the stream writes the weight of the call (a decode loop after loading).
+// Off by default; process-wide.
+void set_overlapped_launch(bool on);
+bool overlapped_launch();
+
 // ---- timing (cuda/device.cu), for benchmarks only -------------------------------
 // Median time of fn() in ms over `iters` runs after `warmup` runs, each run between
 // its own pair of CUDA events. flush_l2: overwrite a buffer larger than L2 before each

@@ -11,6 +11,7 @@
 //                    dense / .sp: generated wrappers in ptx_sm90_wgmma_{dense,sp}.cuh)
 //   setmaxnreg       9.7.19.x   (sm_90a)
 //   bar.sync         9.7.13.1   (named barriers)
+//   griddepcontrol   9.7.13.13  (programmatic dependent launch; sm_90, not only sm_90a)
 //
 // Everything here needs sm_90a; a build for another architecture compiles the wrappers
 // to __trap() (CTK_SM90A = 0) so the rest of the library still builds with ARCH=sm_80,
@@ -281,6 +282,26 @@ __device__ __forceinline__ void setmaxnreg_dec() {
 // the consumer warpgroups can synchronise without the producer.
 __device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t count) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+
+// ---- griddepcontrol (9.7.13.13, sm_90): programmatic dependent launch. A kernel launched
+// with the programmatic-stream-serialization attribute (cuda/launch.cuh) may start before
+// the kernel ahead of it on the stream has finished:
+//   launch_dependents: this CTA lets the NEXT kernel be scheduled (once every CTA of this
+//     grid has said so or exited; its CTAs then take SMs as ours retire);
+//   wait: block until the kernel ahead has completed and its memory is visible.
+// Everything that reads what an earlier kernel may still be writing (activations, their
+// scales) or writes global memory must come after wait. Launched without the attribute,
+// both are no-ops; on pre-sm_90 builds they compile to nothing.
+__device__ __forceinline__ void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 }
 
 }  // namespace ctk::cuda::ptx

@@ -52,6 +52,7 @@
 #include "core/epilogue.h"
 #include "formats/fp16.h"
 #include "formats/sparse24_layout.h"
+#include "launch.cuh"
 #include "ops.h"
 #include "ptx_sm90.cuh"
 #include "sparse24_gemm_sm90.cuh"
@@ -266,6 +267,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     uint64_t* empty = full + STAGES;
     int* last_flag = reinterpret_cast<int*>(empty + STAGES);
 
+    ptx::griddep_launch_dependents();  // overlapped launch: the next kernel may be scheduled
     const int wg = threadIdx.x / 128;
     const int rank = CL > 1 ? static_cast<int>(ptx::cluster_ctarank()) : 0;
     if (threadIdx.x == 0) {
@@ -290,27 +292,46 @@ __global__ void __launch_bounds__(kThreads, 1)
         // ---- producer ------------------------------------------------------------------
         ptx::setmaxnreg_dec<kProducerRegs>();
         if (threadIdx.x == 0) {
-            int stage = 0;
+            // A stage = the weight tile (A values, E metadata) and the x tile (B) on one
+            // full barrier that expects all their bytes.
+            auto load_weight = [&](int s, const Unit& w, int kb) {
+                const uint32_t bar = ptx::smem_u32(&full[s]);
+                ptx::mbar_arrive_expect_tx(bar, kTxBytes);
+                ptx::tma_load_2d(ptx::smem_u32(smem_a + s * kStageBytesA), &tm_a, bar, kb * (kRowBytesA / Op::kEsize),
+                                 w.tw * kBM);
+                ptx::tma_load_2d(ptx::smem_u32(smem_e + s * kStageBytesE), &tm_e, bar, kb * 32 * P, w.tw * (kBM / 16));
+            };
+            auto load_x = [&](int s, const Unit& w, int kb) {
+                const uint32_t bar = ptx::smem_u32(&full[s]);
+                if constexpr (CL == 1) {
+                    ptx::tma_load_2d(ptx::smem_u32(smem_b + s * kStageBytesB), &tm_b, bar, kb * stage_k<Op>(), w.tm * BN);
+                } else {
+                    // This CTA's half of the token rows, into both CTAs at the same offset.
+                    ptx::tma_load_2d_multicast(ptx::smem_u32(smem_b + s * kStageBytesB + rank * (BN / CL) * kRowBytesB),
+                                               &tm_b, bar, kb * stage_k<Op>(), w.tm * BN + rank * (BN / CL),
+                                               static_cast<uint16_t>((1u << CL) - 1));
+                }
+            };
+            // Overlapped launch (cuda/launch.cuh): the weight tiles of the first STAGES
+            // stages (free slots: no empty-barrier wait) go out before waiting for the
+            // kernel ahead, whose output may be x; their x tiles follow the wait. A plain
+            // launch passes the wait at once and issues the same copies.
+            int early = 0;
+            for (int u = first_unit; u < units && early < STAGES; u += unit_step) {
+                const Unit w = decode_unit<CL>(u, p, rank, krank);
+                for (int kb = w.kb0; kb < w.kb1 && early < STAGES; ++kb) load_weight(early++, w, kb);
+            }
+            ptx::griddep_wait();
+            int stage = 0, item = 0;
             uint32_t phase = 0;
             for (int u = first_unit; u < units; u += unit_step) {
                 const Unit w = decode_unit<CL>(u, p, rank, krank);
-                for (int kb = w.kb0; kb < w.kb1; ++kb) {
-                    ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
-                    const uint32_t bar = ptx::smem_u32(&full[stage]);
-                    ptx::mbar_arrive_expect_tx(bar, kTxBytes);
-                    ptx::tma_load_2d(ptx::smem_u32(smem_a + stage * kStageBytesA), &tm_a, bar,
-                                     kb * (kRowBytesA / Op::kEsize), w.tw * kBM);
-                    if constexpr (CL == 1) {
-                        ptx::tma_load_2d(ptx::smem_u32(smem_b + stage * kStageBytesB), &tm_b, bar,
-                                         kb * stage_k<Op>(), w.tm * BN);
-                    } else {
-                        // This CTA's half of the token rows, into both CTAs at the same offset.
-                        ptx::tma_load_2d_multicast(
-                            ptx::smem_u32(smem_b + stage * kStageBytesB + rank * (BN / CL) * kRowBytesB), &tm_b, bar,
-                            kb * stage_k<Op>(), w.tm * BN + rank * (BN / CL), static_cast<uint16_t>((1u << CL) - 1));
+                for (int kb = w.kb0; kb < w.kb1; ++kb, ++item) {
+                    if (item >= early) {
+                        ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
+                        load_weight(stage, w, kb);
                     }
-                    ptx::tma_load_2d(ptx::smem_u32(smem_e + stage * kStageBytesE), &tm_e, bar, kb * 32 * P,
-                                     w.tw * (kBM / 16));
+                    load_x(stage, w, kb);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
@@ -322,6 +343,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     } else {
         // ---- consumers -----------------------------------------------------------------
         ptx::setmaxnreg_inc<kConsumerRegs>();
+        ptx::griddep_wait();  // overlapped launch: x scales, split-K workspace and out after the kernel ahead
         const int ct = threadIdx.x - 128;  // 0..255
         const int cw = ct / 128;           // consumer warpgroup: weight rows 64 cw .. 64 cw + 63
         const int warp = (ct / 32) & 3, lane = ct & 31;
@@ -502,15 +524,15 @@ struct Launcher {
 
     // cdim: CTAs per cluster, CL (multicast pairs) or, with CL = 1, the splits of a
     // cluster split-K launch.
-    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute* attr, int cdim = CL) {
+    static cudaLaunchConfig_t config(int ctas, cudaLaunchAttribute (&attr)[2], int cdim = CL, bool overlapped = false) {
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = dim3(ctas, 1, 1);
         cfg.blockDim = dim3(kThreads, 1, 1);
         cfg.dynamicSmemBytes = smem_bytes<Op, BN>();
-        attr->id = cudaLaunchAttributeClusterDimension;
-        attr->val.clusterDim.x = cdim, attr->val.clusterDim.y = 1, attr->val.clusterDim.z = 1;
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = cdim, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
         cfg.attrs = attr;
-        cfg.numAttrs = 1;
+        cfg.numAttrs = 1 + overlap_attribute(&attr[1], overlapped);
         return cfg;
     }
 
@@ -519,8 +541,8 @@ struct Launcher {
     static int resident_ctas() {
         static const int n = [] {
             CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<Op, BN>()));
-            cudaLaunchAttribute attr;
-            cudaLaunchConfig_t cfg = config(CL * device_sm_count(), &attr);
+            cudaLaunchAttribute attr[2];
+            cudaLaunchConfig_t cfg = config(CL * device_sm_count(), attr);
             int clusters = 0;
             CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
             CTK_CHECK(clusters > 0, "sparse24_gemm_v3: no cluster of ", CL, " CTAs with ", smem_bytes<Op, BN>(),
@@ -537,8 +559,8 @@ struct Launcher {
         std::lock_guard<std::mutex> lock(mu);
         if (cache[cdim] == 0) {
             resident_ctas();  // the shared-memory opt-in
-            cudaLaunchAttribute attr;
-            cudaLaunchConfig_t cfg = config(cdim * device_sm_count(), &attr, cdim);
+            cudaLaunchAttribute attr[2];
+            cudaLaunchConfig_t cfg = config(cdim * device_sm_count(), attr, cdim);
             int clusters = 0;
             // A refused query (a cluster shape this device cannot place) means "does not
             // fit": the plan then keeps the global split-K reduction.
@@ -554,8 +576,8 @@ struct Launcher {
     static void launch(int ctas, const CUtensorMap& a, const CUtensorMap& b, const CUtensorMap& e, const Params& p,
                        int cdim = CL) {
         resident_ctas();  // the shared-memory opt-in
-        cudaLaunchAttribute attr;
-        cudaLaunchConfig_t cfg = config(ctas, &attr, cdim);
+        cudaLaunchAttribute attr[2];
+        cudaLaunchConfig_t cfg = config(ctas, attr, cdim, overlapped_launch());
         CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, a, b, e, p));
     }
 };

@@ -27,7 +27,9 @@
 //   ctk bench mxfp4 steady           version 0, cuBLAS and the read-only kernel at M in {1, 4,
 //                                    16} on the four shapes, each launched back to back over
 //                                    copies of its weight (cuda::time_steady_ms): a decode
-//                                    step's per-layer time, without the per-call fixed cost
+//                                    step's per-layer time, without the per-call fixed cost;
+//                                    each case again with overlapped launches (v5 streams
+//                                    its weight while the call before it drains)
 //   ctk bench mxfp4 floor            the read-only kernel alone (1 and 4 loads in flight per
 //                                    thread) over 2..256 MB: its fixed cost and stream rate,
 //                                    the floor under any decode kernel in this harness
@@ -169,6 +171,33 @@ BenchCase steady_case(Rng& rng, const Layer& l, int64_t M, DType dt) {
     return c;
 }
 
+// The same back-to-back calls with overlapped launches (cuda::set_overlapped_launch: each
+// call may start while the previous one drains; cuda/launch.cuh). The peer column repeats
+// the plain case's cuBLAS time (cuBLAS is launched as it always is).
+BenchCase steady_overlapped_case(Rng& rng, const Layer& l, int64_t M, DType dt, const BenchCase& plain) {
+    Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
+    Tensor out = cuda::device_empty(dt, {M, l.N});
+    const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
+    std::vector<cuda::Mxfp4KernelWeight> ws(steady_copies(packed), l.w);
+    for (auto& w : ws) w.words = device_clone(l.w.words), w.scale_words = device_clone(l.w.scale_words);
+    cuda::synchronize();  // the copies are written before any overlapped call reads them
+    std::vector<std::function<void()>> ours;
+    for (const auto& w : ws) ours.push_back([&out, &x, pw = &w] { cuda::mxfp4_gemm_out(out, x, *pw, Tensor(), 0); });
+    BenchCase c = plain;
+    c.op = cat("mxfp4_gemm (v", cuda::mxfp4_gemm_best_version(M, l.w), ") steady overlapped");
+    cuda::set_overlapped_launch(true);
+    try {
+        c.ms = cuda::time_steady_ms(ours, 60);
+    } catch (...) {
+        cuda::set_overlapped_launch(false);
+        throw;
+    }
+    cuda::set_overlapped_launch(false);
+    c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
+    bench_emit(c);
+    return c;
+}
+
 // Whether CTK_BENCH_MXFP4_RUNGS (a list such as "2,5,7") names rung v; unset: every rung.
 bool rung_on(int v) {
     const char* env = std::getenv("CTK_BENCH_MXFP4_RUNGS");
@@ -232,7 +261,10 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     if (args.size() == 1 && args[0] == "steady") {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
-            for (int64_t M : {1, 4, 16}) out.push_back(steady_case(rng, l, M, DType::BF16));
+            for (int64_t M : {1, 4, 16}) {
+                out.push_back(steady_case(rng, l, M, DType::BF16));
+                out.push_back(steady_overlapped_case(rng, l, M, DType::BF16, out.back()));
+            }
         }
         return;
     }

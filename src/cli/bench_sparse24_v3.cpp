@@ -9,7 +9,8 @@
 // peers run alpha = 1 (cuBLASLt i8 writes int32, the other peers f16/bf16).
 // Times: median of CUDA events, L2 flushed before each run (cuda::time_median_ms);
 // 'steady': the decode cases launched back to back over copies of the weight
-// (cuda::time_steady_ms), against the dense peer only.
+// (cuda::time_steady_ms), against the dense peer only; each case again with overlapped
+// launches (cuda::set_overlapped_launch).
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -207,6 +208,36 @@ BenchCase steady_case(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x
     return c;
 }
 
+// The same back-to-back v3 calls with overlapped launches (cuda::set_overlapped_launch;
+// cuda/launch.cuh): each call's weight tiles stream while the previous call drains. The
+// peer column repeats the plain case's dense time (the dense peer is launched as always).
+BenchCase steady_overlapped_case(int64_t N, int64_t K, const Tensor& x, const Tensor& values,
+                                 const Tensor& meta, const Tensor& xs, const Tensor& ws, Tensor& o,
+                                 const BenchCase& plain) {
+    struct Sparse {
+        Tensor values, meta;
+    };
+    std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes()));
+    for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
+    cuda::synchronize();  // the copies are written before any overlapped call reads them
+    std::vector<std::function<void()>> ours;
+    for (const auto& c : sp)
+        ours.push_back([&, pc = &c] { cuda::sparse24_gemm_v3_into(o, x, pc->values, pc->meta, N, K, xs, ws, Tensor()); });
+    BenchCase c = plain;
+    c.op = "sparse24_gemm_v3 steady overlapped";
+    cuda::set_overlapped_launch(true);
+    try {
+        c.ms = cuda::time_steady_ms(ours, 60);
+    } catch (...) {
+        cuda::set_overlapped_launch(false);
+        throw;
+    }
+    cuda::set_overlapped_launch(false);
+    c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
+    bench_emit(c);
+    return c;
+}
+
 struct Mnk {
     int64_t M, N, K;
 };
@@ -273,6 +304,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 if (steady) {
                     out.push_back(steady_case(M, N, K, dt, x, values, meta, w_dense, scaled ? x_scale_d : Tensor(),
                                               scaled ? w_scale_d : Tensor(), o, plan));
+                    out.push_back(steady_overlapped_case(N, K, x, values, meta, scaled ? x_scale_d : Tensor(),
+                                                         scaled ? w_scale_d : Tensor(), o, out.back()));
                     continue;
                 }
                 auto run_v3 = [&] {
