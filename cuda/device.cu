@@ -230,4 +230,13 @@ double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls
     return ms[trials / 2];
 }
 
+double time_steady_overlapped_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials) {
+    CUDA_CHECK(cudaDeviceSynchronize());
+    struct Restore {
+        ~Restore() { set_overlapped_launch(false); }
+    } restore;
+    set_overlapped_launch(true);
+    return time_steady_ms(calls, calls_per_trial, trials);
+}
+
 }  // namespace ctk::cuda

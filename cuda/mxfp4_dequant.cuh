@@ -17,9 +17,15 @@ namespace ctk::cuda {
 // E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
 // register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as
 // e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
+// bf16 takes the multiply form (13 integer operations per word instead of 15, the same
+// bits); building with -DCTK_E2M1_PLACE_SHIFT=1 restores the shift form, for A/B timing.
+#ifndef CTK_E2M1_PLACE_SHIFT
+#define CTK_E2M1_PLACE_SHIFT 0
+#endif
 template <bool BF16, int J>
 __device__ __forceinline__ uint32_t e2m1_pair_placed(uint32_t word) {
-    return BF16 ? e2m1x2_placed_bf16(word, J) : e2m1x2_placed_f16(word, J);
+    if (!BF16) return e2m1x2_placed_f16(word, J);
+    return CTK_E2M1_PLACE_SHIFT ? e2m1x2_placed_bf16(word, J) : e2m1x2_placed_bf16_mul(word, J);
 }
 template <bool BF16>
 __device__ __forceinline__ uint32_t mul_pair(uint32_t a, uint32_t b) {

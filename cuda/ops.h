@@ -59,6 +59,11 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt 
 // trial. The launch and ramp-down that time_median_ms charges to every call overlap the
 // previous call here: the difference between the two is the harness's fixed cost.
 double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials = 7);
+// The same with overlapped launches on (set_overlapped_launch) for the timed calls only:
+// synchronizes first (whatever wrote the calls' weights has finished), turns the switch
+// on, and restores it to off on every exit, exceptions included.
+double time_steady_overlapped_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial,
+                                 int trials = 7);
 // Reads every byte of a device tensor once (the L2 flush's kernel, nbytes % 16 == 0):
 // timed like a kernel, it is the floor for streaming that many bytes in this harness.
 // `loads_in_flight` 1: the flush kernel itself (one 16-byte load per thread at a time);

@@ -120,13 +120,14 @@ TEST_CASE("overlapped launch: MXFP4 v5 chains (x = the previous call's output) e
 
 TEST_CASE("overlapped launch: 2:4 v3 chains (f16 and bf16; fp8 and i8 through dynamic per-token quantization)") {
     if (!cuda::sparse24_v3_available()) return;  // the v3 tests already check the refusal
-    // Shapes: decode M = 1 with split-K (N = K = 2048: 16 weight tiles), M = 5 (bn = 8),
+    // Shapes: decode M = 1 with split-K (N = K = 4096: 32 weight tiles; at K = 2048 the
+    // 8-bit plans keep one split), M = 5 (bn = 8),
     // M = 300 (bn = 256 tiles paired in clusters of two: the multicast x path).
     struct S {
         int64_t M, NK;
     };
     for (DType dt : {DType::F16, DType::BF16, DType::F8E4M3, DType::I8})
-        for (S s : {S{1, 2048}, S{5, 1024}, S{300, 1024}}) {
+        for (S s : {S{1, 4096}, S{5, 1024}, S{300, 1024}}) {
             Rng rng(9300 + s.M + 10 * static_cast<int>(dt));
             const DType act = dt == DType::F16 ? DType::F16 : DType::BF16;  // what the chain carries
             const Tensor w = random_w24(rng, dt, s.NK, s.NK);

@@ -45,6 +45,27 @@ TEST_CASE("mxfp4 bits: placed E2M1 pairs are e2m1 * 2^-126 (bf16) / 2^-14 (f16),
     }
 }
 
+TEST_CASE("mxfp4 bits: the multiply form of the bf16 placement gives the shift form's bits") {
+    // Every pair of codes at every position, under random codes in the other nibbles
+    // (which the masks must keep out, and which must not carry into the kept bits).
+    Rng rng(41);
+    for (int J = 0; J < 4; ++J) {
+        for (uint32_t lo = 0; lo < 16; ++lo) {
+            for (uint32_t hi = 0; hi < 16; ++hi) {
+                for (int background = 0; background < 512; ++background) {
+                    uint32_t word = background == 0 ? 0u : background == 1 ? 0xFFFFFFFFu : rng.next_u32();
+                    word &= ~((0xFu << (4 * J)) | (0xFu << (4 * (J + 4))));
+                    word |= lo << (4 * J) | hi << (4 * (J + 4));
+                    if (e2m1x2_placed_bf16_mul(word, J) != e2m1x2_placed_bf16(word, J)) {
+                        CAPTURE(J); CAPTURE(lo); CAPTURE(hi); CAPTURE(word);
+                        FAIL_CHECK("multiply form differs from the shift form");
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("mxfp4 bits: folded factor times a placed pair is e2m1 * 2^e exactly, over the fold windows") {
     for (int bf16 = 0; bf16 < 2; ++bf16) {
         const int e_lo = bf16 ? -100 : -23, e_hi = 1;

@@ -180,19 +180,11 @@ BenchCase steady_overlapped_case(Rng& rng, const Layer& l, int64_t M, DType dt, 
     const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
     std::vector<cuda::Mxfp4KernelWeight> ws(steady_copies(packed), l.w);
     for (auto& w : ws) w.words = device_clone(l.w.words), w.scale_words = device_clone(l.w.scale_words);
-    cuda::synchronize();  // the copies are written before any overlapped call reads them
     std::vector<std::function<void()>> ours;
     for (const auto& w : ws) ours.push_back([&out, &x, pw = &w] { cuda::mxfp4_gemm_out(out, x, *pw, Tensor(), 0); });
     BenchCase c = plain;
     c.op = cat("mxfp4_gemm (v", cuda::mxfp4_gemm_best_version(M, l.w), ") steady overlapped");
-    cuda::set_overlapped_launch(true);
-    try {
-        c.ms = cuda::time_steady_ms(ours, 60);
-    } catch (...) {
-        cuda::set_overlapped_launch(false);
-        throw;
-    }
-    cuda::set_overlapped_launch(false);
+    c.ms = cuda::time_steady_overlapped_ms(ours, 60);
     c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
     bench_emit(c);
     return c;

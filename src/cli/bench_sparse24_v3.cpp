@@ -219,20 +219,12 @@ BenchCase steady_overlapped_case(int64_t N, int64_t K, const Tensor& x, const Te
     };
     std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes()));
     for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
-    cuda::synchronize();  // the copies are written before any overlapped call reads them
     std::vector<std::function<void()>> ours;
     for (const auto& c : sp)
         ours.push_back([&, pc = &c] { cuda::sparse24_gemm_v3_into(o, x, pc->values, pc->meta, N, K, xs, ws, Tensor()); });
     BenchCase c = plain;
     c.op = "sparse24_gemm_v3 steady overlapped";
-    cuda::set_overlapped_launch(true);
-    try {
-        c.ms = cuda::time_steady_ms(ours, 60);
-    } catch (...) {
-        cuda::set_overlapped_launch(false);
-        throw;
-    }
-    cuda::set_overlapped_launch(false);
+    c.ms = cuda::time_steady_overlapped_ms(ours, 60);
     c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
     bench_emit(c);
     return c;
