@@ -17,15 +17,23 @@ namespace ctk::cuda {
 // E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
 // register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as
 // e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
-// bf16 takes the multiply form (13 integer operations per word instead of 15, the same
-// bits); building with -DCTK_E2M1_PLACE_SHIFT=1 restores the shift form, for A/B timing.
+// bf16 words are stored bit-sliced by the repack (formats/mxfp4_bits.h: 8 integer
+// operations per word instead of 15); f16 words keep the nibble layout. Building with
+// -DCTK_E2M1_PLACE_SHIFT=1 restores the nibble layout and the shift form for bf16 too, in
+// the repack and every rung alike, for A/B timing of the two.
 #ifndef CTK_E2M1_PLACE_SHIFT
 #define CTK_E2M1_PLACE_SHIFT 0
 #endif
+constexpr bool kBf16SlicedWords = !CTK_E2M1_PLACE_SHIFT;
 template <bool BF16, int J>
 __device__ __forceinline__ uint32_t e2m1_pair_placed(uint32_t word) {
     if (!BF16) return e2m1x2_placed_f16(word, J);
-    return CTK_E2M1_PLACE_SHIFT ? e2m1x2_placed_bf16(word, J) : e2m1x2_placed_bf16_mul(word, J);
+    return kBf16SlicedWords ? e2m1x2_placed_bf16_sliced(word, J) : e2m1x2_placed_bf16(word, J);
+}
+// The logical (nibble) word of a stored word, for the rungs that read codes one by one.
+template <bool BF16>
+__device__ __forceinline__ uint32_t logical_word(uint32_t stored) {
+    return BF16 && kBf16SlicedWords ? e2m1_word_unslice_bf16(stored) : stored;
 }
 template <bool BF16>
 __device__ __forceinline__ uint32_t mul_pair(uint32_t a, uint32_t b) {

@@ -154,7 +154,7 @@ __global__ void v1_dequantize_kernel(const uint32_t* __restrict__ words, const u
     const int s = idx % 4, lane = (idx / 4) % 32;
     const int64_t c = (idx / 128) % k_chunks, t = idx / (128 * static_cast<int64_t>(k_chunks));
     const int g = lane / 4, q = lane % 4;
-    const uint32_t word = words[idx];
+    const uint32_t word = logical_word<BF16>(words[idx]);  // nibble i = code i
     const uint32_t sw = swords[(t * k_chunks + c) * 8 + g];
     const int rows[8] = {g, g + 8, g, g + 8, g, g + 8, g, g + 8};
     const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};

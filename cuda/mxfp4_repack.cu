@@ -13,6 +13,7 @@
 
 #include "check.cuh"
 #include "formats/mxfp4.h"
+#include "mxfp4_dequant.cuh"
 #include "ops.h"
 
 namespace ctk::cuda {
@@ -22,9 +23,10 @@ namespace {
 constexpr int kTileN = 16, kChunkK = 64;
 
 // One thread per word: (tile t, chunk c, lane, step s) -> 8 nibbles, nibble i taken
-// from W[16t + row_i][64c + 16s + col_i] (row/col tables in ref/mxfp4_repack.h).
+// from W[16t + row_i][64c + 16s + col_i] (row/col tables in ref/mxfp4_repack.h); for a
+// bf16 layer the word's bits are then sliced (formats/mxfp4_bits.h).
 __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t* __restrict__ words, int N, int K,
-                                    int n_tiles, int k_chunks) {
+                                    int n_tiles, int k_chunks, bool slice_bf16) {
     int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     int64_t total = static_cast<int64_t>(k_chunks) * n_tiles * 32 * 4;
     if (idx >= total) return;
@@ -46,7 +48,7 @@ __global__ void repack_words_kernel(const uint8_t* __restrict__ packed, uint32_t
         }
         word |= code << (4 * i);
     }
-    words[idx] = word;
+    words[idx] = slice_bf16 ? e2m1_word_slice_bf16(word) : word;
 }
 
 // One thread per scale word: (tile t, chunk c, g) -> codes of rows 16t+g, 16t+g+8 for
@@ -187,7 +189,8 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed, const Tensor& scales, DType
     w.scale_words = device_empty(DType::I32, {w.n_tiles, w.k_chunks, 8});
     repack_words_kernel<<<blocks_for(w.words.numel(), threads), threads>>>(
         static_cast<const uint8_t*>(packed.raw()), static_cast<uint32_t*>(w.words.raw()), static_cast<int>(N),
-        static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks));
+        static_cast<int>(K), static_cast<int>(w.n_tiles), static_cast<int>(w.k_chunks),
+        act_dtype == DType::BF16 && kBf16SlicedWords);
     CUDA_CHECK_LAUNCH();
     repack_scales_kernel<<<blocks_for(w.scale_words.numel(), threads), threads>>>(
         static_cast<const uint8_t*>(packed.raw()), static_cast<const uint8_t*>(scales.raw()),

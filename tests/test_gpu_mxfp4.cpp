@@ -236,22 +236,27 @@ TEST_CASE("mxfp4_repack: GPU layout equals the CPU reference bit for bit; scan a
             w.packed.data<uint8_t>()[(6 / blocks) * (s.K / 2) + (6 % blocks) * 16 + 15] = 0x10;
             for (int j = 0; j < 15; ++j) w.packed.data<uint8_t>()[(6 / blocks) * (s.K / 2) + (6 % blocks) * 16 + j] = 0x88;
         }
-        ref::Mxfp4Repacked want = ref::mxfp4_repack(w);
-        cuda::Mxfp4KernelWeight got = cuda::mxfp4_repack(cuda::to_device(w.packed), cuda::to_device(w.scales), DType::BF16);
-        CHECK(got.n_tiles == want.n_tiles);
-        CHECK(got.k_chunks == want.k_chunks);
-        Tensor gw = cuda::to_host(got.words), gs = cuda::to_host(got.scale_words);
-        REQUIRE(gw.shape == want.words.shape);
-        REQUIRE(gs.shape == want.scale_words.shape);
-        int bad = 0;
-        for (int64_t i = 0; i < gw.numel(); ++i)
-            if (gw.data<int32_t>()[i] != want.words.data<int32_t>()[i] && ++bad <= 3)
-                FAIL_CHECK("words[", i, "] = ", gw.data<int32_t>()[i], ", reference ", want.words.data<int32_t>()[i]);
-        for (int64_t i = 0; i < gs.numel(); ++i)
-            if (gs.data<int32_t>()[i] != want.scale_words.data<int32_t>()[i] && ++bad <= 6)
-                FAIL_CHECK("scale_words[", i, "] = ", gs.data<int32_t>()[i], ", reference ",
-                           want.scale_words.data<int32_t>()[i]);
-        CHECK(bad == 0);
+        // Both activation dtypes: bf16 words are bit-sliced, f16 words keep the nibbles.
+        cuda::Mxfp4KernelWeight got;
+        for (DType dt : {DType::F16, DType::BF16}) {
+            CAPTURE(dtype_name(dt));
+            ref::Mxfp4Repacked want = ref::mxfp4_repack(w, dt);
+            got = cuda::mxfp4_repack(cuda::to_device(w.packed), cuda::to_device(w.scales), dt);
+            CHECK(got.n_tiles == want.n_tiles);
+            CHECK(got.k_chunks == want.k_chunks);
+            Tensor gw = cuda::to_host(got.words), gs = cuda::to_host(got.scale_words);
+            REQUIRE(gw.shape == want.words.shape);
+            REQUIRE(gs.shape == want.scale_words.shape);
+            int bad = 0;
+            for (int64_t i = 0; i < gw.numel(); ++i)
+                if (gw.data<int32_t>()[i] != want.words.data<int32_t>()[i] && ++bad <= 3)
+                    FAIL_CHECK("words[", i, "] = ", gw.data<int32_t>()[i], ", reference ", want.words.data<int32_t>()[i]);
+            for (int64_t i = 0; i < gs.numel(); ++i)
+                if (gs.data<int32_t>()[i] != want.scale_words.data<int32_t>()[i] && ++bad <= 6)
+                    FAIL_CHECK("scale_words[", i, "] = ", gs.data<int32_t>()[i], ", reference ",
+                               want.scale_words.data<int32_t>()[i]);
+            CHECK(bad == 0);
+        }
         int lo = 255, hi = -1;
         int64_t nan_blocks = 0;
         for (int64_t i = 0; i < w.scales.numel(); ++i) {

@@ -45,9 +45,34 @@ TEST_CASE("mxfp4 bits: placed E2M1 pairs are e2m1 * 2^-126 (bf16) / 2^-14 (f16),
     }
 }
 
-TEST_CASE("mxfp4 bits: the multiply form of the bf16 placement gives the shift form's bits") {
-    // Every pair of codes at every position, under random codes in the other nibbles
-    // (which the masks must keep out, and which must not carry into the kept bits).
+TEST_CASE("mxfp4 bits: the bf16 bit slicing is a bijection of the 32 bits, and unslicing inverts it") {
+    // Each logical bit lands on its own stored bit: one set bit in, one set bit out, and
+    // the 32 images are distinct.
+    uint32_t images = 0;
+    for (int i = 0; i < 32; ++i) {
+        const uint32_t out = e2m1_word_slice_bf16(1u << i);
+        CAPTURE(i); CAPTURE(out);
+        REQUIRE(out != 0u);
+        CHECK((out & (out - 1)) == 0u);
+        CHECK((images & out) == 0u);
+        images |= out;
+        CHECK(e2m1_word_unslice_bf16(out) == (1u << i));
+    }
+    CHECK(images == 0xFFFFFFFFu);
+    Rng rng(42);
+    for (int i = 0; i < 10000; ++i) {
+        const uint32_t w = rng.next_u32();
+        if (e2m1_word_unslice_bf16(e2m1_word_slice_bf16(w)) != w || e2m1_word_slice_bf16(e2m1_word_unslice_bf16(w)) != w) {
+            CAPTURE(w);
+            FAIL_CHECK("slice/unslice do not invert each other");
+        }
+    }
+}
+
+TEST_CASE("mxfp4 bits: placing a pair of a bf16 sliced word gives the shift form's bits of the logical word") {
+    // Every pair of codes at every position, under random codes in the other six nibbles
+    // (which the masks must keep out, and which must not carry into the kept bits through
+    // pair 3's multiply).
     Rng rng(41);
     for (int J = 0; J < 4; ++J) {
         for (uint32_t lo = 0; lo < 16; ++lo) {
@@ -56,9 +81,9 @@ TEST_CASE("mxfp4 bits: the multiply form of the bf16 placement gives the shift f
                     uint32_t word = background == 0 ? 0u : background == 1 ? 0xFFFFFFFFu : rng.next_u32();
                     word &= ~((0xFu << (4 * J)) | (0xFu << (4 * (J + 4))));
                     word |= lo << (4 * J) | hi << (4 * (J + 4));
-                    if (e2m1x2_placed_bf16_mul(word, J) != e2m1x2_placed_bf16(word, J)) {
+                    if (e2m1x2_placed_bf16_sliced(e2m1_word_slice_bf16(word), J) != e2m1x2_placed_bf16(word, J)) {
                         CAPTURE(J); CAPTURE(lo); CAPTURE(hi); CAPTURE(word);
-                        FAIL_CHECK("multiply form differs from the shift form");
+                        FAIL_CHECK("sliced placement differs from the shift form");
                     }
                 }
             }
@@ -131,7 +156,7 @@ TEST_CASE("mxfp4_repack: shapes and padding (N to 16, K to 64 with zero codes an
         if (s[i] != 255) lo = std::min<uint32_t>(lo, s[i]);
     CHECK(mxfp4_pad_scale_code(120, 127) == 120);
     CHECK(mxfp4_pad_scale_code(255, -1) == 127);  // no finite code: 1.0
-    Mxfp4Repacked r = mxfp4_repack(w);
+    Mxfp4Repacked r = mxfp4_repack(w, DType::BF16);
     CHECK(r.n_tiles == 2);
     CHECK(r.k_chunks == 2);
     CHECK(r.words.shape == Shape{2, 2, 32, 4});  // [n_tiles, k_chunks, 32, 4]
@@ -166,7 +191,7 @@ TEST_CASE("mxfp4_repack: a block of only +-0 weights is stored as padding and le
     CHECK(mxfp4_block_is_zero(packed + 2 * 48));
     CHECK(mxfp4_block_is_zero(packed + 4 * 48 + 16));
     CHECK(!mxfp4_block_is_zero(packed + 6 * 48 + 32));
-    Mxfp4Repacked r = mxfp4_repack(w);
+    Mxfp4Repacked r = mxfp4_repack(w, DType::F16);
     const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
     // Tile 0, chunk 0, word g = 2: (row 2, block 0) | (row 10, block 0) << 8 | (row 2, block 1) << 16 | ...
     CHECK((sw[0 * 8 + 2] & 0xFF) == 120u);                  // the zero block: the padding code (the smallest)
@@ -196,7 +221,7 @@ TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folde
         REQUIRE(l.shift <= shift_hi);
         Rng rng(40 + l.lo);
         Mxfp4Weight w = random_mxfp4_weight(rng, 20, 96, l.lo, l.hi);  // N 20 and K 96: both padded
-        Mxfp4Repacked r = mxfp4_repack(w);
+        Mxfp4Repacked r = mxfp4_repack(w, l.bf16 ? DType::BF16 : DType::F16);
         const uint32_t* sw = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
         for (int shift = shift_lo; shift <= shift_hi; ++shift) {
             CAPTURE(shift);
@@ -220,53 +245,61 @@ TEST_CASE("mxfp4_repack: padded weights stay exact zeros once the scale is folde
 
 TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the words reproduces the GEMM exactly") {
     // Integer activations and scale codes 124..128 keep every sum exact in fp32, so any
-    // correct layout gives the reference result bit for bit, and any misplaced nibble or
-    // scale byte changes it.
-    Rng rng(21);
-    const int64_t M = 5, N = 37, K = 160;
-    Mxfp4Weight w = random_mxfp4_weight(rng, N, K, 124, 128);
-    Tensor x = Tensor::empty(DType::BF16, {M, K});
-    for (int64_t i = 0; i < M * K; ++i)
-        x.data<bf16_t>()[i].bits = bf16_from_float(static_cast<float>(static_cast<int>(rng.below(9)) - 4));
-    Tensor want = mxfp4_gemm(x, w, Tensor());
+    // correct layout gives the reference result bit for bit, and any misplaced code, bit or
+    // scale byte changes it. The words are read as the kernels read them: register a_j is
+    // the placed pair j (bf16: the sliced word's placement; f16: the shift form), each half
+    // e2m1 * 2^-126 (bf16) or 2^-14 (f16).
+    for (DType dt : {DType::BF16, DType::F16}) {
+        CAPTURE(dtype_name(dt));
+        const bool bf16 = dt == DType::BF16;
+        Rng rng(21);
+        const int64_t M = 5, N = 37, K = 160;
+        Mxfp4Weight w = random_mxfp4_weight(rng, N, K, 124, 128);
+        Tensor x = Tensor::empty(DType::BF16, {M, K});
+        for (int64_t i = 0; i < M * K; ++i)
+            x.data<bf16_t>()[i].bits = bf16_from_float(static_cast<float>(static_cast<int>(rng.below(9)) - 4));
+        Tensor want = mxfp4_gemm(x, w, Tensor());
 
-    Mxfp4Repacked r = mxfp4_repack(w);
-    const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
-    const uint32_t* swords = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
-    std::vector<double> acc(M * r.n_tiles * 16, 0.0);  // [M][N padded]
-    for (int64_t c = 0; c < r.k_chunks; ++c) {
-        for (int64_t t = 0; t < r.n_tiles; ++t) {
-            for (int lane = 0; lane < 32; ++lane) {
-                const int g = lane / 4, q = lane % 4;
-                for (int step = 0; step < 4; ++step) {
-                    const uint32_t word = words[((t * r.k_chunks + c) * 32 + lane) * 4 + step];
-                    const uint32_t sw = swords[(t * r.k_chunks + c) * 8 + g];
-                    for (int j = 0; j < 4; ++j) {          // register a_j (cuda/ptx.cuh)
-                        for (int half = 0; half < 2; ++half) {  // low / high 16 bits
-                            const int row = g + 8 * (j & 1), col = 2 * q + half + 8 * (j >> 1);
-                            const int nib = j + 4 * half;
-                            const uint8_t code = (word >> (4 * nib)) & 0xF;
-                            const uint8_t scale = (sw >> (8 * ((j & 1) + 2 * (step / 2)))) & 0xFF;
-                            const double wv = e2m1_to_float(code) * std::ldexp(1.0, scale - 127);
-                            const int64_t n = t * 16 + row, k = c * 64 + step * 16 + col;
-                            for (int64_t m = 0; m < M; ++m) {
-                                const double xv = k < K ? bf16_to_float(x.data<bf16_t>()[m * K + k].bits) : 0.0;
-                                acc[m * r.n_tiles * 16 + n] += wv * xv;
+        Mxfp4Repacked r = mxfp4_repack(w, dt);
+        const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
+        const uint32_t* swords = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+        std::vector<double> acc(M * r.n_tiles * 16, 0.0);  // [M][N padded]
+        for (int64_t c = 0; c < r.k_chunks; ++c) {
+            for (int64_t t = 0; t < r.n_tiles; ++t) {
+                for (int lane = 0; lane < 32; ++lane) {
+                    const int g = lane / 4, q = lane % 4;
+                    for (int step = 0; step < 4; ++step) {
+                        const uint32_t word = words[((t * r.k_chunks + c) * 32 + lane) * 4 + step];
+                        const uint32_t sw = swords[(t * r.k_chunks + c) * 8 + g];
+                        for (int j = 0; j < 4; ++j) {  // register a_j (cuda/ptx.cuh)
+                            const uint32_t placed = bf16 ? e2m1x2_placed_bf16_sliced(word, j) : e2m1x2_placed_f16(word, j);
+                            for (int half = 0; half < 2; ++half) {  // low / high 16 bits
+                                const int row = g + 8 * (j & 1), col = 2 * q + half + 8 * (j >> 1);
+                                const uint16_t bits = static_cast<uint16_t>(placed >> (16 * half));
+                                const double e2m1 = bf16 ? std::ldexp(static_cast<double>(bf16_to_float(bits)), 126)
+                                                         : std::ldexp(static_cast<double>(fp16_to_float(bits)), 14);
+                                const uint8_t scale = (sw >> (8 * ((j & 1) + 2 * (step / 2)))) & 0xFF;
+                                const double wv = e2m1 * std::ldexp(1.0, scale - 127);
+                                const int64_t n = t * 16 + row, k = c * 64 + step * 16 + col;
+                                for (int64_t m = 0; m < M; ++m) {
+                                    const double xv = k < K ? bf16_to_float(x.data<bf16_t>()[m * K + k].bits) : 0.0;
+                                    acc[m * r.n_tiles * 16 + n] += wv * xv;
+                                }
                             }
                         }
                     }
                 }
             }
         }
-    }
-    int bad = 0;
-    for (int64_t m = 0; m < M; ++m) {
-        for (int64_t n = 0; n < N; ++n) {
-            const uint16_t got = bf16_from_float(static_cast<float>(acc[m * r.n_tiles * 16 + n]));
-            if (got != want.data<bf16_t>()[m * N + n].bits && ++bad <= 5)
-                FAIL_CHECK("emulated fragments: out[", m, ", ", n, "] = ", bf16_to_float(got), ", reference ",
-                           bf16_to_float(want.data<bf16_t>()[m * N + n].bits));
+        int bad = 0;
+        for (int64_t m = 0; m < M; ++m) {
+            for (int64_t n = 0; n < N; ++n) {
+                const uint16_t got = bf16_from_float(static_cast<float>(acc[m * r.n_tiles * 16 + n]));
+                if (got != want.data<bf16_t>()[m * N + n].bits && ++bad <= 5)
+                    FAIL_CHECK("emulated fragments: out[", m, ", ", n, "] = ", bf16_to_float(got), ", reference ",
+                               bf16_to_float(want.data<bf16_t>()[m * N + n].bits));
+            }
         }
+        CHECK(bad == 0);
     }
-    CHECK(bad == 0);
 }

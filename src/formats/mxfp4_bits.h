@@ -27,24 +27,70 @@ CTK_HD uint32_t e2m1x2_placed_bf16(uint32_t word, int J) {
     const uint32_t v = word << (4 * (3 - J));
     return (v & 0x80008000u) | ((v >> 6) & 0x01C001C0u);
 }
-// The same bits for bf16 with fewer integer operations (what the kernels use): for pairs
-// 0 and 1, mask the two nibbles, then ONE multiply by 2^12 + 2^6 (pair 0) or 2^8 + 2^2
-// (pair 1) makes both shifted copies at once, the sign at bit 15 and E1 E0 M at bits
-// 8..6 of each half; the copies occupy disjoint bits (no carry), so the product is their
-// OR, and a final mask keeps the wanted bits. Pairs 2 and 3 are pairs 0 and 1 of
-// word >> 8. Per 8-code word: 1 shift + 4 x (and, multiply, and) = 13 integer
-// operations instead of 15. f16 has no such form: its sign (shift 12) and E1 E0 M
-// (shift 9 -> 11..9) copies would overlap.
-CTK_HD uint32_t e2m1x2_placed_bf16_mul(uint32_t word, int J) {
-    const uint32_t w = J >= 2 ? word >> 8 : word;
-    const int j = J & 1;
-    const uint32_t two_nibbles = w & (0x000F000Fu << (4 * j));
-    return (two_nibbles * (j ? 0x104u : 0x1040u)) & 0x81C081C0u;
-}
 // The same as f16: e2m1 * 2^-14.
 CTK_HD uint32_t e2m1x2_placed_f16(uint32_t word, int J) {
     const uint32_t v = word << (4 * (3 - J));
     return (v & 0x80008000u) | ((v >> 3) & 0x0E000E00u);
+}
+
+// ---- The bf16 word layout: bit-sliced codes (what the kernels read for bf16) ----------
+// The shift form above spends 3-4 integer operations per pair (15 per word) moving each
+// code's sign 12 bits and its E1 E0 M 6 bits. The repack can instead store a bf16 layer's
+// word with its 32 bits permuted so that each pair is ALREADY where its register wants it,
+// up to one rotation (bf16 target of a pair: mask 0x81C081C0, i.e. sign at bits 15 / 31
+// and E1 E0 M at 8..6 / 24..22):
+//   pair 0: w & M                      1 operation (the bits are in place)
+//   pair 1: rotr(w, 3) & M             2 (a funnel shift, an AND)
+//   pair 2: rotr(w, 6) & M             2
+//   pair 3: ((w & 0x001B001B) * (2^14 + 2^8 + 2^3)) & M      3 (AND, IMAD, AND)
+// 8 operations per word instead of 15. Four rotations cannot tile the 32 bits (no four
+// translates of {15, 8, 7, 6} tile Z16; searched exhaustively), so pair 3 takes the 12
+// bits the first three leave (0, 1, 3, 4 and +16) and one multiply makes three shifted
+// copies of them at once: sign 1 -> 15 (x 2^14), E1 0 -> 8 (x 2^8), E0 4 -> 7 and M 3 -> 6
+// (x 2^3); the copies occupy disjoint bits, so no carry reaches a kept bit.
+// Bit positions of (sign, E1, E0, M) of pair J's low-half code (nibble J of the logical
+// word); the high-half code (nibble J + 4) sits 16 bits higher, mod 32.
+CTK_HD int e2m1_bf16_sliced_bit(int J, int b) {
+    constexpr int pos[4][4] = {{15, 8, 7, 6}, {18, 11, 10, 9}, {21, 14, 13, 12}, {1, 0, 4, 3}};
+    return pos[J][b];
+}
+// Logical word (nibble i = code i, ref/mxfp4_repack.h) -> the bf16 sliced word.
+CTK_HD uint32_t e2m1_word_slice_bf16(uint32_t nibbles) {
+    uint32_t out = 0;
+    for (int J = 0; J < 4; ++J)
+        for (int h = 0; h < 2; ++h) {
+            const uint32_t code = (nibbles >> (4 * (J + 4 * h))) & 0xFu;
+            for (int b = 0; b < 4; ++b)
+                out |= ((code >> (3 - b)) & 1u) << ((e2m1_bf16_sliced_bit(J, b) + 16 * h) & 31);
+        }
+    return out;
+}
+// The inverse: the bf16 sliced word -> the logical word.
+CTK_HD uint32_t e2m1_word_unslice_bf16(uint32_t sliced) {
+    uint32_t out = 0;
+    for (int J = 0; J < 4; ++J)
+        for (int h = 0; h < 2; ++h)
+            for (int b = 0; b < 4; ++b)
+                out |= ((sliced >> ((e2m1_bf16_sliced_bit(J, b) + 16 * h) & 31)) & 1u) << (4 * (J + 4 * h) + 3 - b);
+    return out;
+}
+CTK_HD uint32_t rotate_right(uint32_t w, int r) {
+#if defined(__CUDA_ARCH__)
+    return __funnelshift_r(w, w, r);
+#else
+    return (w >> r) | (w << ((32 - r) & 31));
+#endif
+}
+// Pair J of a bf16 sliced word, placed: the same bits as e2m1x2_placed_bf16 of the logical
+// word (e2m1 * 2^-126 in each half).
+CTK_HD uint32_t e2m1x2_placed_bf16_sliced(uint32_t w, int J) {
+    constexpr uint32_t kMask = 0x81C081C0u;
+    switch (J) {
+        case 0: return w & kMask;
+        case 1: return rotate_right(w, 3) & kMask;
+        case 2: return rotate_right(w, 6) & kMask;
+        default: return ((w & 0x001B001Bu) * 0x4108u) & kMask;
+    }
 }
 
 // 16-bit bits of 2^(126 + e) (bf16) and 2^(14 + e) (f16), e = code - 127 - shift, the

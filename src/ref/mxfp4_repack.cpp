@@ -1,12 +1,17 @@
 // CPU reference of the MXFP4 kernel layout (see ref/mxfp4_repack.h): a direct
-// transcription of the layout, one nibble at a time.
+// transcription of the layout, one nibble at a time, then the bf16 bit slicing.
 #include "ref/mxfp4_repack.h"
 
 #include <algorithm>
 
+#include "formats/mxfp4_bits.h"
+
 namespace ctk::ref {
 
-Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
+Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w, DType act_dtype) {
+    CTK_CHECK(act_dtype == DType::BF16 || act_dtype == DType::F16,
+              "act_dtype: expected bf16 or f16 activations, found ", dtype_name(act_dtype));
+    const bool slice = act_dtype == DType::BF16;
     Tensor codes = mxfp4_unpack_codes(w.packed);  // validates packed
     const int64_t N = codes.size(0), K = codes.size(1);
     CTK_CHECK(K % kMxBlock == 0, "packed: K = ", K, " is not a multiple of the MXFP4 block (32)");
@@ -57,7 +62,7 @@ Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w) {
                     const int cols[8] = {2 * q, 2 * q, 2 * q + 8, 2 * q + 8, 2 * q + 1, 2 * q + 1, 2 * q + 9, 2 * q + 9};
                     uint32_t word = 0;
                     for (int i = 0; i < 8; ++i) word |= code_at(n + rows[i], k + cols[i]) << (4 * i);
-                    words[((t * r.k_chunks + ch) * 32 + lane) * 4 + step] = word;
+                    words[((t * r.k_chunks + ch) * 32 + lane) * 4 + step] = slice ? e2m1_word_slice_bf16(word) : word;
                 }
             }
             for (int g = 0; g < 8; ++g) {

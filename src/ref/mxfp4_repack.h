@@ -14,6 +14,10 @@
 //        nibble 3 = W[n+g+8][k+2q+8]  nibble 7 = W[n+g+8][k+2q+9]    (a3)
 //     so register a_j is built from nibbles j (low half) and j+4 (high half) of one
 //     word, and a lane reads its 4 words (16 bytes) with one vector load.
+//     That is the logical word, stored as it is for f16 activations. For bf16 the
+//     stored word is its bit-sliced permutation (e2m1_word_slice_bf16,
+//     formats/mxfp4_bits.h), from which the kernels place each pair with fewer integer
+//     operations; the codes, tiles and scales are the same.
 //   scale_words[t][c][g]  (i32, [n_tiles, k_chunks, 8]): bytes 0..3 = the E8M0 codes of
 //     (row n+g, block 2c), (row n+g+8, block 2c), (row n+g, block 2c+1), (row n+g+8,
 //     block 2c+1): the two rows a lane's fragments touch, for both 32-blocks of the chunk.
@@ -43,6 +47,8 @@ struct Mxfp4Repacked {
     Tensor scale_words;    // [n_tiles, k_chunks, 8] i32
 };
 
-Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w);
+// act_dtype: the activations the kernels will multiply by (bf16 or f16): it picks the
+// word layout (nibbles for f16, bit-sliced for bf16).
+Mxfp4Repacked mxfp4_repack(const Mxfp4Weight& w, DType act_dtype);
 
 }  // namespace ctk::ref
