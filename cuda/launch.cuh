@@ -17,26 +17,12 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cstdlib>
-#include <string>
 #include <utility>
 
 #include "check.cuh"
 #include "ops.h"
 
 namespace ctk::cuda {
-
-// The stream of overlapped launches: the legacy default stream, as every other launch of
-// the library; CTK_OVERLAP_STREAM=per-thread takes the per-thread default stream instead
-// (a measurement knob: it orders itself behind the legacy stream's work, so results are
-// the same, and it answers whether the legacy stream honours the attribute).
-inline cudaStream_t overlap_stream() {
-    static const cudaStream_t s = [] {
-        const char* e = std::getenv("CTK_OVERLAP_STREAM");
-        return e && std::string(e) == "per-thread" ? cudaStreamPerThread : cudaStream_t{};
-    }();
-    return s;
-}
 
 // The attribute that lets a launch overlap the previous kernel on its stream, when on.
 // Returns the number of attributes written to attr (0 or 1).
@@ -57,7 +43,6 @@ void launch_overlappable(void (*kernel)(Params...), dim3 grid, dim3 block, size_
     cudaLaunchAttribute attr[1];
     cfg.attrs = attr;
     cfg.numAttrs = overlap_attribute(&attr[0], overlapped_launch());
-    if (cfg.numAttrs > 0) cfg.stream = overlap_stream();
     CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
 }
 

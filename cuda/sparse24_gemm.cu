@@ -590,21 +590,10 @@ int resident_blocks_per_sm() {
     return n;
 }
 
-// The fewest K tiles a split may have: 4, or CTK_SPARSE24_MIN_SPLIT_TILES (1..64), a
-// measurement knob for the split rule (docs/sparse24.md: the i8 16x4096x4096 decode tile
-// spans 512 of K, so K = 4096 is 8 K tiles and the default allows only 2 splits).
-int min_tiles_per_split() {
-    static const int v = [] {
-        const char* e = std::getenv("CTK_SPARSE24_MIN_SPLIT_TILES");
-        const int n = e ? std::atoi(e) : 4;
-        return n >= 1 && n <= 64 ? n : 4;
-    }();
-    return v;
-}
-
 // Launches one configuration. Split-K only when the output tiles fill less than half
 // of the resident block slots: then as many splits as fit in ONE wave of resident
-// blocks (a second, nearly empty wave would double the time), >= 4 K tiles per split.
+// blocks (a second, nearly empty wave would double the time), >= 4 K tiles per split
+// (a minimum of 2 or 1 measured no faster on the H100's decode shapes, docs/sparse24.md).
 template <class Op, class C>
 void launch_v2(const GemmArgs& a) {
     const int tiles_n = static_cast<int>(a.Np / C::BN), tiles_m = static_cast<int>((a.M + C::BM - 1) / C::BM);
@@ -612,7 +601,7 @@ void launch_v2(const GemmArgs& a) {
     const int64_t k_tiles = (a.Kp + C::kTileK - 1) / C::kTileK;
     const int slots = resident_blocks_per_sm<Op, C>() * device_sm_count();
     int splits = 1;
-    if (2 * tiles <= slots) splits = static_cast<int>(std::min<int64_t>({slots / tiles, std::max<int64_t>(1, k_tiles / min_tiles_per_split()), 32}));
+    if (2 * tiles <= slots) splits = static_cast<int>(std::min<int64_t>({slots / tiles, std::max<int64_t>(1, k_tiles / 4), 32}));
     SplitK sk{};
     sk.tiles_per_split = static_cast<int>((k_tiles + splits - 1) / splits);
     sk.splits = static_cast<int>((k_tiles + sk.tiles_per_split - 1) / sk.tiles_per_split);

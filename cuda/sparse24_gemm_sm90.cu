@@ -533,7 +533,6 @@ struct Launcher {
         attr[0].val.clusterDim.x = cdim, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
         cfg.attrs = attr;
         cfg.numAttrs = 1 + overlap_attribute(&attr[1], overlapped);
-        if (overlapped) cfg.stream = overlap_stream();
         return cfg;
     }
 
