@@ -112,6 +112,12 @@ void fill_bytes(Tensor& dev, uint8_t byte) {
 
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
 
+namespace {
+bool g_overlapped_launch = false;  // ops.h: off by default
+}
+void set_overlapped_launch(bool on) { g_overlapped_launch = on; }
+bool overlapped_launch() { return g_overlapped_launch; }
+
 }  // namespace ctk::cuda
 
 #include <algorithm>
@@ -157,12 +163,6 @@ void launch_read(const void* p, size_t bytes) {
 }
 
 }  // namespace
-
-namespace {
-bool g_overlapped_launch = false;
-}
-void set_overlapped_launch(bool on) { g_overlapped_launch = on; }
-bool overlapped_launch() { return g_overlapped_launch; }
 
 void read_all(const Tensor& dev, int loads_in_flight) {
     CTK_CHECK(dev.device == Device::CUDA && dev.nbytes() % 16 == 0,
@@ -232,10 +232,7 @@ double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls
 
 double time_steady_overlapped_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials) {
     CUDA_CHECK(cudaDeviceSynchronize());
-    struct Restore {
-        ~Restore() { set_overlapped_launch(false); }
-    } restore;
-    set_overlapped_launch(true);
+    OverlappedLaunchScope overlapped(true);
     return time_steady_ms(calls, calls_per_trial, trials);
 }
 

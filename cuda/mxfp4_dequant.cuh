@@ -15,8 +15,8 @@
 namespace ctk::cuda {
 
 // E2M1 -> 16-bit float, two at a time (formats/mxfp4_bits.h explains the bits): the
-// register holds nibble J (low half) and nibble J+4 (high half) of a fragment word, as
-// e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
+// register holds codes J (low half) and J+4 (high half) of a fragment word (nibbles J and
+// J+4 of the logical word), as e2m1 * 2^-126 (bf16) or e2m1 * 2^-14 (f16).
 // bf16 words are stored bit-sliced by the repack (formats/mxfp4_bits.h: 8 integer
 // operations per word instead of 15); f16 words keep the nibble layout. Building with
 // -DCTK_E2M1_PLACE_SHIFT=1 restores the nibble layout and the shift form for bf16 too, in

@@ -42,6 +42,17 @@ Tensor convert_f32_to_16(const Tensor& dev_f32, DType out, bool hardware_only = 
 // decode call back to back (docs/sparse24_v3.md 4f).
 void set_overlapped_launch(bool on);
 bool overlapped_launch();
+// The switch set for one scope, its previous value restored on every exit.
+class OverlappedLaunchScope {
+public:
+    explicit OverlappedLaunchScope(bool on) : previous_(overlapped_launch()) { set_overlapped_launch(on); }
+    ~OverlappedLaunchScope() { set_overlapped_launch(previous_); }
+    OverlappedLaunchScope(const OverlappedLaunchScope&) = delete;
+    OverlappedLaunchScope& operator=(const OverlappedLaunchScope&) = delete;
+
+private:
+    bool previous_;
+};
 
 // ---- timing (cuda/device.cu), for benchmarks only -------------------------------
 // Median time of fn() in ms over `iters` runs after `warmup` runs, each run between
@@ -64,7 +75,7 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt 
 double time_steady_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial, int trials = 7);
 // The same with overlapped launches on (set_overlapped_launch) for the timed calls only:
 // synchronizes first (whatever wrote the calls' weights has finished), turns the switch
-// on, and restores it to off on every exit, exceptions included.
+// on, and restores its previous value on every exit, exceptions included.
 double time_steady_overlapped_ms(const std::vector<std::function<void()>>& calls, int calls_per_trial,
                                  int trials = 7);
 // Reads every byte of a device tensor once (the L2 flush's kernel, nbytes % 16 == 0):

@@ -40,15 +40,11 @@ std::vector<Tensor> run_chain(std::vector<Tensor>& buffers, bool overlapped,
                               const std::function<void(int, const Tensor&, Tensor&)>& step) {
     for (size_t i = 1; i < buffers.size(); ++i) cuda::fill_bytes(buffers[i], 0xFF);
     cuda::synchronize();  // weights, x and the poison are written before any overlapped call
-    cuda::set_overlapped_launch(overlapped);
-    try {
+    {
+        cuda::OverlappedLaunchScope scope(overlapped);
         for (int i = 0; i < kChain; ++i) step(i, buffers[i], buffers[i + 1]);
         cuda::synchronize();
-    } catch (...) {
-        cuda::set_overlapped_launch(false);
-        throw;
     }
-    cuda::set_overlapped_launch(false);
     std::vector<Tensor> outs;
     for (int i = 1; i <= kChain; ++i) outs.push_back(cuda::to_host(buffers[i]));
     return outs;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/error.h"
+
 namespace ctk::cli {
 
 std::string mnk(long long m, long long n, long long k) {
@@ -12,6 +14,14 @@ int steady_copies(long long bytes) {
     const long long want = 240LL << 20;
     const long long n = bytes > 0 ? (want + bytes - 1) / bytes : 3;
     return static_cast<int>(n < 3 ? 3 : n);
+}
+
+BenchCase overlapped_row(const BenchCase& plain, double overlapped_ms) {
+    BenchCase c = plain;
+    c.op += " overlapped";
+    c.ms = overlapped_ms;
+    c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
+    return c;
 }
 
 void bench_emit(const BenchCase& c) {

@@ -30,6 +30,11 @@ std::string mnk(long long m, long long n, long long k);  // "16x4096x4096"
 // copies of `bytes` each stream at least 240 MiB (4x the L2 of an H100 or H200) before
 // one is read again; at least 3.
 int steady_copies(long long bytes);
+// A steady case timed again with overlapped launches (cuda::time_steady_overlapped_ms, on
+// the same calls): the plain row with " overlapped" after its op, the overlapped time and
+// the plain one in the note; the peer column repeats the plain row's (the peer is launched
+// as it always is).
+BenchCase overlapped_row(const BenchCase& plain, double overlapped_ms);
 void bench_emit(const BenchCase& c);                      // the JSON line
 void bench_table(const std::string& title, const std::vector<BenchCase>& cases);
 

@@ -138,8 +138,9 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, 
 // One decode layer timed the way a model's decode step runs it (cuda::time_steady_ms): the
 // kernel launched back to back over its own copies of the weight (cold in L2 each time),
 // cuBLAS the same way on copies of the dense weight, and the read-only kernel over copies
-// of the packed bytes in the note. Version 0 only.
-BenchCase steady_case(Rng& rng, const Layer& l, int64_t M, DType dt) {
+// of the packed bytes in the note. Version 0 only. Appends that row and the same calls
+// timed again with overlapped launches.
+void steady_cases(Rng& rng, const Layer& l, int64_t M, DType dt, std::vector<BenchCase>& cases) {
     Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
     Tensor out = cuda::device_empty(dt, {M, l.N});
     const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
@@ -168,26 +169,11 @@ BenchCase steady_case(Rng& rng, const Layer& l, int64_t M, DType dt) {
                  static_cast<int>(read_ms * 1e4 + 0.5) / 10.0, " us (",
                  static_cast<int>(packed / (read_ms * 1e-3) / 1e9 + 0.5), " GB/s)");
     bench_emit(c);
-    return c;
-}
-
-// The same back-to-back calls with overlapped launches (cuda::set_overlapped_launch: each
-// call may start while the previous one drains; cuda/launch.cuh). The peer column repeats
-// the plain case's cuBLAS time (cuBLAS is launched as it always is).
-BenchCase steady_overlapped_case(Rng& rng, const Layer& l, int64_t M, DType dt, const BenchCase& plain) {
-    Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
-    Tensor out = cuda::device_empty(dt, {M, l.N});
-    const int64_t packed = l.w.words.nbytes() + l.w.scale_words.nbytes();
-    std::vector<cuda::Mxfp4KernelWeight> ws(steady_copies(packed), l.w);
-    for (auto& w : ws) w.words = device_clone(l.w.words), w.scale_words = device_clone(l.w.scale_words);
-    std::vector<std::function<void()>> ours;
-    for (const auto& w : ws) ours.push_back([&out, &x, pw = &w] { cuda::mxfp4_gemm_out(out, x, *pw, Tensor(), 0); });
-    BenchCase c = plain;
-    c.op = cat("mxfp4_gemm (v", cuda::mxfp4_gemm_best_version(M, l.w), ") steady overlapped");
-    c.ms = cuda::time_steady_overlapped_ms(ours, 60);
-    c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
-    bench_emit(c);
-    return c;
+    cases.push_back(c);
+    // The same calls again with overlapped launches (v5 streams its weight while the call
+    // ahead drains; cuda/launch.cuh).
+    cases.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
+    bench_emit(cases.back());
 }
 
 // Whether CTK_BENCH_MXFP4_RUNGS (a list such as "2,5,7") names rung v; unset: every rung.
@@ -253,10 +239,7 @@ void bench_mxfp4(const Args& args, std::vector<BenchCase>& out) {
     if (args.size() == 1 && args[0] == "steady") {
         for (NK s : shapes) {
             Layer l = make_layer(rng, s.N, s.K, DType::BF16);
-            for (int64_t M : {1, 4, 16}) {
-                out.push_back(steady_case(rng, l, M, DType::BF16));
-                out.push_back(steady_overlapped_case(rng, l, M, DType::BF16, out.back()));
-            }
+            for (int64_t M : {1, 4, 16}) steady_cases(rng, l, M, DType::BF16, out);
         }
         return;
     }

@@ -163,10 +163,11 @@ void lt_run(LtDense& g) {
 // steady: v3 and the dense peer of the same dtype each launched back to back over their
 // own copies of the weight (cuda::time_steady_ms), a decode step's per-layer time without
 // the per-call fixed cost that time_median_ms charges (cuSPARSELt keeps its own copy of
-// the weight inside its plan and is left out).
-BenchCase steady_case(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, const Tensor& values,
-                      const Tensor& meta, const Tensor& w_dense, const Tensor& xs, const Tensor& ws, Tensor& o,
-                      const cuda::Sparse24V3Plan& plan) {
+// the weight inside its plan and is left out). Appends that row and v3's calls timed again
+// with overlapped launches.
+void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, const Tensor& values,
+                  const Tensor& meta, const Tensor& w_dense, const Tensor& xs, const Tensor& ws, Tensor& o,
+                  const cuda::Sparse24V3Plan& plan, std::vector<BenchCase>& out) {
     const int calls = 60;
     struct Sparse {
         Tensor values, meta;
@@ -205,29 +206,11 @@ BenchCase steady_case(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x
         }
     }
     bench_emit(c);
-    return c;
-}
-
-// The same back-to-back v3 calls with overlapped launches (cuda::set_overlapped_launch;
-// cuda/launch.cuh): each call's weight tiles stream while the previous call drains. The
-// peer column repeats the plain case's dense time (the dense peer is launched as always).
-BenchCase steady_overlapped_case(int64_t N, int64_t K, const Tensor& x, const Tensor& values,
-                                 const Tensor& meta, const Tensor& xs, const Tensor& ws, Tensor& o,
-                                 const BenchCase& plain) {
-    struct Sparse {
-        Tensor values, meta;
-    };
-    std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes()));
-    for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
-    std::vector<std::function<void()>> ours;
-    for (const auto& c : sp)
-        ours.push_back([&, pc = &c] { cuda::sparse24_gemm_v3_into(o, x, pc->values, pc->meta, N, K, xs, ws, Tensor()); });
-    BenchCase c = plain;
-    c.op = "sparse24_gemm_v3 steady overlapped";
-    c.ms = cuda::time_steady_overlapped_ms(ours, 60);
-    c.note = cat("programmatic dependent launch; plain steady ", static_cast<int>(plain.ms * 1e4 + 0.5) / 10.0, " us");
-    bench_emit(c);
-    return c;
+    out.push_back(c);
+    // The same calls again with overlapped launches (each call's weight tiles stream while
+    // the call ahead drains; cuda/launch.cuh).
+    out.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
+    bench_emit(out.back());
 }
 
 struct Mnk {
@@ -294,10 +277,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 Tensor o = cuda::device_empty(out_t, {M, N});
                 const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(M, N, K, dt);
                 if (steady) {
-                    out.push_back(steady_case(M, N, K, dt, x, values, meta, w_dense, scaled ? x_scale_d : Tensor(),
-                                              scaled ? w_scale_d : Tensor(), o, plan));
-                    out.push_back(steady_overlapped_case(N, K, x, values, meta, scaled ? x_scale_d : Tensor(),
-                                                         scaled ? w_scale_d : Tensor(), o, out.back()));
+                    steady_cases(M, N, K, dt, x, values, meta, w_dense, scaled ? x_scale_d : Tensor(),
+                                 scaled ? w_scale_d : Tensor(), o, plan, out);
                     continue;
                 }
                 auto run_v3 = [&] {
