@@ -3,7 +3,9 @@
 
 #include "check.cuh"
 #include "convert16.cuh"
+#include "launch.cuh"
 #include "ops.h"
+#include "ptx.cuh"
 
 namespace ctk::cuda {
 
@@ -134,8 +136,12 @@ namespace {
 // DEPTH: 16-byte loads each thread issues before it uses any (1 for the flush; 4 gives
 // read_all's floor more bytes in flight). The tail loop takes what is left past the last
 // full group of DEPTH grid strides.
+// Under an overlapped launch (read_all with cuda::set_overlapped_launch on) the next kernel
+// may start as this grid's CTAs retire, as the decode rungs do, so the floor is timed the
+// same way they are; its reads need no griddep_wait (the buffer is constant).
 template <int DEPTH>
 __global__ void read_kernel(const uint4* __restrict__ p, size_t n, uint4* sink) {
+    ptx::griddep_launch_dependents();
     uint4 acc{0, 0, 0, 0};
     const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
     size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
@@ -153,12 +159,17 @@ __global__ void read_kernel(const uint4* __restrict__ p, size_t n, uint4* sink) 
     if (acc.x == 0x9E3779B9u && acc.y == 0x7F4A7C15u) *sink = acc;
 }
 
-// Launches read_kernel<DEPTH> over `bytes` (a multiple of 16) at p, with its one sink.
+// Launches read_kernel<DEPTH> over `bytes` (a multiple of 16) at p, with its one sink;
+// overlappable: honour cuda::set_overlapped_launch (read_all), else a plain launch (the
+// L2 flush of time_median_ms, which must finish before the timed call starts).
 template <int DEPTH>
-void launch_read(const void* p, size_t bytes) {
+void launch_read(const void* p, size_t bytes, bool overlappable) {
     static uint4* sink = nullptr;
     if (!sink) CUDA_CHECK(cudaMalloc(&sink, sizeof(uint4)));
-    read_kernel<DEPTH><<<device_sm_count() * 4, 512>>>(static_cast<const uint4*>(p), bytes / 16, sink);
+    const dim3 grid(device_sm_count() * 4), block(512);
+    const auto* src = static_cast<const uint4*>(p);
+    if (overlappable) launch_overlappable(read_kernel<DEPTH>, grid, block, 0, src, bytes / 16, sink);
+    else read_kernel<DEPTH><<<grid, block>>>(src, bytes / 16, sink);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -169,8 +180,8 @@ void read_all(const Tensor& dev, int loads_in_flight) {
               "read_all: expected a device tensor of a multiple of 16 bytes, found ", dev.describe());
     CTK_CHECK(loads_in_flight == 1 || loads_in_flight == 4, "read_all: loads_in_flight: expected 1 or 4, found ",
               loads_in_flight);
-    if (loads_in_flight == 1) launch_read<1>(dev.raw(), static_cast<size_t>(dev.nbytes()));
-    else launch_read<4>(dev.raw(), static_cast<size_t>(dev.nbytes()));
+    if (loads_in_flight == 1) launch_read<1>(dev.raw(), static_cast<size_t>(dev.nbytes()), true);
+    else launch_read<4>(dev.raw(), static_cast<size_t>(dev.nbytes()), true);
 }
 
 double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt) {
@@ -186,7 +197,7 @@ double time_median_ms(const std::function<void()>& fn, const TimingOptions& opt)
     std::vector<cudaEvent_t> ev(2 * opt.iters);
     for (auto& e : ev) CUDA_CHECK(cudaEventCreate(&e));
     for (int i = 0; i < opt.iters; ++i) {
-        if (opt.flush_l2) launch_read<1>(flush_buf, flush_bytes);
+        if (opt.flush_l2) launch_read<1>(flush_buf, flush_bytes, false);
         CUDA_CHECK(cudaEventRecord(ev[2 * i]));
         fn();
         CUDA_CHECK(cudaEventRecord(ev[2 * i + 1]));
