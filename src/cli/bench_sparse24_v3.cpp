@@ -340,7 +340,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 if (variants && plan.bn <= 64) {
                     struct Variant {
                         std::string name;
-                        int splits, reduce, promo;
+                        int splits, reduce, promo, cluster = 0;
                     };
                     std::vector<Variant> vs;
                     if (plan.splits > 1) {
@@ -350,6 +350,9 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         for (int s : {2, 8})
                             if (s != plan.splits) vs.push_back({cat("splits", s), s, 0, 256});
                     }
+                    // The activation multicast of the large tiles (clusters of 2 neighbouring
+                    // weight tiles share each x tile) at bn = 64, where x is half a stage.
+                    if (plan.bn >= 64 && (sparse24_padded_rows(N) / 128) % 2 == 0) vs.push_back({"mcast2", 0, 0, 256, 2});
                     vs.push_back({"l2promo128", 0, 0, 128});
                     vs.push_back({"l2promo0", 0, 0, 0});
                     for (const Variant& v : vs) {
@@ -357,6 +360,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         vo.splits = v.splits;
                         vo.split_reduce = v.reduce;
                         vo.l2_promotion = v.promo;
+                        vo.cluster = v.cluster;
                         cuda::Sparse24V3Plan vp;
                         try {
                             vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
@@ -372,7 +376,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         });
                         cv.peer = "sparse24_gemm_v3";
                         cv.peer_ms = ms;
-                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", " ctas=", vp.ctas);
+                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", " cluster=", vp.cluster, " ctas=", vp.ctas);
                         bench_emit(cv);
                         out.push_back(cv);
                     }
