@@ -319,23 +319,24 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 // kMxfp4V5WorkShapes (ops_mxfp4.h): 0 = (2, 2, 2), 1 = (1, 4, 2), 2 = (4, 1, 2), 3 = (2, 4, 2),
 // 4 = (2, 2, 3), 5 = (2, 1, 4), 6 = (1, 2, 4); 7..10 also load x with the weights (XPF; for
 // M > 8 only shape 9): 7 = (2, 2, 2), 8 = (2, 2, 3), 9 = (4, 1, 2), 10 = (2, 1, 4).
-// Chosen by mxfp4_gemm_v5_work_shape (tests), else CTK_MXFP4_V5_SHAPE (tuning runs), else 0,
-// the design point: neither the H200 sweep of 2026-12-07 nor the H100 one of that evening
-// (shapes 7..10 too; docs/mxfp4.md, v5 third and fourth rounds) found a shape better on
-// every layer.
+// Chosen by mxfp4_gemm_v5_work_shape (tests), else CTK_MXFP4_V5_SHAPE (tuning runs), else
+// mxfp4_v5_shape_rule (ops_mxfp4.h): 0, the design point, for slices of up to 8 rows and
+// narrow layers (neither the H200 sweep of 2026-12-07 nor the H100 one of that evening,
+// shapes 7..10 too, found a shape better on every layer: docs/mxfp4.md, v5 third and
+// fourth rounds), 2 for 9..16-row slices of wide layers.
 int v5_forced_shape = -1;  // mxfp4_gemm_v5_work_shape
-int v5_shape() {
+int v5_shape(int rows, int64_t n_tiles) {
     if (v5_forced_shape >= 0) return v5_forced_shape;
     static const int from_env = [] {
         const char* e = std::getenv("CTK_MXFP4_V5_SHAPE");
-        return e ? std::min(kMxfp4V5WorkShapes - 1, std::max(0, std::atoi(e))) : 0;
+        return e ? std::min(kMxfp4V5WorkShapes - 1, std::max(0, std::atoi(e))) : -1;
     }();
-    return from_env;
+    return from_env >= 0 ? from_env : mxfp4_v5_shape_rule(rows, n_tiles, device_sm_count());
 }
 
 template <bool BF16, int MT, bool NANS>
 void launch_v5_shaped(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bias, uint16_t* out, int M) {
-    switch (v5_shape()) {
+    switch (v5_shape(M, w.n_tiles)) {
         case 0: launch_v5<BF16, MT, NANS, 2, 2>(x, w, bias, out, M); break;
         case 1: launch_v5<BF16, MT, NANS, 1, 4>(x, w, bias, out, M); break;
         case 2: launch_v5<BF16, MT, NANS, 4, 1>(x, w, bias, out, M); break;

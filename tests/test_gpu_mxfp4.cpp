@@ -661,6 +661,24 @@ TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
 
 }  // TEST_SUITE("gpu")
 
+// Host-only: v5's work-shape rule (ops_mxfp4.h) on an H100's 132 SMs.
+TEST_CASE("mxfp4 v5 shape rule: 4 tiles per CTA only for 9..16-row slices that still fill the SMs") {
+    // Up to 8 rows: the default shape whatever the layer.
+    for (int64_t rows : {1, 4, 8})
+        for (int64_t n_tiles : {1, 256, 896, 100000}) CHECK(cuda::mxfp4_v5_shape_rule(rows, n_tiles, 132) == 0);
+    // 9..16 rows: 14336 / 16 = 896 tiles -> 224 CTAs of 4 tiles >= 132 SMs: shape 2.
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 896, 132) == 2);
+    CHECK(cuda::mxfp4_v5_shape_rule(9, 896, 132) == 2);
+    // The boundary: 528 tiles make exactly 132 CTAs, 527 make 132 too (the last one short),
+    // 524 make 131.
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 528, 132) == 2);
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 527, 132) == 2);
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 524, 132) == 0);
+    // 4096 and 8192 rows (256 / 512 tiles: 64 / 128 CTAs of 4 tiles) keep shape 0.
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 256, 132) == 0);
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 512, 132) == 0);
+}
+
 // Host-only: v5's K-split rule (ops_mxfp4.h) against an H100's occupancy (132 SMs, 64K
 // registers and 64 warps per SM, registers given out per warp in units of 256), no device.
 TEST_CASE("mxfp4 v5 warp rule: the most warps that keep every CTA resident, any count") {
