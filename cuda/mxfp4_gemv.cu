@@ -323,7 +323,8 @@ void launch_v5(const uint16_t* x, const Mxfp4KernelWeight& w, const uint16_t* bi
 // mxfp4_v5_shape_rule (ops_mxfp4.h): 0, the design point, for slices of up to 8 rows and
 // narrow layers (neither the H200 sweep of 2026-12-07 nor the H100 one of that evening,
 // shapes 7..10 too, found a shape better on every layer: docs/mxfp4.md, v5 third and
-// fourth rounds), 2 for 9..16-row slices of wide layers.
+// fourth rounds), 2 for 9..16-row slices of layers with enough rows to keep 3/4 of the SMs
+// busy with 4-tile CTAs (measured there).
 int v5_forced_shape = -1;  // mxfp4_gemm_v5_work_shape
 int v5_shape(int rows, int64_t n_tiles) {
     if (v5_forced_shape >= 0) return v5_forced_shape;

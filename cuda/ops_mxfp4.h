@@ -130,15 +130,17 @@ inline int mxfp4_v5_warps_rule(const int* per_sm, int max_warps, int n_ctas, int
     return 1;
 }
 // v5's work shape (cuda/mxfp4_gemv.cu lists them) for a 16-row slice of `rows` rows over
-// n_tiles 16-row weight tiles: shape 2 (4 tiles per CTA, one chunk per batch) for the
-// slices of 9..16 rows when a CTA of 4 tiles still lands on every SM, else shape 0 (2 tiles,
-// 2 chunks). Why: with two 8-row blocks of x a lane loads 16 x words per chunk against 2
-// weight words, and every CTA reads all of x (16 x K x 2 bytes) from L2; 4 tiles per CTA
-// halve that traffic per weight byte, but halve the CTAs too, which the narrow layers
-// cannot afford (4096 x 14336: 64 CTAs of 4 tiles, 28-35 % slower at M = 16 on the H100,
-// 2026-12-07). Host-only and pure so the CPU tests can check it.
+// n_tiles 16-row weight tiles: shape 2 (4 tiles per CTA, one chunk per batch) for slices
+// of 9..16 rows when the CTAs of 4 tiles still cover at least 3/4 of the SMs, else shape 0
+// (2 tiles, 2 chunks). Why: with two 8-row blocks of x a lane loads 16 x words per chunk
+// against 2 weight words, and every CTA reads all of x (16 x K x 2 bytes) from L2; 4 tiles
+// per CTA halve that traffic per weight byte but also halve the CTAs. Measured on the H100
+// (2026-12-07, bf16 sliced words, `ctk bench mxfp4 decode v5 0 2 4 7 9`, M = 16, us, shape
+// 0 -> 2): 14336x4096 27.5 -> 23.5 (224 CTAs), 8192x8192 28.1 -> 25.1 (128 CTAs),
+// 4096x4096 13.7 -> 14.2 and 4096x14336 27.9 -> 33.1 (64 CTAs); at M = 1 and 4 shape 2 is
+// never faster. Host-only and pure so the CPU tests can check it.
 inline int mxfp4_v5_shape_rule(int64_t rows, int64_t n_tiles, int sms) {
-    return rows > 8 && (n_tiles + 3) / 4 >= sms ? 2 : 0;
+    return rows > 8 && 4 * ((n_tiles + 3) / 4) >= 3 * int64_t{sms} ? 2 : 0;
 }
 // Tests: forces v4's x tile (the wgmma N) to 64, 128 or 256 rows (0 = chosen by M).
 void mxfp4_gemm_v4_force_tile(int bx);

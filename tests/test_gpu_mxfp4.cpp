@@ -662,21 +662,19 @@ TEST_CASE("mxfp4_gemm sanitize: small awkward case on every rung") {
 }  // TEST_SUITE("gpu")
 
 // Host-only: v5's work-shape rule (ops_mxfp4.h) on an H100's 132 SMs.
-TEST_CASE("mxfp4 v5 shape rule: 4 tiles per CTA only for 9..16-row slices that still fill the SMs") {
+TEST_CASE("mxfp4 v5 shape rule: 4 tiles per CTA only for 9..16-row slices whose CTAs cover 3/4 of the SMs") {
     // Up to 8 rows: the default shape whatever the layer.
     for (int64_t rows : {1, 4, 8})
         for (int64_t n_tiles : {1, 256, 896, 100000}) CHECK(cuda::mxfp4_v5_shape_rule(rows, n_tiles, 132) == 0);
-    // 9..16 rows: 14336 / 16 = 896 tiles -> 224 CTAs of 4 tiles >= 132 SMs: shape 2.
+    // 9..16 rows: 14336 and 8192 rows (896 / 512 tiles: 224 / 128 CTAs of 4) take shape 2,
+    // 4096 rows (256 tiles: 64 CTAs) keep shape 0.
     CHECK(cuda::mxfp4_v5_shape_rule(16, 896, 132) == 2);
     CHECK(cuda::mxfp4_v5_shape_rule(9, 896, 132) == 2);
-    // The boundary: 528 tiles make exactly 132 CTAs, 527 make 132 too (the last one short),
-    // 524 make 131.
-    CHECK(cuda::mxfp4_v5_shape_rule(16, 528, 132) == 2);
-    CHECK(cuda::mxfp4_v5_shape_rule(16, 527, 132) == 2);
-    CHECK(cuda::mxfp4_v5_shape_rule(16, 524, 132) == 0);
-    // 4096 and 8192 rows (256 / 512 tiles: 64 / 128 CTAs of 4 tiles) keep shape 0.
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 512, 132) == 2);
     CHECK(cuda::mxfp4_v5_shape_rule(16, 256, 132) == 0);
-    CHECK(cuda::mxfp4_v5_shape_rule(16, 512, 132) == 0);
+    // The boundary on 132 SMs is 99 CTAs: 393 tiles make 99 (the last one short), 392 make 98.
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 393, 132) == 2);
+    CHECK(cuda::mxfp4_v5_shape_rule(16, 392, 132) == 0);
 }
 
 // Host-only: v5's K-split rule (ops_mxfp4.h) against an H100's occupancy (132 SMs, 64K
