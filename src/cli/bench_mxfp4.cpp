@@ -135,11 +135,17 @@ BenchCase time_case(Rng& rng, const Layer& l, int64_t M, DType dt, int version, 
     return c;
 }
 
+// "13.1 us (2381 GB/s)": a time in ms as microseconds to 0.1, and `bytes` read in it.
+std::string us_and_gbps(double ms, int64_t bytes) {
+    return cat(static_cast<int>(ms * 1e4 + 0.5) / 10.0, " us (", static_cast<int>(bytes / (ms * 1e-3) / 1e9 + 0.5),
+               " GB/s)");
+}
+
 // One decode layer timed the way a model's decode step runs it (cuda::time_steady_ms): the
 // kernel launched back to back over its own copies of the weight (cold in L2 each time),
 // cuBLAS the same way on copies of the dense weight, and the read-only kernel over copies
 // of the packed bytes in the note. Version 0 only. Appends that row and the same calls
-// timed again with overlapped launches.
+// timed again with overlapped launches (the read-only kernel too, in that row's note).
 void steady_cases(Rng& rng, const Layer& l, int64_t M, DType dt, std::vector<BenchCase>& cases) {
     Tensor x = cuda::to_device(random_activations(rng, M, l.K, dt));
     Tensor out = cuda::device_empty(dt, {M, l.N});
@@ -166,8 +172,7 @@ void steady_cases(Rng& rng, const Layer& l, int64_t M, DType dt, std::vector<Ben
     c.peer_ms = cuda::time_steady_ms(peer, calls);
     const double read_ms = cuda::time_steady_ms(read, calls);
     c.note = cat(ws.size(), "/", dense.size(), " weight copies; read-only kernel over the packed bytes ",
-                 static_cast<int>(read_ms * 1e4 + 0.5) / 10.0, " us (",
-                 static_cast<int>(packed / (read_ms * 1e-3) / 1e9 + 0.5), " GB/s)");
+                 us_and_gbps(read_ms, packed));
     bench_emit(c);
     cases.push_back(c);
     // The same calls again with overlapped launches (v5 streams its weight while the call
@@ -175,9 +180,7 @@ void steady_cases(Rng& rng, const Layer& l, int64_t M, DType dt, std::vector<Ben
     cases.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
     // The floor in the same mode: the read-only kernel, overlapped too (any decode kernel
     // that reads the packed weight once takes at least about this long).
-    const double read_overlapped_ms = cuda::time_steady_overlapped_ms(read, calls);
-    cases.back().note += cat("; read-only kernel overlapped ", static_cast<int>(read_overlapped_ms * 1e4 + 0.5) / 10.0,
-                             " us (", static_cast<int>(packed / (read_overlapped_ms * 1e-3) / 1e9 + 0.5), " GB/s)");
+    cases.back().note += cat("; read-only kernel overlapped ", us_and_gbps(cuda::time_steady_overlapped_ms(read, calls), packed));
     bench_emit(cases.back());
 }
 
