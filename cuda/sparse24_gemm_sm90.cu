@@ -146,6 +146,8 @@ struct Params {
     int csplit;            // 1: the `splits` CTAs of a tile are one cluster (split = CTA rank) and
                            // add their partial tiles through distributed shared memory; one
                            // tile per cluster (grid = tiles * splits)
+    int spread;            // 1: global split-K where each split adds a share of the tile
+                           // (one unit per CTA, every CTA resident: splits wait for each other)
 };
 
 // Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
@@ -214,29 +216,46 @@ __device__ __forceinline__ void load_epi_scales(EpiScales<BN>& sc, const Params&
             sc.xs[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
 }
 
+// One n8 block of the fragment: a4[2h + e] = acc(row n_row0 + 8h, token m_even + e), with
+// that block's w scales and bias (rows n_row0, n_row0 + 8) and x scales (tokens m_even,
+// m_even + 1). Every lane of the warp must call it (store_d_block's shuffle).
+template <class Acc>
+__device__ __forceinline__ void epilogue_block(const Acc* a4, const float (&ws)[2], const float (&bias)[2],
+                                               const float* xs2, const Params& p, int n_row0, int m_even, int g) {
+    uint16_t r[2][2];  // [h][e]
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
+            float v = __fmul_rn(ws[h], __fmul_rn(xs2[e], acc_to_float(a4[2 * h + e])));
+            if (p.bias) v = __fadd_rn(v, bias[h]);
+            r[h][e] = act_from_float_hw(v, p.out_bf16);  // convert16.cuh says why not act_from_float
+        }
+    }
+    store_d_block(p.out, p.M, p.N, r, n_row0, m_even, g, (p.N % 2) == 0);
+}
+
 template <int BN, class Acc>
 __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScales<BN>& sc, const Params& p,
                                          int n_row0, int m0, int lane) {
     const int g = lane >> 2, t = lane & 3;
-    const float* wsv = sc.ws;
-    const float* bv = sc.bias;
-    const float* xsv = sc.xs;
-    const bool pair_ok = (p.N % 2) == 0;
 #pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-        uint16_t r[2][2];  // [h][e]
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                // The reference's order: ws * (xs * acc) [+ bias], each op rounded (no FMA).
-                float v = __fmul_rn(wsv[h], __fmul_rn(xsv[2 * j + e], acc_to_float(acc[4 * j + 2 * h + e])));
-                if (p.bias) v = __fadd_rn(v, bv[h]);
-                r[h][e] = act_from_float_hw(v, p.out_bf16);  // convert16.cuh says why not act_from_float
-            }
-        }
-        store_d_block(p.out, p.M, p.N, r, n_row0, m0 + 8 * j + 2 * t, g, pair_ok);
-    }
+    for (int j = 0; j < BN / 8; ++j) epilogue_block(&acc[4 * j], sc.ws, sc.bias, &sc.xs[2 * j], p, n_row0, m0 + 8 * j + 2 * t, g);
+}
+
+// Spread split-K (Params::spread): the tile's fix-up is shared by its S splits. An item is
+// one n8 block (q) of one consumer warp's 16 rows (v): 8 * BN / 8 items per tile, item
+// i = v * Q + q added and stored by split i % S, by warp (i / S) % 8 of that CTA; lane l
+// of the warp plays lane l of warp v. The item's S partial vectors are loaded together
+// (one L2 round trip, not S) and added in split order 0..S-1: the global path's sum.
+constexpr int kSpreadMaxSplits = 8;
+constexpr int kMaxSpreadBN = 64;  // decode tiles only (the large tiles keep their registers)
+
+__device__ __forceinline__ uint32_t ld_acquire_gpu(const int* p) {
+    uint32_t v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
 }
 
 // The kernel. Warpgroup 0 = producer (one elected thread issues every TMA copy),
@@ -460,9 +479,10 @@ __global__ void __launch_bounds__(kThreads, 1)
                 }
             }
             if (p.splits > 1) {
-                // Split-K: every split stores its partial tile; the last to arrive (per-tile
-                // counter) re-reads and adds all partials in split order 0..S-1 (deterministic:
-                // the same sum whichever split finishes last) and runs the epilogue.
+                // Split-K: every split stores its partial tile, then either the last to arrive
+                // (per-tile counter) adds all partials and runs the epilogue, or (spread) every
+                // split waits for all S and adds 1/S of the tile. Both add splits in order
+                // 0..S-1 (deterministic: the same sum whichever split finishes last).
                 // Layout: [tile][split][q][consumer thread] of 16-byte vectors (coalesced).
                 using Vec = typename std::conditional<std::is_integral<Acc>::value, int4, float4>::type;
                 constexpr int Q = BN / 8;
@@ -473,28 +493,83 @@ __global__ void __launch_bounds__(kThreads, 1)
                 }
                 __threadfence();
                 ptx::named_barrier_sync(1, kConsumerThreads);
+                if (BN <= kMaxSpreadBN && p.spread) {
+                    // The counter counts to 2S - 1 and wraps to 0 (atomicInc): S arrivals,
+                    // then S departures once each split has seen all S arrivals, so it is
+                    // zero again for the next launch and no split can miss the S.
+                    if (ct == 0) {
+                        unsigned* cnt = reinterpret_cast<unsigned*>(&p.counters[w.tile]);
+                        const unsigned lim = 2u * static_cast<unsigned>(p.splits) - 1u;
+                        if (atomicInc(cnt, lim) + 1u < static_cast<unsigned>(p.splits))
+                            while (ld_acquire_gpu(&p.counters[w.tile]) < static_cast<uint32_t>(p.splits)) {
+                            }
+                        atomicInc(cnt, lim);
+                    }
+                    ptx::named_barrier_sync(1, kConsumerThreads);
+                    __threadfence();
+                    const int t = lane & 3;
+                    for (int i = w.split + p.splits * (ct / 32); i < 8 * Q; i += 8 * p.splits) {
+                        const int v = i / Q, q = i - (i / Q) * Q;  // source warp and n8 block
+                        Vec pv[kSpreadMaxSplits];
+#pragma unroll
+                        for (int s = 0; s < kSpreadMaxSplits; ++s)
+                            if (s < p.splits) pv[s] = __ldcg(&part[(static_cast<size_t>(s) * Q + q) * kConsumerThreads + v * 32 + lane]);
+                        // The item's epilogue operands, loaded beside the partials.
+                        const int n_row = w.tw * kBM + v * 16 + (lane >> 2), m_even = w.tm * BN + 8 * q + 2 * t;
+                        float ws[2], bias[2], xs2[2];
+#pragma unroll
+                        for (int h = 0; h < 2; ++h) {
+                            const int n = min(n_row + 8 * h, p.N - 1);  // rows past N compute but never store
+                            ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
+                            bias[h] = p.bias ? act_to_float(p.bias[n], p.out_bf16) : 0.0f;
+                        }
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) xs2[e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m_even + e, p.M - 1) : 0]) : 1.0f;
+                        Acc a4[4], sum[4] = {};
+#pragma unroll
+                        for (int s = 0; s < kSpreadMaxSplits; ++s) {
+                            if (s < p.splits) {
+                                unpack4(pv[s], a4);
+#pragma unroll
+                                for (int c = 0; c < 4; ++c) sum[c] = (s == 0) ? a4[c] : sum[c] + a4[c];
+                            }
+                        }
+                        epilogue_block(sum, ws, bias, xs2, p, n_row, m_even, lane >> 2);
+                    }
+                    continue;
+                }
                 if (ct == 0) *last_flag = (atomicAdd(&p.counters[w.tile], 1) == p.splits - 1);
                 ptx::named_barrier_sync(1, kConsumerThreads);
                 if (!*last_flag) continue;
                 __threadfence();
-                // Chunks of up to 8 vectors: their loads are in flight together (a loop of
-                // single dependent loads would pay the L2 latency S * Q times).
-                constexpr int QC = Q < 8 ? Q : 8;
+                // The partials are loaded QC n8 blocks x SB splits at a time, all in flight
+                // together (a loop of dependent loads would pay the L2 latency S * Q times;
+                // decode tiles: one or two round trips for 4 splits).
+                constexpr int QC = BN <= 64 ? (Q < 4 ? Q : 4) : 8;
+                constexpr int SB = BN <= 64 ? 4 : 1;
 #pragma unroll
                 for (int q0 = 0; q0 < Q; q0 += QC) {
 #pragma unroll 1
-                    for (int s = 0; s < p.splits; ++s) {
-                        Vec v[QC];
+                    for (int s0 = 0; s0 < p.splits; s0 += SB) {
+                        Vec v[SB][QC];
 #pragma unroll
-                        for (int i = 0; i < QC; ++i)
-                            v[i] = __ldcg(&part[(static_cast<size_t>(s) * Q + q0 + i) * kConsumerThreads + ct]);
+                        for (int sb = 0; sb < SB; ++sb)
 #pragma unroll
-                        for (int i = 0; i < QC; ++i) {
-                            Acc a[4];
-                            unpack4(v[i], a);
+                            for (int i = 0; i < QC; ++i)
+                                if (s0 + sb < p.splits)
+                                    v[sb][i] = __ldcg(&part[(static_cast<size_t>(s0 + sb) * Q + q0 + i) * kConsumerThreads + ct]);
 #pragma unroll
-                            for (int c = 0; c < 4; ++c)
-                                acc[4 * (q0 + i) + c] = (s == 0) ? a[c] : acc[4 * (q0 + i) + c] + a[c];
+                        for (int sb = 0; sb < SB; ++sb) {
+                            if (s0 + sb < p.splits) {
+#pragma unroll
+                                for (int i = 0; i < QC; ++i) {
+                                    Acc a[4];
+                                    unpack4(v[sb][i], a);
+#pragma unroll
+                                    for (int c = 0; c < 4; ++c)
+                                        acc[4 * (q0 + i) + c] = (s0 + sb == 0) ? a[c] : acc[4 * (q0 + i) + c] + a[c];
+                                }
+                            }
                         }
                     }
                 }
@@ -705,8 +780,8 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
     // partials through distributed shared memory, when every tile's cluster is resident
     // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
-    CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 2,
-              "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global) or 2 (cluster), found ",
+    CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 3,
+              "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global), 2 (cluster) or 3 (spread), found ",
               opt.split_reduce);
     // Only on request: on an H100 the default plan's 4-split decode tiles did not fit as
     // clusters, and 2 splits as clusters were 4-8 % slower than 4 global splits
@@ -731,6 +806,15 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
             plan.ctas = need;
         }
     }
+    // Spread split-K: every split waits for the others, so it needs every unit on its own
+    // CTA and all of them resident at once (the grid is one wave: ctas <= resident).
+    if (opt.split_reduce == 3 && plan.splits > 1 && plan.splits <= kSpreadMaxSplits && !plan.cluster_splits &&
+        plan.cluster == 1 && plan.bn <= kMaxSpreadBN && units <= plan.ctas)
+        plan.spread_splits = true;
+    CTK_CHECK(opt.split_reduce != 3 || plan.spread_splits, "sparse24_gemm_v3: split_reduce = 3 (spread split-K) ",
+              "needs 2..", kSpreadMaxSplits, " splits, bn <= ", kMaxSpreadBN, ", cluster = 1 and one unit per CTA ",
+              "(tiles x splits <= CTAs); found splits = ", plan.splits, ", bn = ", plan.bn, ", cluster = ", plan.cluster,
+              ", ", plan.tiles, " tiles, ", plan.ctas, " CTAs");
     CTK_CHECK(opt.split_reduce != 2 || plan.cluster_splits, "sparse24_gemm_v3: split_reduce = 2 (cluster split-K) ",
               "needs 2..", kMaxCsplit, " splits, bn <= ", kMaxCsplitBN, ", cluster = 1, no max_ctas and every tile's ",
               "cluster resident at once; found splits = ", plan.splits, ", bn = ", plan.bn, ", cluster = ", plan.cluster,
@@ -793,6 +877,7 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
     p.bias = bias.defined() ? static_cast<const uint16_t*>(bias.raw()) : nullptr;
 
     p.csplit = plan.cluster_splits ? 1 : 0;
+    p.spread = plan.spread_splits ? 1 : 0;
     std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
     if (plan.splits > 1 && !plan.cluster_splits) {
         const SplitScratch ws = split_scratch(static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4,

@@ -28,7 +28,10 @@ struct Sparse24V3Options {
     int split_reduce = 0;  // how split-K partials meet: 0 = by the plan (global: measured faster
                            // on an H100, docs/sparse24_v3.md 4c),
                            // 1 = global (fp32 partials in memory, the last split adds them),
-                           // 2 = cluster (the splits of a tile are one cluster: DSMEM), else an error
+                           // 2 = cluster (the splits of a tile are one cluster: DSMEM),
+                           // 3 = spread (global partials; once every split has stored its
+                           //     partial, each split adds and stores 1/S of the tile; needs
+                           //     every split resident at once), else an error
     int l2_promotion = 256;  // bytes the L2 fetches per TMA miss (tensor map L2 promotion): 0 (none),
                              // 64, 128 or 256 (default; for experiments)
 };
@@ -45,6 +48,8 @@ struct Sparse24V3Plan {
     int ctas = 0;     // persistent CTAs launched (a multiple of cluster)
     bool cluster_splits = false;  // split-K over a cluster of `splits` CTAs (one tile each), reduced
                                   // through distributed shared memory; else through global memory
+    bool spread_splits = false;   // global split-K where every split reduces a share of the tile
+                                  // (one unit per CTA, all resident); else the last split adds all
     int smem_bytes = 0;
 };
 

@@ -145,20 +145,30 @@ TEST_CASE("overlapped launch: 2:4 v3 chains (f16 and bf16; fp8 and i8 through dy
             std::vector<Tensor> buffers;
             buffers.push_back(cuda::to_device(random_16bit(rng, act, {s.M, s.NK})));
             for (int i = 0; i < kChain; ++i) buffers.push_back(cuda::device_empty(act, {s.M, s.NK}));
+            bool spread = false;
             auto step = [&](int, const Tensor& in, Tensor& out) {
+                cuda::Sparse24V3Options opt;
+                opt.split_reduce = spread ? 3 : 0;
                 if (dt == DType::F16 || dt == DType::BF16) {
-                    cuda::sparse24_gemm_v3_into(out, in, values, meta, s.NK, s.NK, Tensor(), ws, Tensor());
+                    cuda::sparse24_gemm_v3_into(out, in, values, meta, s.NK, s.NK, Tensor(), ws, Tensor(), opt);
                 } else {
                     // A plain launch (the quantizer) between two overlapped ones: v3 must
                     // also wait for it before reading x and the x scales it writes.
                     const cuda::QuantResult q = dt == DType::I8 ? cuda::quant_int8_dynamic_per_token(in)
                                                                 : cuda::quant_fp8_dynamic_per_token(in);
-                    cuda::sparse24_gemm_v3_into(out, q.q, values, meta, s.NK, s.NK, q.scale, ws, Tensor());
+                    cuda::sparse24_gemm_v3_into(out, q.q, values, meta, s.NK, s.NK, q.scale, ws, Tensor(), opt);
                 }
             };
             const auto plain = run_chain(buffers, false, step);
             const auto overlapped = run_chain(buffers, true, step);
             check_chains(plain, overlapped, what);
+            if (s.M == 1) {
+                // The spread split-K (splits wait for each other) overlapped, against the
+                // plain chain of the default plan: the same sums, so the same bits.
+                spread = true;
+                check_chains(plain, run_chain(buffers, true, step), what + " split_reduce=3");
+                spread = false;
+            }
         }
 }
 

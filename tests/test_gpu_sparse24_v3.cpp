@@ -322,9 +322,41 @@ TEST_CASE("sparse24 v3: cluster split-K (partials added through DSMEM), every dt
     }
 }
 
-TEST_CASE("sparse24 v3: cluster and global split-K add the partials in the same order (same bits)") {
-    // Random data, so the fp32 sum depends on the order: both reductions add splits
+TEST_CASE("sparse24 v3: spread split-K (every split adds a share of the tile), every dtype, decode M") {
+    // split_reduce = 3: the splits of a tile wait for each other and each adds and stores
+    // 1/S of the tile's n8 blocks. Same shapes as the cluster test (partial weight tile,
+    // unequal K shares, partial token tiles), 2, 3, 4, 5 and 8 splits (8 * BN / 8 items:
+    // with 3 or 5 splits the shares are unequal and some warps get none), and every token
+    // tile up to 64, whose items run from 8 (bn = 8) to 64.
+    if (!v3_runs_here()) return expect_refusal();
+    const int64_t Ms[] = {1, 16, 17, 33, 64};
+    const int splits[] = {2, 3, 4, 5, 8};
+    uint64_t seed = 650;
+    for (DType dt : kV3Dtypes) {
+        int i = 0;
+        for (int64_t M : Ms) {
+            V3Case c;
+            c.dt = dt, c.M = M, c.N = 200, c.K = 1040;
+            c.out = (i % 2) ? DType::F16 : DType::BF16;
+            c.bias = (i % 2) == 1;
+            c.vec_scales = (i / 2) % 2 == 1;
+            c.seed = ++seed;
+            c.opt.splits = splits[(i + static_cast<int>(dt)) % 5];
+            c.opt.split_reduce = 3;
+            const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt, c.opt);
+            CHECK(plan.spread_splits);
+            CHECK(plan.ctas == plan.tiles * plan.splits);
+            run_case(c);
+            ++i;
+        }
+    }
+}
+
+TEST_CASE("sparse24 v3: cluster, spread and global split-K add the partials in the same order (same bits)") {
+    // Random data, so the fp32 sum depends on the order: all three reductions add splits
     // 0..S-1 in order and must agree bit for bit (and stay within the derived bound).
+    // Each case runs twice with the spread reduction: its arrival counters must be back
+    // at zero after a launch, or the second launch would not wait for its splits.
     if (!v3_runs_here()) return expect_refusal();
     uint64_t seed = 580;
     for (DType dt : kV3Dtypes)
@@ -340,13 +372,19 @@ TEST_CASE("sparse24 v3: cluster and global split-K add the partials in the same 
             const V3Result cluster = run_case(c);
             const auto d = ctk::test::compare_bits(global.got, cluster.got, describe(c) + " (cluster vs global)");
             CHECK_MESSAGE(d.ok(), d.report);
+            c.opt.split_reduce = 3;
+            for (int rep = 0; rep < 2; ++rep) {
+                const V3Result spread = run_case(c);
+                const auto e = ctk::test::compare_bits(global.got, spread.got, describe(c) + " (spread vs global)");
+                CHECK_MESSAGE(e.ok(), e.report);
+            }
         }
 }
 
 TEST_CASE("sparse24 v3 sanitize: small f16 and i8 cases with split-K") {
     if (!v3_runs_here()) return expect_refusal();
     for (DType dt : {DType::F16, DType::I8})
-        for (int reduce : {1, 2}) {  // global partials, then the cluster (DSMEM) reduction
+        for (int reduce : {1, 2, 3}) {  // global partials (last split, spread), the cluster (DSMEM) one
             V3Case c;
             c.dt = dt, c.M = 7, c.N = 136, c.K = 256, c.bias = true, c.vec_scales = true, c.seed = 600;
             c.opt.splits = 2;
@@ -390,8 +428,12 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
     throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
                 "cluster = 2 needs an even number");
     cuda::Sparse24V3Options reduce;
-    reduce.split_reduce = 3;
+    reduce.split_reduce = 4;
     throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce: expected 0");
+    reduce.split_reduce = 3, reduce.splits = 2, reduce.max_ctas = 1;  // spread needs one unit per CTA
+    throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce = 3");
+    reduce.max_ctas = 0, reduce.splits = 9;  // more splits than the spread path loads at once
+    throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce = 3");
     reduce.split_reduce = 2, reduce.splits = 1;  // a cluster split-K of one split
     throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce = 2");
     reduce.splits = 4, reduce.bn = 128;  // decode tiles only

@@ -211,6 +211,28 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     // the call ahead drains; cuda/launch.cuh).
     out.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
     bench_emit(out.back());
+    // Split plans: the same calls with the other global reduction (spread when the plan
+    // adds the partials in the last split, and the other way round), plain and overlapped.
+    if (plan.splits > 1 && !plan.cluster_splits) {
+        cuda::Sparse24V3Options other;
+        other.split_reduce = plan.spread_splits ? 1 : 3;
+        try {
+            (void)cuda::sparse24_gemm_v3_plan(M, N, K, dt, other);
+        } catch (const Error& e) {
+            std::printf("steady %s: the other split reduction is not possible: %s\n", mnk(M, N, K).c_str(), e.what());
+            return;
+        }
+        std::vector<std::function<void()>> alt;
+        for (const auto& s : sp)
+            alt.push_back([&, ps = &s] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), other); });
+        BenchCase a = c;
+        a.op = cat("sparse24_gemm_v3 steady ", plan.spread_splits ? "lastsplit" : "spread");
+        a.ms = cuda::time_steady_ms(alt, calls);
+        bench_emit(a);
+        out.push_back(a);
+        out.push_back(overlapped_row(a, cuda::time_steady_overlapped_ms(alt, calls)));
+        bench_emit(out.back());
+    }
 }
 
 struct Mnk {
@@ -296,7 +318,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
                 char note[96];
                 std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d%s cluster=%d ctas=%d", plan.bn,
-                              plan.stages, plan.splits, plan.cluster_splits ? "(cluster)" : "", plan.cluster, plan.ctas);
+                              plan.stages, plan.splits, plan.cluster_splits ? "(cluster)" : (plan.spread_splits ? "(spread)" : ""),
+                              plan.cluster, plan.ctas);
                 c.note = note;
 
                 // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
@@ -347,6 +370,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         // The default plan reduces through global memory (measured faster on
                         // the H100, docs/sparse24_v3.md 4c); the cluster path is timed beside it.
                         vs.push_back({"clustersplit", plan.splits, 2, 256});
+                        vs.push_back({plan.spread_splits ? "lastsplit" : "spread", plan.splits,
+                                      plan.spread_splits ? 1 : 3, 256});
                         for (int s : {2, 8})
                             if (s != plan.splits) vs.push_back({cat("splits", s), s, 0, 256});
                     }
@@ -376,7 +401,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         });
                         cv.peer = "sparse24_gemm_v3";
                         cv.peer_ms = ms;
-                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", " cluster=", vp.cluster, " ctas=", vp.ctas);
+                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", vp.spread_splits ? "(spread)" : "", " cluster=", vp.cluster, " ctas=", vp.ctas);
                         bench_emit(cv);
                         out.push_back(cv);
                     }
