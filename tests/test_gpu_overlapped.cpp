@@ -145,10 +145,10 @@ TEST_CASE("overlapped launch: 2:4 v3 chains (f16 and bf16; fp8 and i8 through dy
             std::vector<Tensor> buffers;
             buffers.push_back(cuda::to_device(random_16bit(rng, act, {s.M, s.NK})));
             for (int i = 0; i < kChain; ++i) buffers.push_back(cuda::device_empty(act, {s.M, s.NK}));
-            bool spread = false;
+            int split_reduce = 0;  // the plan's
             auto step = [&](int, const Tensor& in, Tensor& out) {
                 cuda::Sparse24V3Options opt;
-                opt.split_reduce = spread ? 3 : 0;
+                opt.split_reduce = split_reduce;
                 if (dt == DType::F16 || dt == DType::BF16) {
                     cuda::sparse24_gemm_v3_into(out, in, values, meta, s.NK, s.NK, Tensor(), ws, Tensor(), opt);
                 } else {
@@ -163,11 +163,14 @@ TEST_CASE("overlapped launch: 2:4 v3 chains (f16 and bf16; fp8 and i8 through dy
             const auto overlapped = run_chain(buffers, true, step);
             check_chains(plain, overlapped, what);
             if (s.M == 1) {
-                // The spread split-K (splits wait for each other) overlapped, against the
-                // plain chain of the default plan: the same sums, so the same bits.
-                spread = true;
-                check_chains(plain, run_chain(buffers, true, step), what + " split_reduce=3");
-                spread = false;
+                // Both global split-K reductions overlapped (the last split adds all partials,
+                // or every split waits for the others and adds a share), against the plain
+                // chain of the default plan: the same sums, so the same bits.
+                for (int reduce : {1, 3}) {
+                    split_reduce = reduce;
+                    check_chains(plain, run_chain(buffers, true, step), cat(what, " split_reduce=", reduce));
+                }
+                split_reduce = 0;
             }
         }
 }
