@@ -251,7 +251,11 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScal
 // (one L2 round trip, not S) and added in split order 0..S-1: the global path's sum.
 constexpr int kSpreadMaxSplits = 8;
 constexpr int kMaxSpreadBN = 64;  // decode tiles only (the large tiles keep their registers)
-constexpr bool kSpreadByDefault = true;  // split_reduce = 0 takes the spread reduction where allowed
+// The default plan (split_reduce = 0) takes the spread reduction for bn >= 64 where it is
+// allowed: measured on the H100 (docs/sparse24_v3.md 4h), spread won at bn = 64 (-0.4 to
+// -1.1 us back to back, 5-7 % alone) and lost at bn <= 32 (+0.2 to +0.8 us), where the
+// last-split fix-up is one round trip too and the early splits free their SMs at once.
+constexpr int kMinSpreadBNByDefault = 64;
 
 __device__ __forceinline__ uint32_t ld_acquire_gpu(const int* p) {
     uint32_t v;
@@ -809,8 +813,7 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     }
     // Spread split-K: every split waits for the others, so it needs every unit on its own
     // CTA and all of them resident at once (the grid is one wave: ctas <= resident).
-    // The default plan takes it where it is allowed (kSpreadByDefault; docs/sparse24_v3.md 4h).
-    const bool want_spread = opt.split_reduce == 3 || (opt.split_reduce == 0 && kSpreadByDefault);
+    const bool want_spread = opt.split_reduce == 3 || (opt.split_reduce == 0 && plan.bn >= kMinSpreadBNByDefault);
     if (want_spread && plan.splits > 1 && plan.splits <= kSpreadMaxSplits && !plan.cluster_splits &&
         plan.cluster == 1 && plan.bn <= kMaxSpreadBN && units <= plan.ctas)
         plan.spread_splits = true;

@@ -25,8 +25,8 @@ struct Sparse24V3Options {
     int max_ctas = 0;  // persistent grid cap: 0 = one CTA per SM
     int cluster = 0;   // CTAs per cluster sharing the activation tile (TMA multicast): 0 = by
                        // bn (2 for bn >= 128 when the 128-row weight tiles pair up), 1 or 2
-    int split_reduce = 0;  // how split-K partials meet: 0 = by the plan (spread where allowed,
-                           // else global; docs/sparse24_v3.md 4c, 4h),
+    int split_reduce = 0;  // how split-K partials meet: 0 = by the plan (spread at bn = 64
+                           // where allowed, else the last split; docs/sparse24_v3.md 4c, 4h),
                            // 1 = global (fp32 partials in memory, the last split adds them),
                            // 2 = cluster (the splits of a tile are one cluster: DSMEM),
                            // 3 = spread (global partials; once every split has stored its

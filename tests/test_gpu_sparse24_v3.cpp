@@ -442,4 +442,23 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
 
 }  // TEST_SUITE
 
+// Host planning (runs without a device too: the plan then assumes an H100's 132 SMs).
+TEST_CASE("sparse24 v3 plan: split-K decode tiles reduce through the spread path at bn = 64, the last split below") {
+    const bool h100_sms = cuda::device_count() == 0 || cuda::device_sm_count() == 132;
+    for (DType dt : kV3Dtypes)
+        for (int64_t M : {1, 16, 33, 64}) {
+            // (4096, 14336): 32 weight tiles, split K; (14336, 4096): 112 tiles, no split.
+            const cuda::Sparse24V3Plan split = cuda::sparse24_gemm_v3_plan(M, 4096, 14336, dt);
+            const cuda::Sparse24V3Plan whole = cuda::sparse24_gemm_v3_plan(M, 14336, 4096, dt);
+            INFO(dtype_name(dt), " M=", M, " bn=", split.bn, " splits=", split.splits, " ctas=", split.ctas);
+            if (h100_sms) {
+                CHECK(split.splits == 4);
+                CHECK(whole.splits == 1);
+            }
+            CHECK(split.spread_splits == (split.splits > 1 && split.bn == 64));
+            CHECK_FALSE(split.cluster_splits);
+            CHECK_FALSE(whole.spread_splits);
+        }
+}
+
 #endif  // CTK_HAVE_CUDA
