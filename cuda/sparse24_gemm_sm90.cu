@@ -23,7 +23,9 @@
 //      of this structure's shared-memory ceiling); decode 1 x 14336 x 4096 f16 28 us (1.59x
 //      cuBLAS; an 8-stage ring, 3-6 % faster than 16 for decode tiles); 3.5x v2 at large M.
 //      Decode with split K (N = 4096, K = 14336: 32 tiles x 4 splits) adds the partials
-//      through global memory (the last split of a tile sums them in order). A cluster
+//      through global memory: at bn <= 32 the last split of a tile sums them in order (its
+//      loads all in flight), at bn = 64 every split waits for the others and sums 1/S of
+//      the tile ("spread": 32 KB read per SM instead of 128 KB; docs/sparse24_v3.md 4h). A cluster
 //      reduction through distributed shared memory (split_reduce = 2) is kept as an
 //      option: correct and bit-identical, but 4-8 % slower on the H100, because the 4-split
 //      tiles do not fit as clusters and 2 splits stream the weight with half the CTAs
