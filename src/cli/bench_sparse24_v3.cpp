@@ -10,7 +10,7 @@
 // Times: median of CUDA events, L2 flushed before each run (cuda::time_median_ms);
 // 'steady': the decode cases launched back to back over copies of the weight
 // (cuda::time_steady_ms), against the dense peer only; each case again with overlapped
-// launches (cuda::set_overlapped_launch).
+// launches (cuda::set_overlapped_launch). 'once M N K DTYPE': three untimed calls (for ncu).
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -244,6 +244,28 @@ struct Mnk {
 void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
     CTK_CHECK(cuda::sparse24_v3_available(), "bench sparse24v3: needs an sm_90 device and an sm_90a build, found ",
               cuda::device_description());
+    if (!args.empty() && args[0] == "once") {
+        // ctk bench sparse24v3 once M N K DTYPE: three calls of the default plan, no timing
+        // (for ncu: -k regex:sparse24_gemm_v3_kernel --launch-skip 2 --launch-count 1).
+        DType dt;
+        CTK_CHECK(args.size() == 5 && dtype_from_name(args[4], &dt),
+                  "bench sparse24v3: expected 'once M N K DTYPE' (DTYPE f16, bf16, f8e4m3 or i8)");
+        const int64_t M = std::stoll(args[1]), N = std::stoll(args[2]), K = std::stoll(args[3]);
+        CTK_CHECK(M >= 1 && N >= 1 && K >= 1, "bench sparse24v3 once: expected positive M, N, K");
+        Rng rng(2024);
+        const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
+        const Tensor values = cuda::to_device(random_host(dt, {Np, Kp / 2}, rng));
+        const Tensor meta = cuda::to_device(random_meta(N, K, rng));
+        const Tensor x = cuda::to_device(random_host(dt, {M, K}, rng));
+        Tensor o = cuda::device_empty(dt == DType::F16 ? DType::F16 : DType::BF16, {M, N});
+        const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(M, N, K, dt);
+        for (int i = 0; i < 3; ++i) cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, Tensor(), Tensor(), Tensor());
+        cuda::synchronize();
+        std::printf("sparse24_gemm_v3 %s %s: bn=%d stages=%d splits=%d%s cluster=%d ctas=%d (3 calls)\n",
+                    mnk(M, N, K).c_str(), dtype_name(dt), plan.bn, plan.stages, plan.splits,
+                    plan.spread_splits ? "(spread)" : "", plan.cluster, plan.ctas);
+        return;
+    }
     std::vector<DType> dtypes;
     bool quick = false, decode = false, ksweep = false, variants = false, steady = false;
     for (const auto& a : args) {
