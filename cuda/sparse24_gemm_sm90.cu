@@ -150,6 +150,7 @@ struct Params {
                            // tile per cluster (grid = tiles * splits)
     int spread;            // 1: global split-K where each split adds a share of the tile
                            // (one unit per CTA, every CTA resident: splits wait for each other)
+    int kstagger;          // 1: each tile walks its K blocks from a per-tile offset (k_block)
 };
 
 // Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
@@ -177,6 +178,18 @@ __device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank, in
     r.kb0 = static_cast<int>(static_cast<long long>(r.split) * p.k_blocks / p.splits);
     r.kb1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_blocks / p.splits);
     return r;
+}
+
+// The K block that a unit's step kb (kb0 <= kb < kb1) loads: in order, or with
+// Params::kstagger rotated by a per-tile offset so that CTAs running together read
+// different x tiles at any moment (a cluster's CTAs share one order: they multicast x).
+// Only the producer maps steps to K blocks; the consumers count steps.
+template <int CL>
+__device__ __forceinline__ int k_block(const Unit& w, int kb, const Params& p) {
+    if (!p.kstagger) return kb;
+    const int n = w.kb1 - w.kb0;
+    const int k = kb + (w.tw / CL) % n;
+    return k < w.kb1 ? k : k - n;
 }
 
 __device__ __forceinline__ float acc_to_float(float v) { return v; }
@@ -345,7 +358,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             int early = 0;
             for (int u = first_unit; u < units && early < STAGES; u += unit_step) {
                 const Unit w = decode_unit<CL>(u, p, rank, krank);
-                for (int kb = w.kb0; kb < w.kb1 && early < STAGES; ++kb) load_weight(early++, w, kb);
+                for (int kb = w.kb0; kb < w.kb1 && early < STAGES; ++kb) load_weight(early++, w, k_block<CL>(w, kb, p));
             }
             ptx::griddep_wait();
             int stage = 0, item = 0;
@@ -355,9 +368,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                 for (int kb = w.kb0; kb < w.kb1; ++kb, ++item) {
                     if (item >= early) {
                         ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
-                        load_weight(stage, w, kb);
+                        load_weight(stage, w, k_block<CL>(w, kb, p));
                     }
-                    load_x(stage, w, kb);
+                    load_x(stage, w, k_block<CL>(w, kb, p));
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
@@ -886,6 +899,9 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
 
     p.csplit = plan.cluster_splits ? 1 : 0;
     p.spread = plan.spread_splits ? 1 : 0;
+    CTK_CHECK(opt.k_order >= 0 && opt.k_order <= 2, op, ": k_order: expected 0 (by the plan), 1 (in order) or 2 ",
+              "(staggered), found ", opt.k_order);
+    p.kstagger = opt.k_order == 2 ? 1 : 0;  // the plan keeps K in order (stagger: not yet measured)
     std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
     if (plan.splits > 1 && !plan.cluster_splits) {
         const SplitScratch ws = split_scratch(static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4,

@@ -32,6 +32,10 @@ struct Sparse24V3Options {
                            // 3 = spread (global partials; once every split has stored its
                            //     partial, each split adds and stores 1/S of the tile; needs
                            //     every split resident at once), else an error
+    int k_order = 0;   // the order in which a tile walks its K blocks: 0 = by the plan (in
+                       // order), 1 = in order, 2 = staggered (each tile starts at its own
+                       // offset and wraps: CTAs running together read different x tiles;
+                       // changes the fp32 summation order; docs/sparse24_v3.md 4h)
     int l2_promotion = 256;  // bytes the L2 fetches per TMA miss (tensor map L2 promotion): 0 (none),
                              // 64, 128 or 256 (default; for experiments)
 };

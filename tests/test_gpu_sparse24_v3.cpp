@@ -59,6 +59,7 @@ std::string describe(const V3Case& c) {
                c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
                c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
                " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " split_reduce=", c.opt.split_reduce,
+               " k_order=", c.opt.k_order,
                " seed=", c.seed);
 }
 
@@ -381,6 +382,32 @@ TEST_CASE("sparse24 v3: cluster, spread and global split-K add the partials in t
         }
 }
 
+TEST_CASE("sparse24 v3: staggered K order (each tile from its own K offset), every dtype and plan kind") {
+    // k_order = 2: the producer loads a tile's K blocks from offset (tile / cluster) mod n and
+    // wraps. Exact data, so any order gives the reference's bits. Cases: split units with
+    // unequal K shares and a partial last block (K = 1040) on a persistent grid (wrap inside
+    // each split's range), the spread and last-split reductions, clusters of two sharing x
+    // (both CTAs of a pair must walk the same order), a partial token tile.
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 700;
+    for (DType dt : kV3Dtypes) {
+        struct Plan {
+            int64_t M, N, K;
+            int bn, splits, max_ctas, cluster, reduce;
+        };
+        for (Plan pl : {Plan{5, 384, 1040, 8, 3, 5, 1, 1}, Plan{33, 200, 1040, 64, 4, 0, 1, 3},
+                        Plan{17, 256, 2048, 32, 2, 0, 1, 1}, Plan{300, 500, 1024, 128, 1, 6, 2, 0},
+                        Plan{1, 1024, 4096, 8, 1, 0, 1, 0}}) {
+            V3Case c;
+            c.dt = dt, c.M = pl.M, c.N = pl.N, c.K = pl.K;
+            c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = ++seed;
+            c.opt.bn = pl.bn, c.opt.splits = pl.splits, c.opt.max_ctas = pl.max_ctas, c.opt.cluster = pl.cluster;
+            c.opt.split_reduce = pl.reduce, c.opt.k_order = 2;
+            run_case(c);
+        }
+    }
+}
+
 TEST_CASE("sparse24 v3 sanitize: small f16 and i8 cases with split-K") {
     if (!v3_runs_here()) return expect_refusal();
     for (DType dt : {DType::F16, DType::I8})
@@ -428,6 +455,9 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
     throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
                 "cluster = 2 needs an even number");
     cuda::Sparse24V3Options reduce;
+    cuda::Sparse24V3Options order;
+    order.k_order = 3;
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, order); }, "k_order");
     reduce.split_reduce = 4;
     throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce: expected 0");
     reduce.split_reduce = 3, reduce.splits = 2, reduce.max_ctas = 1;  // spread needs one unit per CTA

@@ -211,6 +211,20 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     // the call ahead drains; cuda/launch.cuh).
     out.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
     bench_emit(out.back());
+    // The same calls with each tile walking K from its own offset (overlapped only).
+    {
+        cuda::Sparse24V3Options stagger;
+        stagger.k_order = 2;
+        std::vector<std::function<void()>> alt;
+        for (const auto& s : sp)
+            alt.push_back([&, ps = &s] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), stagger); });
+        BenchCase a = c;
+        a.op = "sparse24_gemm_v3 steady kstagger overlapped";
+        a.ms = cuda::time_steady_overlapped_ms(alt, calls);
+        a.note = "k_order = 2 (each tile from its own K offset); programmatic dependent launch";
+        bench_emit(a);
+        out.push_back(a);
+    }
     // Split plans: the same calls with the other global reduction (spread when the plan
     // adds the partials in the last split, and the other way round), plain and overlapped.
     if (plan.splits > 1 && !plan.cluster_splits) {
@@ -385,7 +399,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 if (variants && plan.bn <= 64) {
                     struct Variant {
                         std::string name;
-                        int splits, reduce, promo, cluster = 0;
+                        int splits, reduce, promo, cluster = 0, k_order = 0;
                     };
                     std::vector<Variant> vs;
                     if (plan.splits > 1) {
@@ -400,6 +414,9 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     // The activation multicast of the large tiles (clusters of 2 neighbouring
                     // weight tiles share each x tile) at bn = 64, where x is half a stage.
                     if (plan.bn >= 64 && (sparse24_padded_rows(N) / 128) % 2 == 0) vs.push_back({"mcast2", 0, 0, 256, 2});
+                    // Each tile walks K from its own offset (docs/sparse24_v3.md 4h: x requests
+                    // spread over the L2 slices).
+                    vs.push_back({"kstagger", 0, 0, 256, 0, 2});
                     vs.push_back({"l2promo128", 0, 0, 128});
                     vs.push_back({"l2promo0", 0, 0, 0});
                     for (const Variant& v : vs) {
@@ -408,6 +425,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         vo.split_reduce = v.reduce;
                         vo.l2_promotion = v.promo;
                         vo.cluster = v.cluster;
+                        vo.k_order = v.k_order;
                         cuda::Sparse24V3Plan vp;
                         try {
                             vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
