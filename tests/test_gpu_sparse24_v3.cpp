@@ -294,28 +294,28 @@ TEST_CASE("sparse24 v3: the default plan splits K for a decode shape and stays d
     }
 }
 
-TEST_CASE("sparse24 v3: cluster split-K (partials added through DSMEM), every dtype, decode M") {
-    // The splits of a tile are the CTAs of one cluster (split_reduce = 2). N = 200: a
-    // partial weight tile; K = 1040: 17 (16-bit) or 9 (8-bit) K blocks, so the splits
-    // get unequal shares and the last block is partial; M in {1, 16, 17, 33, 64}: token
-    // tiles 8, 16, 32, 64 with partial token tiles; 2, 3, 4 and 8 splits (cluster sizes).
-    if (!v3_runs_here()) return expect_refusal();
+// Decode shapes for one split-K reduction: N = 200 (a partial weight tile), K = 1040 (17
+// 16-bit or 9 8-bit K blocks: unequal shares, a partial last block), M in {1, 16, 17, 33,
+// 64} (token tiles 8..64, partial ones), every dtype, the split counts cycled per case,
+// out dtype / bias / scale kind alternating (flip: the other phase of the alternation).
+// The plan must take the reduction asked for, with one CTA per (tile, split).
+void run_split_reduce_cases(int reduce, const std::vector<int>& splits, uint64_t seed, bool flip) {
     const int64_t Ms[] = {1, 16, 17, 33, 64};
-    const int splits[] = {2, 3, 4, 8};
-    uint64_t seed = 550;
     for (DType dt : kV3Dtypes) {
         int i = 0;
         for (int64_t M : Ms) {
             V3Case c;
             c.dt = dt, c.M = M, c.N = 200, c.K = 1040;
-            c.out = (i % 2) ? DType::BF16 : DType::F16;
-            c.bias = (i % 2) == 0;
-            c.vec_scales = (i / 2) % 2 == 0;
+            const bool odd = ((i % 2) == 1) != flip;
+            c.out = odd ? DType::BF16 : DType::F16;
+            c.bias = !odd;
+            c.vec_scales = (((i / 2) % 2) == 0) != flip;
             c.seed = ++seed;
-            c.opt.splits = splits[(i + static_cast<int>(dt)) % 4];
-            c.opt.split_reduce = 2;
+            c.opt.splits = splits[(i + static_cast<int>(dt)) % splits.size()];
+            c.opt.split_reduce = reduce;
             const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt, c.opt);
-            CHECK(plan.cluster_splits);
+            CHECK(plan.cluster_splits == (reduce == 2));
+            CHECK(plan.spread_splits == (reduce == 3));
             CHECK(plan.ctas == plan.tiles * plan.splits);
             run_case(c);
             ++i;
@@ -323,34 +323,20 @@ TEST_CASE("sparse24 v3: cluster split-K (partials added through DSMEM), every dt
     }
 }
 
+TEST_CASE("sparse24 v3: cluster split-K (partials added through DSMEM), every dtype, decode M") {
+    // The splits of a tile are the CTAs of one cluster (split_reduce = 2): 2, 3, 4 and 8
+    // splits (cluster sizes).
+    if (!v3_runs_here()) return expect_refusal();
+    run_split_reduce_cases(2, {2, 3, 4, 8}, 550, false);
+}
+
 TEST_CASE("sparse24 v3: spread split-K (every split adds a share of the tile), every dtype, decode M") {
     // split_reduce = 3: the splits of a tile wait for each other and each adds and stores
-    // 1/S of the tile's n8 blocks. Same shapes as the cluster test (partial weight tile,
-    // unequal K shares, partial token tiles), 2, 3, 4, 5 and 8 splits (8 * BN / 8 items:
-    // with 3 or 5 splits the shares are unequal and some warps get none), and every token
-    // tile up to 64, whose items run from 8 (bn = 8) to 64.
+    // 1/S of the tile's n8 blocks: 2, 3, 4, 5 and 8 splits (8 * BN / 8 items: with 3 or 5
+    // splits the shares are unequal and some warps get none), token tiles 8..64, whose
+    // items run from 8 (bn = 8) to 64.
     if (!v3_runs_here()) return expect_refusal();
-    const int64_t Ms[] = {1, 16, 17, 33, 64};
-    const int splits[] = {2, 3, 4, 5, 8};
-    uint64_t seed = 650;
-    for (DType dt : kV3Dtypes) {
-        int i = 0;
-        for (int64_t M : Ms) {
-            V3Case c;
-            c.dt = dt, c.M = M, c.N = 200, c.K = 1040;
-            c.out = (i % 2) ? DType::F16 : DType::BF16;
-            c.bias = (i % 2) == 1;
-            c.vec_scales = (i / 2) % 2 == 1;
-            c.seed = ++seed;
-            c.opt.splits = splits[(i + static_cast<int>(dt)) % 5];
-            c.opt.split_reduce = 3;
-            const cuda::Sparse24V3Plan plan = cuda::sparse24_gemm_v3_plan(c.M, c.N, c.K, c.dt, c.opt);
-            CHECK(plan.spread_splits);
-            CHECK(plan.ctas == plan.tiles * plan.splits);
-            run_case(c);
-            ++i;
-        }
-    }
+    run_split_reduce_cases(3, {2, 3, 4, 5, 8}, 650, true);
 }
 
 TEST_CASE("sparse24 v3: cluster, spread and global split-K add the partials in the same order (same bits)") {
