@@ -267,8 +267,8 @@ __device__ __forceinline__ void epilogue(const Acc (&acc)[BN / 2], const EpiScal
 constexpr int kSpreadMaxSplits = 8;
 constexpr int kMaxSpreadBN = 64;  // decode tiles only (the large tiles keep their registers)
 // The default plan (split_reduce = 0) takes the spread reduction for bn >= 64 where it is
-// allowed: measured on the H100 (docs/sparse24_v3.md 4h), spread won at bn = 64 (-0.4 to
-// -1.1 us back to back, 5-7 % alone) and lost at bn <= 32 (+0.2 to +0.8 us), where the
+// allowed: measured on the H100 (docs/sparse24_v3.md 4h), spread won at bn = 64 (-0.5 to
+// -1.0 us back to back, 4-7 % alone) and lost at bn <= 32 (+0.2 to +0.8 us), where the
 // last-split fix-up is one round trip too and the early splits free their SMs at once.
 constexpr int kMinSpreadBNByDefault = 64;
 
