@@ -800,6 +800,8 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
     // partials through distributed shared memory, when every tile's cluster is resident
     // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
+    CTK_CHECK(opt.k_order >= 0 && opt.k_order <= 2,
+              "sparse24_gemm_v3: k_order: expected 0 (by the plan), 1 (in order) or 2 (staggered), found ", opt.k_order);
     CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 3,
               "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global), 2 (cluster) or 3 (spread), found ",
               opt.split_reduce);
@@ -899,8 +901,6 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
 
     p.csplit = plan.cluster_splits ? 1 : 0;
     p.spread = plan.spread_splits ? 1 : 0;
-    CTK_CHECK(opt.k_order >= 0 && opt.k_order <= 2, op, ": k_order: expected 0 (by the plan), 1 (in order) or 2 ",
-              "(staggered), found ", opt.k_order);
     p.kstagger = opt.k_order == 2 ? 1 : 0;  // the plan keeps K in order (stagger: not yet measured)
     std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
     if (plan.splits > 1 && !plan.cluster_splits) {

@@ -160,6 +160,12 @@ void lt_run(LtDense& g) {
     CTK_CHECK(s == CUBLAS_STATUS_SUCCESS, "cublasLtMatmul failed with status ", int(s));
 }
 
+// How a plan adds its split-K partials, for the notes: "(cluster)", "(spread)" or "" (the
+// last split adds them, or no split).
+const char* reduce_tag(const cuda::Sparse24V3Plan& plan) {
+    return plan.cluster_splits ? "(cluster)" : plan.spread_splits ? "(spread)" : "";
+}
+
 // steady: v3 and the dense peer of the same dtype each launched back to back over their
 // own copies of the weight (cuda::time_steady_ms), a decode step's per-layer time without
 // the per-call fixed cost that time_median_ms charges (cuSPARSELt keeps its own copy of
@@ -176,9 +182,15 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
     std::vector<Tensor> dense(steady_copies(w_dense.nbytes()));
     for (auto& d : dense) d = device_clone(w_dense);
-    std::vector<std::function<void()>> ours, peer;
-    for (const auto& c : sp)
-        ours.push_back([&, pc = &c] { cuda::sparse24_gemm_v3_into(o, x, pc->values, pc->meta, N, K, xs, ws, Tensor()); });
+    // v3 over every weight copy with the options `opt` (the default plan: {}).
+    auto calls_with = [&](const cuda::Sparse24V3Options& opt) {
+        std::vector<std::function<void()>> v;
+        for (const auto& s : sp)
+            v.push_back([&, ps = &s, opt] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), opt); });
+        return v;
+    };
+    const std::vector<std::function<void()>> ours = calls_with({});
+    std::vector<std::function<void()>> peer;
     BenchCase c;
     c.op = "sparse24_gemm_v3 steady";
     c.shape = mnk(M, N, K);
@@ -215,12 +227,9 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     {
         cuda::Sparse24V3Options stagger;
         stagger.k_order = 2;
-        std::vector<std::function<void()>> alt;
-        for (const auto& s : sp)
-            alt.push_back([&, ps = &s] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), stagger); });
         BenchCase a = c;
         a.op = "sparse24_gemm_v3 steady kstagger overlapped";
-        a.ms = cuda::time_steady_overlapped_ms(alt, calls);
+        a.ms = cuda::time_steady_overlapped_ms(calls_with(stagger), calls);
         a.note = "k_order = 2 (each tile from its own K offset); programmatic dependent launch";
         bench_emit(a);
         out.push_back(a);
@@ -236,9 +245,7 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
             std::printf("steady %s: the other split reduction is not possible: %s\n", mnk(M, N, K).c_str(), e.what());
             return;
         }
-        std::vector<std::function<void()>> alt;
-        for (const auto& s : sp)
-            alt.push_back([&, ps = &s] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), other); });
+        const std::vector<std::function<void()>> alt = calls_with(other);
         BenchCase a = c;
         a.op = cat("sparse24_gemm_v3 steady ", plan.spread_splits ? "lastsplit" : "spread");
         a.ms = cuda::time_steady_ms(alt, calls);
@@ -276,8 +283,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
         for (int i = 0; i < 3; ++i) cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, Tensor(), Tensor(), Tensor());
         cuda::synchronize();
         std::printf("sparse24_gemm_v3 %s %s: bn=%d stages=%d splits=%d%s cluster=%d ctas=%d (3 calls)\n",
-                    mnk(M, N, K).c_str(), dtype_name(dt), plan.bn, plan.stages, plan.splits,
-                    plan.spread_splits ? "(spread)" : "", plan.cluster, plan.ctas);
+                    mnk(M, N, K).c_str(), dtype_name(dt), plan.bn, plan.stages, plan.splits, reduce_tag(plan),
+                    plan.cluster, plan.ctas);
         return;
     }
     std::vector<DType> dtypes;
@@ -354,8 +361,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 c.bytes = double(Np) * (Kp / 2) * es + double(Np) * Kp / 8 + double(M) * K * es + double(M) * N * 2;
                 char note[96];
                 std::snprintf(note, sizeof note, "bn=%d stages=%d splits=%d%s cluster=%d ctas=%d", plan.bn,
-                              plan.stages, plan.splits, plan.cluster_splits ? "(cluster)" : (plan.spread_splits ? "(spread)" : ""),
-                              plan.cluster, plan.ctas);
+                              plan.stages, plan.splits, reduce_tag(plan), plan.cluster, plan.ctas);
                 c.note = note;
 
                 // Peer 1: dense cuBLAS / cuBLASLt of the same dtype.
@@ -441,7 +447,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         });
                         cv.peer = "sparse24_gemm_v3";
                         cv.peer_ms = ms;
-                        cv.note = cat("splits=", vp.splits, vp.cluster_splits ? "(cluster)" : "", vp.spread_splits ? "(spread)" : "", " cluster=", vp.cluster, " ctas=", vp.ctas);
+                        cv.note = cat("splits=", vp.splits, reduce_tag(vp), " cluster=", vp.cluster, " ctas=", vp.ctas);
                         bench_emit(cv);
                         out.push_back(cv);
                     }
