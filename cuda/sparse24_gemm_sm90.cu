@@ -150,7 +150,10 @@ struct Params {
                            // tile per cluster (grid = tiles * splits)
     int spread;            // 1: global split-K where each split adds a share of the tile
                            // (one unit per CTA, every CTA resident: splits wait for each other)
-    int kstagger;          // 1: each tile walks its K blocks from a per-tile offset (k_block)
+    int wtiled;            // 1: values / meta in the tiled layout (formats/sparse24_layout.h):
+                           // stage block (tile, kb) is row (tile * wblocks + kb) * 128 of the
+                           // values map and row (tile * wblocks + kb) * 8 of the meta map
+    int wblocks;           // stage blocks per weight row in the tiled layout (Kp / stage_k)
 };
 
 // Unit u of the persistent loop -> (weight tile, token tile, split). With clusters of CL
@@ -178,18 +181,6 @@ __device__ __forceinline__ Unit decode_unit(int u, const Params& p, int rank, in
     r.kb0 = static_cast<int>(static_cast<long long>(r.split) * p.k_blocks / p.splits);
     r.kb1 = static_cast<int>(static_cast<long long>(r.split + 1) * p.k_blocks / p.splits);
     return r;
-}
-
-// The K block that a unit's step kb (kb0 <= kb < kb1) loads: in order, or with
-// Params::kstagger rotated by a per-tile offset so that CTAs running together read
-// different x tiles at any moment (a cluster's CTAs share one order: they multicast x).
-// Only the producer maps steps to K blocks; the consumers count steps.
-template <int CL>
-__device__ __forceinline__ int k_block(const Unit& w, int kb, const Params& p) {
-    if (!p.kstagger) return kb;
-    const int n = w.kb1 - w.kb0;
-    const int k = kb + (w.tw / CL) % n;
-    return k < w.kb1 ? k : k - n;
 }
 
 __device__ __forceinline__ float acc_to_float(float v) { return v; }
@@ -336,9 +327,16 @@ __global__ void __launch_bounds__(kThreads, 1)
             auto load_weight = [&](int s, const Unit& w, int kb) {
                 const uint32_t bar = ptx::smem_u32(&full[s]);
                 ptx::mbar_arrive_expect_tx(bar, kTxBytes);
-                ptx::tma_load_2d(ptx::smem_u32(smem_a + s * kStageBytesA), &tm_a, bar, kb * (kRowBytesA / Op::kEsize),
-                                 w.tw * kBM);
-                ptx::tma_load_2d(ptx::smem_u32(smem_e + s * kStageBytesE), &tm_e, bar, kb * 32 * P, w.tw * (kBM / 16));
+                if (p.wtiled) {  // the stage's block is contiguous: rows of 64 bytes / 32 P words
+                    const int block = w.tw * p.wblocks + kb;
+                    ptx::tma_load_2d(ptx::smem_u32(smem_a + s * kStageBytesA), &tm_a, bar, 0, block * kBM);
+                    ptx::tma_load_2d(ptx::smem_u32(smem_e + s * kStageBytesE), &tm_e, bar, 0, block * (kBM / 16));
+                } else {
+                    ptx::tma_load_2d(ptx::smem_u32(smem_a + s * kStageBytesA), &tm_a, bar,
+                                     kb * (kRowBytesA / Op::kEsize), w.tw * kBM);
+                    ptx::tma_load_2d(ptx::smem_u32(smem_e + s * kStageBytesE), &tm_e, bar, kb * 32 * P,
+                                     w.tw * (kBM / 16));
+                }
             };
             auto load_x = [&](int s, const Unit& w, int kb) {
                 const uint32_t bar = ptx::smem_u32(&full[s]);
@@ -358,7 +356,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             int early = 0;
             for (int u = first_unit; u < units && early < STAGES; u += unit_step) {
                 const Unit w = decode_unit<CL>(u, p, rank, krank);
-                for (int kb = w.kb0; kb < w.kb1 && early < STAGES; ++kb) load_weight(early++, w, k_block<CL>(w, kb, p));
+                for (int kb = w.kb0; kb < w.kb1 && early < STAGES; ++kb) load_weight(early++, w, kb);
             }
             ptx::griddep_wait();
             int stage = 0, item = 0;
@@ -368,9 +366,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                 for (int kb = w.kb0; kb < w.kb1; ++kb, ++item) {
                     if (item >= early) {
                         ptx::mbar_wait(ptx::smem_u32(&empty[stage]), phase ^ 1);
-                        load_weight(stage, w, k_block<CL>(w, kb, p));
+                        load_weight(stage, w, kb);
                     }
-                    load_x(stage, w, k_block<CL>(w, kb, p));
+                    load_x(stage, w, kb);
                     if (++stage == STAGES) stage = 0, phase ^= 1;
                 }
             }
@@ -800,8 +798,9 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
     // partials through distributed shared memory, when every tile's cluster is resident
     // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
-    CTK_CHECK(opt.k_order >= 0 && opt.k_order <= 2,
-              "sparse24_gemm_v3: k_order: expected 0 (by the plan), 1 (in order) or 2 (staggered), found ", opt.k_order);
+    CTK_CHECK(opt.tiled_weight == 0 || opt.tiled_weight == 1,
+              "sparse24_gemm_v3: tiled_weight: expected 0 (row-major kernel layout) or 1 (tiled), found ",
+              opt.tiled_weight);
     CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 3,
               "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global), 2 (cluster) or 3 (spread), found ",
               opt.split_reduce);
@@ -901,7 +900,6 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
 
     p.csplit = plan.cluster_splits ? 1 : 0;
     p.spread = plan.spread_splits ? 1 : 0;
-    p.kstagger = opt.k_order == 2 ? 1 : 0;  // the plan keeps K in order (stagger: not yet measured)
     std::unique_lock<std::mutex> lock;  // held until the launch is queued (cuda/split_workspace.cuh)
     if (plan.splits > 1 && !plan.cluster_splits) {
         const SplitScratch ws = split_scratch(static_cast<size_t>(plan.tiles) * plan.splits * kBM * plan.bn * 4,
@@ -920,13 +918,20 @@ void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, c
         case 256: break;
         default: throw Error(cat(op, ": l2_promotion: expected 0, 64, 128 or 256 bytes, found ", opt.l2_promotion));
     }
-    const CUtensorMap tm_a = make_tensor_map_2d(values.raw(), elem, Kp / 2, Np, (Kp / 2) * es, kRowBytesA / es, kBM,
-                                             CU_TENSOR_MAP_SWIZZLE_64B, op, "values", promo);
+    // Row-major kernel layout: values [Np rows, Kp/2], meta [Np/16 rows, Kp/64 * 32 words];
+    // tiled: the same bytes as [Np * wblocks rows, 64 bytes] and [Np/16 * wblocks rows, 32 P
+    // words], one stage block = one box of consecutive rows.
+    const int P = plan.stage_k / 64;
+    p.wtiled = opt.tiled_weight;
+    p.wblocks = static_cast<int>(Kp / plan.stage_k);
+    const uint64_t a_inner = p.wtiled ? kRowBytesA / es : Kp / 2, a_outer = p.wtiled ? Np * p.wblocks : Np;
+    const uint64_t e_inner = p.wtiled ? 32 * P : (Kp / 64) * 32, e_outer = p.wtiled ? (Np / 16) * p.wblocks : Np / 16;
+    const CUtensorMap tm_a = make_tensor_map_2d(values.raw(), elem, a_inner, a_outer, a_inner * es, kRowBytesA / es,
+                                             kBM, CU_TENSOR_MAP_SWIZZLE_64B, op, "values", promo);
     const CUtensorMap tm_b = make_tensor_map_2d(x.raw(), elem, K, M, K * es, kRowBytesB / es, plan.bn / plan.cluster,
                                              CU_TENSOR_MAP_SWIZZLE_128B, op, "x", promo);
-    const int P = plan.stage_k / 64;
-    const CUtensorMap tm_e = make_tensor_map_2d(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, (Kp / 64) * 32, Np / 16,
-                                             (Kp / 64) * 128, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, op, "meta", promo);
+    const CUtensorMap tm_e = make_tensor_map_2d(meta.raw(), CU_TENSOR_MAP_DATA_TYPE_UINT32, e_inner, e_outer,
+                                             e_inner * 4, 32 * P, kBM / 16, CU_TENSOR_MAP_SWIZZLE_NONE, op, "meta", promo);
 
     with_op(dt, [&](auto op) {
         using Op = decltype(op);

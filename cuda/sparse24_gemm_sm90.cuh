@@ -32,10 +32,9 @@ struct Sparse24V3Options {
                            // 3 = spread (global partials; once every split has stored its
                            //     partial, each split adds and stores 1/S of the tile; needs
                            //     every split resident at once), else an error
-    int k_order = 0;   // the order in which a tile walks its K blocks: 0 = by the plan (in
-                       // order), 1 = in order, 2 = staggered (each tile starts at its own
-                       // offset and wraps: CTAs running together read different x tiles;
-                       // changes the fp32 summation order; docs/sparse24_v3.md 4h)
+    int tiled_weight = 0;  // 1: values and meta are in the tiled layout of sparse24_v3_tile_weight
+                           // (each stage of each weight tile one contiguous block), 0: the
+                           // row-major kernel layout (docs/sparse24_v3.md 4i)
     int l2_promotion = 256;  // bytes the L2 fetches per TMA miss (tensor map L2 promotion): 0 (none),
                              // 64, 128 or 256 (default; for experiments)
 };
@@ -61,6 +60,13 @@ struct Sparse24V3Plan {
 bool sparse24_v3_available();
 
 Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtype, const Sparse24V3Options& opt = {});
+
+// The tiled layout (formats/sparse24_layout.h, end): values [Np, Kp/2] and meta
+// [Np/16, Kp/64, 32] in the kernel layout, on the device -> new device tensors of the same
+// shapes and dtypes, regrouped so that what one stage of one 128-row tile reads is
+// contiguous. Pass them with Sparse24V3Options::tiled_weight = 1. CPU twin:
+// ref::tile_values_for_v3 / ref::tile_meta_for_v3 (ref/sparse24_layout.h). Does not sync.
+void sparse24_v3_tile_weight(const Tensor& values, const Tensor& meta, Tensor& values_tiled, Tensor& meta_tiled);
 
 // out: preallocated [M, N] f16/bf16 device tensor (its dtype is the output dtype).
 void sparse24_gemm_v3_into(Tensor& out, const Tensor& x, const Tensor& values, const Tensor& meta, int64_t N,

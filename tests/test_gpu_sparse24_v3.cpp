@@ -59,7 +59,7 @@ std::string describe(const V3Case& c) {
                c.bias ? " bias" : "", c.vec_scales ? " vector-scales" : " scalar-scales",
                c.exact_data ? " exact-data" : " random-data", " bn=", c.opt.bn, " splits=", c.opt.splits,
                " max_ctas=", c.opt.max_ctas, " cluster=", c.opt.cluster, " split_reduce=", c.opt.split_reduce,
-               " k_order=", c.opt.k_order,
+               " tiled_weight=", c.opt.tiled_weight,
                " seed=", c.seed);
 }
 
@@ -131,8 +131,22 @@ V3Result run_case(const V3Case& c) {
     const ref::Sparse24 sp = ref::compress_24(w);
     const Tensor ref_out = ref::scaled_sparse_gemm(x, sp, xs, ws, bias, c.out);
 
-    const Tensor values = cuda::to_device(ref::pad_values_for_kernel(sp.values, c.N, c.K));
-    const Tensor meta = cuda::to_device(ref::reorder_meta_for_kernel(sp.codes, c.dt));
+    const Tensor values_h = ref::pad_values_for_kernel(sp.values, c.N, c.K);
+    const Tensor meta_h = ref::reorder_meta_for_kernel(sp.codes, c.dt);
+    Tensor values = cuda::to_device(values_h), meta = cuda::to_device(meta_h);
+    if (c.opt.tiled_weight) {
+        // The GPU repack into the tiled layout, checked against its CPU twin bit for bit;
+        // the GEMM then reads the tiled arrays.
+        Tensor values_t, meta_t;
+        cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
+        const auto dv = ctk::test::compare_bits(ref::tile_values_for_v3(values_h), cuda::to_host(values_t),
+                                                cat(describe(c), ": tiled values"));
+        CHECK_MESSAGE(dv.ok(), dv.report);
+        const auto dm = ctk::test::compare_bits(ref::tile_meta_for_v3(meta_h, c.dt), cuda::to_host(meta_t),
+                                                cat(describe(c), ": tiled meta"));
+        CHECK_MESSAGE(dm.ok(), dm.report);
+        values = values_t, meta = meta_t;
+    }
     const Tensor x_d = cuda::to_device(x), xs_d = cuda::to_device(xs), ws_d = cuda::to_device(ws);
     const Tensor bias_d = c.bias ? cuda::to_device(bias) : Tensor();
     Tensor out_d = cuda::device_empty(c.out, {c.M, c.N});
@@ -368,12 +382,12 @@ TEST_CASE("sparse24 v3: cluster, spread and global split-K add the partials in t
         }
 }
 
-TEST_CASE("sparse24 v3: staggered K order (each tile from its own K offset), every dtype and plan kind") {
-    // k_order = 2: the producer loads a tile's K blocks from offset (tile / cluster) mod n and
-    // wraps. Exact data, so any order gives the reference's bits. Cases: split units with
-    // unequal K shares and a partial last block (K = 1040) on a persistent grid (wrap inside
-    // each split's range), the spread and last-split reductions, clusters of two sharing x
-    // (both CTAs of a pair must walk the same order), a partial token tile.
+TEST_CASE("sparse24 v3: tiled weight layout (each stage of each tile contiguous), every dtype and plan kind") {
+    // tiled_weight = 1: values and metadata regrouped by sparse24_v3_tile_weight (checked
+    // against the CPU twin in run_case), the producer loads one contiguous block per stage.
+    // Exact data: the reference's bits. Cases: several weight tiles and K blocks with a
+    // partial last block (K = 1040) as split units on a persistent grid, the spread and
+    // last-split reductions, clusters of two, a partial token tile, a 4096-deep decode tile.
     if (!v3_runs_here()) return expect_refusal();
     uint64_t seed = 700;
     for (DType dt : kV3Dtypes) {
@@ -388,7 +402,7 @@ TEST_CASE("sparse24 v3: staggered K order (each tile from its own K offset), eve
             c.dt = dt, c.M = pl.M, c.N = pl.N, c.K = pl.K;
             c.out = DType::BF16, c.bias = true, c.vec_scales = true, c.seed = ++seed;
             c.opt.bn = pl.bn, c.opt.splits = pl.splits, c.opt.max_ctas = pl.max_ctas, c.opt.cluster = pl.cluster;
-            c.opt.split_reduce = pl.reduce, c.opt.k_order = 2;
+            c.opt.split_reduce = pl.reduce, c.opt.tiled_weight = 1;
             run_case(c);
         }
     }
@@ -441,9 +455,15 @@ TEST_CASE("sparse24 v3: bad input is refused with the parameter named") {
     throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, pair); },
                 "cluster = 2 needs an even number");
     cuda::Sparse24V3Options reduce;
-    cuda::Sparse24V3Options order;
-    order.k_order = 3;
-    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, order); }, "k_order");
+    cuda::Sparse24V3Options tiled;
+    tiled.tiled_weight = 2;
+    throws_with([&] { cuda::sparse24_gemm_v3(x, values, meta, N, K, none, none, none, DType::F16, tiled); },
+                "tiled_weight");
+    Tensor vt, mt;
+    throws_with([&] { cuda::sparse24_v3_tile_weight(values, cuda::device_zeros(DType::I32, {8, 1, 32}), vt, mt); },
+                "sparse24_v3_tile_weight: meta");
+    throws_with([&] { cuda::sparse24_v3_tile_weight(cuda::device_zeros(DType::F16, {100, 64}), meta, vt, mt); },
+                "multiples of 128");
     reduce.split_reduce = 4;
     throws_with([&] { cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, reduce); }, "split_reduce: expected 0");
     reduce.split_reduce = 3, reduce.splits = 2, reduce.max_ctas = 1;  // spread needs one unit per CTA

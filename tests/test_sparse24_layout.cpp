@@ -152,6 +152,60 @@ TEST_CASE("sparse24 layout: values padding round trip") {
     CHECK(diff == 0);
 }
 
+TEST_CASE("sparse24 layout: the tiled (v3) layout puts every byte and word where the index functions say") {
+    // Two formulations of one permutation: ref::tile_*_for_v3 copies stage blocks with
+    // memcpy, sparse24_tiled_value_byte / sparse24_tiled_meta_word compute single offsets
+    // (the GPU repack uses those). Both dtype widths, 2 weight tiles, Kp = 384.
+    Rng rng(11);
+    for (DType dt : {DType::BF16, DType::I8}) {
+        const bool eight_bit = dt == DType::I8;
+        const int64_t Np = 256, Kp = 384;
+        Tensor v = Tensor::empty(dt, {Np, Kp / 2});
+        auto* vb = static_cast<uint8_t*>(v.raw());
+        for (int64_t i = 0; i < static_cast<int64_t>(v.nbytes()); ++i) vb[i] = static_cast<uint8_t>(rng.next_u32());
+        const Tensor vt = ref::tile_values_for_v3(v);
+        REQUIRE(vt.shape == v.shape);
+        const int64_t row_bytes = (Kp / 2) * static_cast<int64_t>(dtype_size(dt));
+        const auto* tb = static_cast<const uint8_t*>(vt.raw());
+        std::vector<char> hit(v.nbytes(), 0);
+        int64_t wrong = 0, twice = 0;
+        for (int64_t r = 0; r < Np; ++r)
+            for (int64_t b = 0; b < row_bytes; ++b) {
+                const int64_t o = sparse24_tiled_value_byte(r, b, row_bytes);
+                REQUIRE(o >= 0);
+                REQUIRE(o < static_cast<int64_t>(v.nbytes()));
+                wrong += tb[o] != vb[r * row_bytes + b];
+                twice += hit[o]++ != 0;
+            }
+        CHECK(wrong == 0);
+        CHECK(twice == 0);
+        // Stage block (tile 1, K block 2) starts with row 128's bytes [128, 192).
+        CHECK(sparse24_tiled_value_byte(128, 128, row_bytes) == (1 * (row_bytes / 64) + 2) * 8192);
+
+        Tensor m = Tensor::empty(DType::I32, {Np / 16, Kp / 64, 32});
+        for (int64_t i = 0; i < m.numel(); ++i) m.data<int32_t>()[i] = static_cast<int32_t>(rng.next_u32());
+        const Tensor mt = ref::tile_meta_for_v3(m, dt);
+        REQUIRE(mt.shape == m.shape);
+        std::vector<char> mhit(m.numel(), 0);
+        int64_t mwrong = 0, mtwice = 0;
+        const int64_t words = (Kp / 64) * 32;
+        for (int64_t blk = 0; blk < Np / 16; ++blk)
+            for (int64_t w = 0; w < words; ++w) {
+                const int64_t o = sparse24_tiled_meta_word(blk, w, Kp, eight_bit);
+                REQUIRE(o >= 0);
+                REQUIRE(o < m.numel());
+                mwrong += mt.data<int32_t>()[o] != m.data<int32_t>()[blk * words + w];
+                mtwice += mhit[o]++ != 0;
+            }
+        CHECK(mwrong == 0);
+        CHECK(mtwice == 0);
+    }
+    CHECK_THROWS_WITH_AS(ref::tile_values_for_v3(Tensor::empty(DType::F16, {100, 64})),
+                         doctest::Contains("Np % 128 == 0"), Error);
+    CHECK_THROWS_WITH_AS(ref::tile_meta_for_v3(Tensor::empty(DType::I32, {8, 3, 32}), DType::F16),
+                         doctest::Contains("tile_meta_for_v3: meta"), Error);
+}
+
 TEST_CASE("sparse24 layout: bad input is reported") {
     Tensor codes = random_codes(4, 4, 5);
     codes.data<uint8_t>()[2 * 4 + 3] = 0x5;  // same index twice

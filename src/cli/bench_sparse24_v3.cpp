@@ -178,14 +178,15 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     struct Sparse {
         Tensor values, meta;
     };
-    std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes()));
+    std::vector<Sparse> sp(steady_copies(values.nbytes() + meta.nbytes())), tiled(sp.size());
     for (auto& c : sp) c = {device_clone(values), device_clone(meta)};
+    for (auto& c : tiled) cuda::sparse24_v3_tile_weight(values, meta, c.values, c.meta);
     std::vector<Tensor> dense(steady_copies(w_dense.nbytes()));
     for (auto& d : dense) d = device_clone(w_dense);
     // v3 over every weight copy with the options `opt` (the default plan: {}).
     auto calls_with = [&](const cuda::Sparse24V3Options& opt) {
         std::vector<std::function<void()>> v;
-        for (const auto& s : sp)
+        for (const auto& s : opt.tiled_weight ? tiled : sp)
             v.push_back([&, ps = &s, opt] { cuda::sparse24_gemm_v3_into(o, x, ps->values, ps->meta, N, K, xs, ws, Tensor(), opt); });
         return v;
     };
@@ -223,16 +224,20 @@ void steady_cases(int64_t M, int64_t N, int64_t K, DType dt, const Tensor& x, co
     // the call ahead drains; cuda/launch.cuh).
     out.push_back(overlapped_row(c, cuda::time_steady_overlapped_ms(ours, calls)));
     bench_emit(out.back());
-    // The same calls with each tile walking K from its own offset (overlapped only).
+    // The same calls on the tiled weight layout (each stage's weight block contiguous),
+    // plain and overlapped.
     {
-        cuda::Sparse24V3Options stagger;
-        stagger.k_order = 2;
+        cuda::Sparse24V3Options t;
+        t.tiled_weight = 1;
+        const std::vector<std::function<void()>> tc = calls_with(t);
         BenchCase a = c;
-        a.op = "sparse24_gemm_v3 steady kstagger overlapped";
-        a.ms = cuda::time_steady_overlapped_ms(calls_with(stagger), calls);
-        a.note = "k_order = 2 (each tile from its own K offset); programmatic dependent launch";
+        a.op = "sparse24_gemm_v3 steady tiled";
+        a.ms = cuda::time_steady_ms(tc, calls);
+        a.note = "tiled_weight = 1 (docs/sparse24_v3.md 4i)";
         bench_emit(a);
         out.push_back(a);
+        out.push_back(overlapped_row(a, cuda::time_steady_overlapped_ms(tc, calls)));
+        bench_emit(out.back());
     }
     // Split plans: the same calls with the other global reduction (spread when the plan
     // adds the partials in the last split, and the other way round), plain and overlapped.
@@ -405,9 +410,11 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 if (variants && plan.bn <= 64) {
                     struct Variant {
                         std::string name;
-                        int splits, reduce, promo, cluster = 0, k_order = 0;
+                        int splits, reduce, promo, cluster = 0, tiled = 0;
                     };
                     std::vector<Variant> vs;
+                    Tensor values_t, meta_t;
+                    cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
                     if (plan.splits > 1) {
                         // The default plan reduces through global memory (measured faster on
                         // the H100, docs/sparse24_v3.md 4c); the cluster path is timed beside it.
@@ -420,9 +427,10 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     // The activation multicast of the large tiles (clusters of 2 neighbouring
                     // weight tiles share each x tile) at bn = 64, where x is half a stage.
                     if (plan.bn >= 64 && (sparse24_padded_rows(N) / 128) % 2 == 0) vs.push_back({"mcast2", 0, 0, 256, 2});
-                    // Each tile walks K from its own offset (docs/sparse24_v3.md 4h: x requests
-                    // spread over the L2 slices).
-                    vs.push_back({"kstagger", 0, 0, 256, 0, 2});
+                    // The tiled weight layout (docs/sparse24_v3.md 4i: one contiguous block per
+                    // stage instead of 128 row pieces of 64 bytes), with both L2 promotions.
+                    vs.push_back({"tiled", 0, 0, 256, 0, 1});
+                    vs.push_back({"tiled_l2promo128", 0, 0, 128, 0, 1});
                     vs.push_back({"l2promo128", 0, 0, 128});
                     vs.push_back({"l2promo0", 0, 0, 0});
                     for (const Variant& v : vs) {
@@ -431,7 +439,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         vo.split_reduce = v.reduce;
                         vo.l2_promotion = v.promo;
                         vo.cluster = v.cluster;
-                        vo.k_order = v.k_order;
+                        vo.tiled_weight = v.tiled;
                         cuda::Sparse24V3Plan vp;
                         try {
                             vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
@@ -442,8 +450,9 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         BenchCase cv = c;
                         cv.op = cat("sparse24_gemm_v3_", v.name);
                         cv.ms = cuda::time_median_ms([&] {
-                            cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
-                                                        scaled ? w_scale_d : Tensor(), Tensor(), vo);
+                            cuda::sparse24_gemm_v3_into(o, x, v.tiled ? values_t : values, v.tiled ? meta_t : meta, N,
+                                                        K, scaled ? x_scale_d : Tensor(), scaled ? w_scale_d : Tensor(),
+                                                        Tensor(), vo);
                         });
                         cv.peer = "sparse24_gemm_v3";
                         cv.peer_ms = ms;

@@ -69,4 +69,30 @@ CTK_HD Sparse24MetaSlot sparse24_meta_slot(int64_t row, int64_t group, int64_t K
     return {block * 32 + 4 * g + t, shift};
 }
 
+// ---- the tiled kernel layout (Hopper rung v3; docs/sparse24_v3.md 4i) ----------------
+// The same values and metadata words, regrouped so that everything one pipeline stage of
+// one 128-row weight tile reads is one contiguous block (the row-major layout above
+// spreads it over 128 rows of the matrix: 128 pieces of 64 bytes, Kp/2 * es bytes apart).
+// A stage of v3 reads 64 bytes of each of the tile's 128 value rows (32 16-bit values =
+// 64 K, or 64 8-bit values = 128 K) and the metadata of the same K for its 8 row blocks
+// (P = 1 group of 32 words for 16-bit, 2 for 8-bit). With nb = row_bytes / 64 stages per
+// row (row_bytes = Kp/2 * es), stage block (tile t, K block b), t = row / 128, is
+//   values:   bytes [(t * nb + b) * 8192, +8192): row r of the tile at (r % 128) * 64
+//   metadata: words [(t * nb + b) * 256 P, +256 P): row block j of the tile at j * 32 P
+// The arrays keep their shapes ([Np, Kp/2] and [Np/16, Kp/64, 32]) and sizes; only the
+// order changes.
+
+// Byte `byte` (0 <= byte < row_bytes) of value row `row`: its byte offset in the tiled array.
+CTK_HD int64_t sparse24_tiled_value_byte(int64_t row, int64_t byte, int64_t row_bytes) {
+    const int64_t nb = row_bytes / 64;
+    return (((row >> 7) * nb + (byte >> 6)) * 128 + (row & 127)) * 64 + (byte & 63);
+}
+
+// Word `word` (0 <= word < Kp/64 * 32) of metadata row block `block` (16 rows): its word
+// index in the tiled array.
+CTK_HD int64_t sparse24_tiled_meta_word(int64_t block, int64_t word, int64_t Kp, bool eight_bit) {
+    const int64_t P = eight_bit ? 2 : 1, nb = (Kp >> 6) / P, w = 32 * P;
+    return (((block >> 3) * nb + word / w) * 8 + (block & 7)) * w + word % w;
+}
+
 }  // namespace ctk

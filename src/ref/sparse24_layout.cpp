@@ -105,4 +105,39 @@ Tensor unpad_values_from_kernel(const Tensor& padded, int64_t N, int64_t K) {
     return out;
 }
 
+Tensor tile_values_for_v3(const Tensor& values) {
+    sparse24_eight_bit(values.dtype, "tile_values_for_v3: values");
+    CTK_CHECK(values.ndim() == 2 && values.shape[0] % kSparse24RowPad == 0 && values.shape[1] % (kSparse24KPad / 2) == 0,
+              "tile_values_for_v3: values: expected [Np, Kp/2] with Np % 128 == 0 and Kp % 128 == 0, found ",
+              values.describe());
+    const int64_t rows = values.shape[0], row_bytes = values.shape[1] * static_cast<int64_t>(dtype_size(values.dtype));
+    const int64_t nb = row_bytes / 64;
+    Tensor out = Tensor::empty(values.dtype, values.shape);
+    const char* src = static_cast<const char*>(values.raw());
+    char* dst = static_cast<char*>(out.raw());
+    for (int64_t t = 0; t < rows / 128; ++t)        // 128-row tile
+        for (int64_t b = 0; b < nb; ++b)            // stage: 64 bytes of every row
+            for (int64_t r = 0; r < 128; ++r, dst += 64)
+                std::memcpy(dst, src + (t * 128 + r) * row_bytes + b * 64, 64);
+    return out;
+}
+
+Tensor tile_meta_for_v3(const Tensor& meta, DType value_dtype) {
+    const bool eight_bit = sparse24_eight_bit(value_dtype, "tile_meta_for_v3: value_dtype");
+    expect_dtype(meta, DType::I32, "tile_meta_for_v3: meta");
+    CTK_CHECK(meta.ndim() == 3 && meta.shape[0] % 8 == 0 && meta.shape[1] % 2 == 0 && meta.shape[2] == 32,
+              "tile_meta_for_v3: meta: expected [Np/16, Kp/64, 32] with Np % 128 == 0 and Kp % 128 == 0, found ",
+              meta.describe());
+    const int64_t blocks = meta.shape[0], P = eight_bit ? 2 : 1, nb = meta.shape[1] / P;
+    const size_t piece = 32 * P * sizeof(int32_t);  // one row block's words of one stage
+    Tensor out = Tensor::empty(DType::I32, meta.shape);
+    const char* src = static_cast<const char*>(meta.raw());
+    char* dst = static_cast<char*>(out.raw());
+    for (int64_t t = 0; t < blocks / 8; ++t)   // 128-row tile = 8 row blocks
+        for (int64_t b = 0; b < nb; ++b)       // stage
+            for (int64_t j = 0; j < 8; ++j, dst += piece)
+                std::memcpy(dst, src + ((t * 8 + j) * meta.shape[1] + b * P) * 32 * sizeof(int32_t), piece);
+    return out;
+}
+
 }  // namespace ctk::ref

@@ -31,4 +31,14 @@ Tensor pad_values_for_kernel(const Tensor& values, int64_t N, int64_t K);
 // Inverse: [Np, Kp/2] -> [N, K/2].
 Tensor unpad_values_from_kernel(const Tensor& padded, int64_t N, int64_t K);
 
+// The tiled kernel layout of the Hopper rung (formats/sparse24_layout.h, end): the same
+// arrays regrouped so that each (128-row tile, pipeline stage) block is contiguous.
+// values: [Np, Kp/2] (f16, bf16, i8 or f8e4m3) -> the same shape, tiled.
+// meta: [Np/16, Kp/64, 32] i32 -> the same shape, tiled (value_dtype picks the 16- or
+// 8-bit stage width). Written block by block with memcpy, a different formulation from
+// the index functions that the GPU repack (cuda::sparse24_v3_tile_weight) uses; the
+// tests check the two bit for bit.
+Tensor tile_values_for_v3(const Tensor& values);
+Tensor tile_meta_for_v3(const Tensor& meta, DType value_dtype);
+
 }  // namespace ctk::ref
