@@ -410,7 +410,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 if (variants && plan.bn <= 64) {
                     struct Variant {
                         std::string name;
-                        int splits, reduce, promo, cluster = 0, tiled = 0;
+                        int splits, reduce, promo, cluster = 0, tiled = 0, bn = 0;
                     };
                     std::vector<Variant> vs;
                     Tensor values_t, meta_t;
@@ -431,6 +431,9 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     // stage instead of 128 row pieces of 64 bytes), with both L2 promotions.
                     vs.push_back({"tiled", 0, 0, 256, 0, 1});
                     vs.push_back({"tiled_l2promo128", 0, 0, 128, 0, 1});
+                    // M = 64 as two token tiles of 32 (the CTAs of one weight tile run side by
+                    // side and share its stream through L2; half the x tile per stage).
+                    if (plan.bn == 64 && M > 32) vs.push_back({"bn32", 0, 0, 256, 0, 0, 32});
                     vs.push_back({"l2promo128", 0, 0, 128});
                     vs.push_back({"l2promo0", 0, 0, 0});
                     for (const Variant& v : vs) {
@@ -440,6 +443,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         vo.l2_promotion = v.promo;
                         vo.cluster = v.cluster;
                         vo.tiled_weight = v.tiled;
+                        vo.bn = v.bn;
                         cuda::Sparse24V3Plan vp;
                         try {
                             vp = cuda::sparse24_gemm_v3_plan(M, N, K, dt, vo);
@@ -456,7 +460,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                         });
                         cv.peer = "sparse24_gemm_v3";
                         cv.peer_ms = ms;
-                        cv.note = cat("splits=", vp.splits, reduce_tag(vp), " cluster=", vp.cluster, " ctas=", vp.ctas);
+                        cv.note = cat("bn=", vp.bn, " splits=", vp.splits, reduce_tag(vp), " cluster=", vp.cluster,
+                                      " ctas=", vp.ctas);
                         bench_emit(cv);
                         out.push_back(cv);
                     }
