@@ -17,7 +17,15 @@ struct Sparse24KernelWeight {
     Tensor meta;            // [Np/16, Kp/64, 32] i32: per-lane metadata registers
     int64_t N = 0, K = 0;   // logical sizes
     DType dtype = DType::F16;  // f16, bf16, i8 or f8e4m3
+    bool v3_tiled = false;     // values / meta regrouped into the tiled layout of the Hopper
+                               // rung (sparse24_tile_for_v3): readable by v3 only
 };
+
+// Regroups w (row-major kernel layout, as the compressors return it) into the tiled layout
+// that v3 streams fastest (formats/sparse24_layout.h, end; docs/sparse24_v3.md 4i), in
+// place, when v3 runs on this device and w.K rows of x are 16-byte multiples (the rows v3's
+// TMA reads); returns whether it did. The GEMM below then always takes v3 for w.
+bool sparse24_tile_for_v3(Sparse24KernelWeight& w);
 
 // ---- compression (cuda/sparse24_compress.cu) -------------------------------------
 

@@ -696,11 +696,24 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
     // for 8-bit), or an x that is not 16-byte aligned, runs on v1, which takes any K % 4.
     const bool rows16 = x.defined() && x.ndim() == 2 && (x.shape[1] * dtype_size(x.dtype)) % 16 == 0 &&
                         reinterpret_cast<uintptr_t>(x.raw()) % 16 == 0;
-    if (version == 3 || (version == 0 && rows16 && sparse24_v3_available())) {
+    // A weight in v3's tiled layout (sparse24_tile_for_v3) runs on v3 whatever x's
+    // alignment: an x whose base is not 16-byte aligned is copied to a fresh buffer (the
+    // tiling already required 16-byte rows).
+    CTK_CHECK(!w.v3_tiled || version == 0 || version == 3, op, ": w is in v3's tiled layout (sparse24_tile_for_v3);",
+              " version ", version, " reads the row-major kernel layout");
+    if (version == 3 || w.v3_tiled || (version == 0 && rows16 && sparse24_v3_available())) {
         CTK_CHECK(w.values.defined() && w.meta.defined(), op, ": w: expected a compressed weight (values and meta)");
         CTK_CHECK(x.defined() && x.dtype == w.dtype, op, ": x: expected dtype ", dtype_name(w.dtype),
                   " (the weight's), found ", x.defined() ? dtype_name(x.dtype) : "undefined");
-        sparse24_gemm_v3_into(out, x, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias);
+        Sparse24V3Options opt;
+        opt.tiled_weight = w.v3_tiled ? 1 : 0;
+        if (w.v3_tiled && x.device == Device::CUDA && reinterpret_cast<uintptr_t>(x.raw()) % 16 != 0) {
+            Tensor xa = device_empty(x.dtype, x.shape);
+            CUDA_CHECK(cudaMemcpy(xa.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice));
+            sparse24_gemm_v3_into(out, xa, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias, opt);
+            return;
+        }
+        sparse24_gemm_v3_into(out, x, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias, opt);
         return;
     }
     CTK_CHECK(w.dtype == DType::F16 || w.dtype == DType::BF16 || w.dtype == DType::I8 || w.dtype == DType::F8E4M3, op,

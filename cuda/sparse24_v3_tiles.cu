@@ -66,4 +66,14 @@ void sparse24_v3_tile_weight(const Tensor& values, const Tensor& meta, Tensor& v
     CUDA_CHECK_LAUNCH();
 }
 
+bool sparse24_tile_for_v3(Sparse24KernelWeight& w) {
+    CTK_CHECK(!w.v3_tiled, "sparse24_tile_for_v3: w is already tiled");
+    if (!sparse24_v3_available() || (w.K * static_cast<int64_t>(dtype_size(w.dtype))) % 16 != 0) return false;
+    Tensor values_t, meta_t;
+    sparse24_v3_tile_weight(w.values, w.meta, values_t, meta_t);
+    w.values = values_t, w.meta = meta_t;  // the row-major copies are freed
+    w.v3_tiled = true;
+    return true;
+}
+
 }  // namespace ctk::cuda

@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -405,6 +406,50 @@ TEST_CASE("sparse24 v3: tiled weight layout (each stage of each tile contiguous)
             c.opt.split_reduce = pl.reduce, c.opt.tiled_weight = 1;
             run_case(c);
         }
+    }
+}
+
+TEST_CASE("sparse24 v3: a weight tiled by sparse24_tile_for_v3 runs through sparse24_gemm, v3 only") {
+    // The layer's path: compress on the device, tile in place, sparse24_gemm (version 0).
+    // Exact data: the reference's bits, also for an x whose base is not 16-byte aligned
+    // (copied to an aligned buffer) and for version 3; versions 1 and 2 are refused.
+    if (!v3_runs_here()) return expect_refusal();
+    uint64_t seed = 800;
+    for (DType dt : kV3Dtypes) {
+        V3Case c;
+        c.dt = dt, c.M = 5, c.N = 200, c.K = 1040, c.out = DType::BF16, c.bias = true, c.vec_scales = true;
+        c.seed = ++seed;
+        INFO(describe(c));
+        Rng rng(c.seed);
+        const Tensor w = random_w24(c, rng), x = random_x(c, rng);
+        const Tensor xs = random_scale(c.M, rng), ws = random_scale(c.N, rng);
+        Tensor bias = Tensor::empty(c.out, {c.N});
+        for (int64_t n = 0; n < c.N; ++n) set_elem(bias, n, float(int(rng.below(9)) - 4));
+        const Tensor ref_out = ref::scaled_sparse_gemm(x, ref::compress_24(w), xs, ws, bias, c.out);
+
+        cuda::Sparse24KernelWeight kw = cuda::sparse24_compress(cuda::to_device(w));
+        REQUIRE(cuda::sparse24_tile_for_v3(kw));
+        CHECK(kw.v3_tiled);
+        const Tensor xs_d = cuda::to_device(xs), ws_d = cuda::to_device(ws), bias_d = cuda::to_device(bias);
+        // x at an offset of one element: a base that is not 16-byte aligned.
+        Tensor x_off = Tensor::zeros(dt, {c.M * c.K + 1});
+        std::memcpy(static_cast<char*>(x_off.raw()) + dtype_size(dt), x.raw(), x.nbytes());
+        const Tensor x_off_d = cuda::to_device(x_off);
+        Tensor x_unaligned = x_off_d;
+        x_unaligned.ptr = static_cast<char*>(x_off_d.ptr) + dtype_size(dt);
+        x_unaligned.shape = {c.M, c.K};
+        const Tensor x_d = cuda::to_device(x);
+        for (const Tensor* xin : std::vector<const Tensor*>{&x_d, &x_unaligned})
+            for (int version : {0, 3}) {
+                const Tensor got = cuda::to_host(cuda::sparse24_gemm(*xin, kw, xs_d, ws_d, bias_d, c.out, version));
+                const auto d = ctk::test::compare_bits(ref_out, got, cat(describe(c), " tiled, version ", version,
+                                                                         xin == &x_d ? "" : ", unaligned x"));
+                CHECK_MESSAGE(d.ok(), d.report);
+            }
+        for (int version : {1, 2})
+            CHECK_THROWS_WITH_AS(cuda::sparse24_gemm(x_d, kw, xs_d, ws_d, bias_d, c.out, version),
+                                 doctest::Contains("tiled layout"), Error);
+        CHECK_THROWS_WITH_AS(cuda::sparse24_tile_for_v3(kw), doctest::Contains("already tiled"), Error);
     }
 }
 
