@@ -406,6 +406,26 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     out.push_back(c1);
                 }
 
+                // The tiled weight layout that the layers use on Hopper (docs/sparse24_v3.md 4i;
+                // peer column: the row-major kernel layout), on every case.
+                {
+                    Tensor values_t, meta_t;
+                    cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
+                    cuda::Sparse24V3Options t;
+                    t.tiled_weight = 1;
+                    BenchCase ct = c;
+                    ct.op = "sparse24_gemm_v3_tiled";
+                    ct.ms = cuda::time_median_ms([&] {
+                        cuda::sparse24_gemm_v3_into(o, x, values_t, meta_t, N, K, scaled ? x_scale_d : Tensor(),
+                                                    scaled ? w_scale_d : Tensor(), Tensor(), t);
+                    });
+                    ct.peer = "sparse24_gemm_v3";
+                    ct.peer_ms = ms;
+                    ct.note = "tiled_weight = 1";
+                    bench_emit(ct);
+                    out.push_back(ct);
+                }
+
                 // variants: other split-K plans of the same case (peer column: the default plan).
                 if (variants && plan.bn <= 64) {
                     struct Variant {
@@ -427,9 +447,7 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     // The activation multicast of the large tiles (clusters of 2 neighbouring
                     // weight tiles share each x tile) at bn = 64, where x is half a stage.
                     if (plan.bn >= 64 && (sparse24_padded_rows(N) / 128) % 2 == 0) vs.push_back({"mcast2", 0, 0, 256, 2});
-                    // The tiled weight layout (docs/sparse24_v3.md 4i: one contiguous block per
-                    // stage instead of 128 row pieces of 64 bytes), with both L2 promotions.
-                    vs.push_back({"tiled", 0, 0, 256, 0, 1});
+                    // The tiled weight layout (the row above) with the other L2 promotion.
                     vs.push_back({"tiled_l2promo128", 0, 0, 128, 0, 1});
                     // M = 64 as two token tiles of 32 (the CTAs of one weight tile run side by
                     // side and share its stream through L2; half the x tile per stage).
