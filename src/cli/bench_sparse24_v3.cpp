@@ -388,53 +388,46 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                 bench_emit(c);
                 out.push_back(c);
 
+                // A row of the same case with other options (and arrays); peer column: the
+                // default plan on the row-major layout.
+                auto variant_row = [&](const std::string& name, const Tensor& v_values, const Tensor& v_meta,
+                                       const cuda::Sparse24V3Options& vo, const std::string& note) {
+                    BenchCase cv = c;
+                    cv.op = cat("sparse24_gemm_v3_", name);
+                    cv.ms = cuda::time_median_ms([&] {
+                        cuda::sparse24_gemm_v3_into(o, x, v_values, v_meta, N, K, scaled ? x_scale_d : Tensor(),
+                                                    scaled ? w_scale_d : Tensor(), Tensor(), vo);
+                    });
+                    cv.peer = "sparse24_gemm_v3";
+                    cv.peer_ms = ms;
+                    cv.note = note;
+                    bench_emit(cv);
+                    out.push_back(cv);
+                };
                 // The same kernel without the activation multicast (clusters of 1), to
-                // show what the multicast buys (peer column: the multicast version).
+                // show what the multicast buys.
                 if (plan.cluster == 2) {
                     cuda::Sparse24V3Options one;
                     one.cluster = 1;
-                    BenchCase c1 = c;
-                    c1.op = "sparse24_gemm_v3_nomcast";
-                    c1.ms = cuda::time_median_ms([&] {
-                        cuda::sparse24_gemm_v3_into(o, x, values, meta, N, K, scaled ? x_scale_d : Tensor(),
-                                                    scaled ? w_scale_d : Tensor(), Tensor(), one);
-                    });
-                    c1.peer = "sparse24_gemm_v3";
-                    c1.peer_ms = ms;
-                    c1.note = "cluster=1";
-                    bench_emit(c1);
-                    out.push_back(c1);
+                    variant_row("nomcast", values, meta, one, "cluster=1");
                 }
-
-                // The tiled weight layout that the layers use on Hopper (docs/sparse24_v3.md 4i;
-                // peer column: the row-major kernel layout), on every case.
+                // The tiled weight layout that the layers use on Hopper (docs/sparse24_v3.md 4i),
+                // on every case.
+                Tensor values_t, meta_t;
+                cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
                 {
-                    Tensor values_t, meta_t;
-                    cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
                     cuda::Sparse24V3Options t;
                     t.tiled_weight = 1;
-                    BenchCase ct = c;
-                    ct.op = "sparse24_gemm_v3_tiled";
-                    ct.ms = cuda::time_median_ms([&] {
-                        cuda::sparse24_gemm_v3_into(o, x, values_t, meta_t, N, K, scaled ? x_scale_d : Tensor(),
-                                                    scaled ? w_scale_d : Tensor(), Tensor(), t);
-                    });
-                    ct.peer = "sparse24_gemm_v3";
-                    ct.peer_ms = ms;
-                    ct.note = "tiled_weight = 1";
-                    bench_emit(ct);
-                    out.push_back(ct);
+                    variant_row("tiled", values_t, meta_t, t, "tiled_weight = 1");
                 }
 
-                // variants: other split-K plans of the same case (peer column: the default plan).
+                // variants: other split-K plans of the same case.
                 if (variants && plan.bn <= 64) {
                     struct Variant {
                         std::string name;
                         int splits, reduce, promo, cluster = 0, tiled = 0, bn = 0;
                     };
                     std::vector<Variant> vs;
-                    Tensor values_t, meta_t;
-                    cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
                     if (plan.splits > 1) {
                         // The default plan reduces through global memory (measured faster on
                         // the H100, docs/sparse24_v3.md 4c); the cluster path is timed beside it.
@@ -469,19 +462,9 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                             std::printf("variant %s of %s skipped: %s\n", v.name.c_str(), mnk(M, N, K).c_str(), e.what());
                             continue;
                         }
-                        BenchCase cv = c;
-                        cv.op = cat("sparse24_gemm_v3_", v.name);
-                        cv.ms = cuda::time_median_ms([&] {
-                            cuda::sparse24_gemm_v3_into(o, x, v.tiled ? values_t : values, v.tiled ? meta_t : meta, N,
-                                                        K, scaled ? x_scale_d : Tensor(), scaled ? w_scale_d : Tensor(),
-                                                        Tensor(), vo);
-                        });
-                        cv.peer = "sparse24_gemm_v3";
-                        cv.peer_ms = ms;
-                        cv.note = cat("bn=", vp.bn, " splits=", vp.splits, reduce_tag(vp), " cluster=", vp.cluster,
-                                      " ctas=", vp.ctas);
-                        bench_emit(cv);
-                        out.push_back(cv);
+                        variant_row(v.name, v.tiled ? values_t : values, v.tiled ? meta_t : meta, vo,
+                                    cat("bn=", vp.bn, " splits=", vp.splits, reduce_tag(vp), " cluster=", vp.cluster,
+                                        " ctas=", vp.ctas));
                     }
                 }
 
