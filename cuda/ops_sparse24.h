@@ -25,6 +25,8 @@ struct Sparse24KernelWeight {
 // that v3 streams fastest (formats/sparse24_layout.h, end; docs/sparse24_v3.md 4i), in
 // place, when v3 runs on this device and w.K rows of x are 16-byte multiples (the rows v3's
 // TMA reads); returns whether it did. The GEMM below then always takes v3 for w.
+// Not yet run on a GPU and not called by the layers: Sparse24Linear calls it once the H100
+// run of docs/sparse24_v3.md 4i shows the tiled layout is faster.
 bool sparse24_tile_for_v3(Sparse24KernelWeight& w);
 
 // ---- compression (cuda/sparse24_compress.cu) -------------------------------------

@@ -196,9 +196,6 @@ void process_weights_after_loading(Sparse24Linear& layer) {
         layer.weight_gpu = bitmask ? cuda::sparse24_from_bitmask(cuda::to_device(layer.params.get("compressed")),
                                                                  cuda::to_device(layer.params.get("bitmask")), K)
                                    : cuda::sparse24_compress(cuda::to_device(layer.params.get("weight")));
-        // On a Hopper GPU, regroup it once into the tiled layout that v3 streams fastest
-        // (each pipeline stage of each 128-row tile contiguous; docs/sparse24_v3.md 4i).
-        cuda::sparse24_tile_for_v3(layer.weight_gpu);
         if (layer.quantized()) layer.weight_scale_gpu = cuda::to_device(layer.weight_scale);
 #endif
     }
