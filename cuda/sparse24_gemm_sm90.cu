@@ -795,15 +795,16 @@ Sparse24V3Plan sparse24_gemm_v3_plan(int64_t M, int64_t N, int64_t K, DType dtyp
     int cap = std::min(resident, opt.max_ctas > 0 ? opt.max_ctas : sms) / plan.cluster;
     plan.ctas = std::max(1, std::min(units, cap)) * plan.cluster;
 
-    // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
-    // partials through distributed shared memory, when every tile's cluster is resident
-    // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
     CTK_CHECK(opt.tiled_weight == 0 || opt.tiled_weight == 1,
               "sparse24_gemm_v3: tiled_weight: expected 0 (row-major kernel layout) or 1 (tiled), found ",
               opt.tiled_weight);
     CTK_CHECK(opt.split_reduce >= 0 && opt.split_reduce <= 3,
               "sparse24_gemm_v3: split_reduce: expected 0 (by the plan), 1 (global), 2 (cluster) or 3 (spread), found ",
               opt.split_reduce);
+
+    // Cluster split-K (decode tiles): the splits of a tile run as one cluster and add their
+    // partials through distributed shared memory, when every tile's cluster is resident
+    // at once (one tile per cluster) and no CTA cap asks for a smaller grid.
     // Only on request: on an H100 the default plan's 4-split decode tiles did not fit as
     // clusters, and 2 splits as clusters were 4-8 % slower than 4 global splits
     // (docs/sparse24_v3.md 4c).
