@@ -542,4 +542,17 @@ TEST_CASE("sparse24 v3 plan: split-K decode tiles reduce through the spread path
         }
 }
 
+TEST_CASE("sparse24 v3 plan: option values out of range are refused with the option named") {
+    // Host planning only (runs in CI without a device).
+    cuda::Sparse24V3Options o;
+    o.tiled_weight = 2;
+    CHECK_THROWS_WITH_AS(cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, o), doctest::Contains("tiled_weight"),
+                         Error);
+    o.tiled_weight = 1;
+    CHECK(cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, o).bn == 8);  // the layout changes no plan field
+    o.split_reduce = -1;
+    CHECK_THROWS_WITH_AS(cuda::sparse24_gemm_v3_plan(1, 256, 1024, DType::F16, o), doctest::Contains("split_reduce"),
+                         Error);
+}
+
 #endif  // CTK_HAVE_CUDA
