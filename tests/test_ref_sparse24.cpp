@@ -44,6 +44,22 @@ Tensor random_24(DType t, int64_t N, int64_t K, Rng& rng) {
     return w;
 }
 
+// fn(N, K, w) for a random 2:4 weight w [N, K] of every dtype and awkward shape (kAllDtypes
+// x kNs x kKs), drawn in that order from one generator seeded with `seed`; the dtype and
+// sizes are captured for the failure messages.
+template <class Fn>
+void for_each_random_24(uint64_t seed, Fn fn) {
+    Rng rng(seed);
+    for (DType t : kAllDtypes)
+        for (int64_t N : kNs)
+            for (int64_t K : kKs) {
+                CAPTURE(dtype_name(t));
+                CAPTURE(N);
+                CAPTURE(K);
+                fn(N, K, random_24(t, N, K, rng));
+            }
+}
+
 // Columns [c0, c0 + width) of a 2-D tensor, as a new tensor.
 Tensor col_slice(const Tensor& t, int64_t c0, int64_t width) {
     Tensor s = Tensor::empty(t.dtype, {t.shape[0], width});
@@ -228,30 +244,23 @@ TEST_CASE("bitmask_encode / compress_24: the hand-worked 2x8 example") {
 }
 
 TEST_CASE("bitmask: encode -> decode round trip, every dtype and awkward shape") {
-    Rng rng(2024);
-    for (DType t : kAllDtypes)
-        for (int64_t N : kNs)
-            for (int64_t K : kKs) {
-                CAPTURE(dtype_name(t));
-                CAPTURE(N);
-                CAPTURE(K);
-                Tensor w = random_24(t, N, K, rng);
-                ref::Bitmask24 b = ref::bitmask_encode(w);
-                REQUIRE(b.compressed.shape == Shape{N, K / 2});
-                REQUIRE(b.bitmask.shape == Shape{N, (K + 7) / 8});
-                CHECK(b.shape.data<int64_t>()[0] == N);
-                CHECK(b.shape.data<int64_t>()[1] == K);
-                // Each nibble has exactly 2 bits, flagging every nonzero of its group.
-                for (int64_t r = 0; r < N; ++r)
-                    for (int64_t g = 0; g < K / 4; ++g) {
-                        uint8_t nib = bitmask_group_nibble(b.bitmask.data<uint8_t>() + r * ((K + 7) / 8), g);
-                        CHECK(popcount4(nib) == 2);
-                        for (int p = 0; p < 4; ++p)
-                            if (elem(w, r * K + 4 * g + p) != 0) CHECK(((nib >> p) & 1) == 1);
-                    }
-                auto d = compare_bits(w, ref::bitmask_decode(b.compressed, b.bitmask, K), "decode(encode(w))");
-                CHECK_MESSAGE(d.ok(), d.report);
+    for_each_random_24(2024, [](int64_t N, int64_t K, const Tensor& w) {
+        ref::Bitmask24 b = ref::bitmask_encode(w);
+        REQUIRE(b.compressed.shape == Shape{N, K / 2});
+        REQUIRE(b.bitmask.shape == Shape{N, (K + 7) / 8});
+        CHECK(b.shape.data<int64_t>()[0] == N);
+        CHECK(b.shape.data<int64_t>()[1] == K);
+        // Each nibble has exactly 2 bits, flagging every nonzero of its group.
+        for (int64_t r = 0; r < N; ++r)
+            for (int64_t g = 0; g < K / 4; ++g) {
+                uint8_t nib = bitmask_group_nibble(b.bitmask.data<uint8_t>() + r * ((K + 7) / 8), g);
+                CHECK(popcount4(nib) == 2);
+                for (int p = 0; p < 4; ++p)
+                    if (elem(w, r * K + 4 * g + p) != 0) CHECK(((nib >> p) & 1) == 1);
             }
+        auto d = compare_bits(w, ref::bitmask_decode(b.compressed, b.bitmask, K), "decode(encode(w))");
+        CHECK_MESSAGE(d.ok(), d.report);
+    });
 }
 
 TEST_CASE("bitmask_decode: accepts non-canonical zero slots (other writers' top-k choice)") {
@@ -367,28 +376,21 @@ TEST_CASE("bitmask: row-shard and column-shard decodes equal the full decode") {
 }
 
 TEST_CASE("compress_24 / decompress_24: round trip, and bitmask_to_sparse24 equals compress_24") {
-    Rng rng(77);
-    for (DType t : kAllDtypes)
-        for (int64_t N : kNs)
-            for (int64_t K : kKs) {
-                CAPTURE(dtype_name(t));
-                CAPTURE(N);
-                CAPTURE(K);
-                Tensor w = random_24(t, N, K, rng);
-                ref::Sparse24 s = ref::compress_24(w);
-                REQUIRE(s.values.shape == Shape{N, K / 2});
-                REQUIRE(s.codes.shape == Shape{N, K / 4});
-                for (int64_t i = 0; i < N * K / 4; ++i) CHECK(code24_valid(s.codes.data<uint8_t>()[i]));
-                auto d = compare_bits(w, ref::decompress_24(s), "decompress_24(compress_24(w))");
-                CHECK_MESSAGE(d.ok(), d.report);
+    for_each_random_24(77, [](int64_t N, int64_t K, const Tensor& w) {
+        ref::Sparse24 s = ref::compress_24(w);
+        REQUIRE(s.values.shape == Shape{N, K / 2});
+        REQUIRE(s.codes.shape == Shape{N, K / 4});
+        for (int64_t i = 0; i < N * K / 4; ++i) CHECK(code24_valid(s.codes.data<uint8_t>()[i]));
+        auto d = compare_bits(w, ref::decompress_24(s), "decompress_24(compress_24(w))");
+        CHECK_MESSAGE(d.ok(), d.report);
 
-                ref::Bitmask24 b = ref::bitmask_encode(w);
-                ref::Sparse24 s2 = ref::bitmask_to_sparse24(b.compressed, b.bitmask, K);
-                d = compare_bits(s.values, s2.values, "bitmask_to_sparse24 values");
-                CHECK_MESSAGE(d.ok(), d.report);
-                d = compare_bits(s.codes, s2.codes, "bitmask_to_sparse24 codes");
-                CHECK_MESSAGE(d.ok(), d.report);
-            }
+        ref::Bitmask24 b = ref::bitmask_encode(w);
+        ref::Sparse24 s2 = ref::bitmask_to_sparse24(b.compressed, b.bitmask, K);
+        d = compare_bits(s.values, s2.values, "bitmask_to_sparse24 values");
+        CHECK_MESSAGE(d.ok(), d.report);
+        d = compare_bits(s.codes, s2.codes, "bitmask_to_sparse24 codes");
+        CHECK_MESSAGE(d.ok(), d.report);
+    });
 }
 
 TEST_CASE("compress_24 / decompress_24: errors") {
