@@ -12,6 +12,7 @@
 //   setmaxnreg       9.7.19.x   (sm_90a)
 //   bar.sync         9.7.13.1   (named barriers)
 //   griddepcontrol   9.7.13.13  (programmatic dependent launch; sm_90, not only sm_90a)
+//   ld.acquire       9.7.9.8    (the spread split-K's counter poll)
 //
 // Everything here needs sm_90a; a build for another architecture compiles the wrappers
 // to __trap() (CTK_SM90A = 0) so the rest of the library still builds with ARCH=sm_80,
@@ -153,6 +154,18 @@ __device__ __forceinline__ void cluster_sync() {
 #if CTK_SM90A
     asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 #endif
+}
+
+// ld.acquire.gpu.global.u32 (9.7.9.8 ld; memory consistency model, section 8): a load that
+// orders this thread's later memory accesses after it, at GPU scope. The spread split-K
+// polls its tile counter with it, so the partials other CTAs stored before their
+// arrival are visible once the count is seen.
+__device__ __forceinline__ uint32_t ld_acquire_gpu(const int* p) {
+    uint32_t v = 0;
+#if CTK_SM90A
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+#endif
+    return v;
 }
 
 // ---- bulk tensor copy, TMA (9.7.9.25) --------------------------------------------------

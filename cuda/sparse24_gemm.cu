@@ -707,13 +707,12 @@ void sparse24_gemm_into(Tensor& out, const Tensor& x, const Sparse24KernelWeight
                   " (the weight's), found ", x.defined() ? dtype_name(x.dtype) : "undefined");
         Sparse24V3Options opt;
         opt.tiled_weight = w.v3_tiled ? 1 : 0;
+        Tensor xa = x;
         if (w.v3_tiled && x.device == Device::CUDA && reinterpret_cast<uintptr_t>(x.raw()) % 16 != 0) {
-            Tensor xa = device_empty(x.dtype, x.shape);
+            xa = device_empty(x.dtype, x.shape);
             CUDA_CHECK(cudaMemcpy(xa.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice));
-            sparse24_gemm_v3_into(out, xa, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias, opt);
-            return;
         }
-        sparse24_gemm_v3_into(out, x, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias, opt);
+        sparse24_gemm_v3_into(out, xa, w.values, w.meta, w.N, w.K, x_scale, w_scale, bias, opt);
         return;
     }
     CTK_CHECK(w.dtype == DType::F16 || w.dtype == DType::BF16 || w.dtype == DType::I8 || w.dtype == DType::F8E4M3, op,

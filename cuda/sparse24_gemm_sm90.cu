@@ -263,12 +263,6 @@ constexpr int kMaxSpreadBN = 64;  // decode tiles only (the large tiles keep the
 // last-split fix-up is one round trip too and the early splits free their SMs at once.
 constexpr int kMinSpreadBNByDefault = 64;
 
-__device__ __forceinline__ uint32_t ld_acquire_gpu(const int* p) {
-    uint32_t v;
-    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-    return v;
-}
-
 // The kernel. Warpgroup 0 = producer (one elected thread issues every TMA copy),
 // warpgroups 1, 2 = consumers (64 weight rows x BN tokens each). CL = 2: clusters of two
 // CTAs on neighbouring weight tiles share the token tile; each loads half of it and
@@ -519,7 +513,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                         unsigned* cnt = reinterpret_cast<unsigned*>(&p.counters[w.tile]);
                         const unsigned lim = 2u * static_cast<unsigned>(p.splits) - 1u;
                         if (atomicInc(cnt, lim) + 1u < static_cast<unsigned>(p.splits))
-                            while (ld_acquire_gpu(&p.counters[w.tile]) < static_cast<uint32_t>(p.splits)) {
+                            while (ptx::ld_acquire_gpu(&p.counters[w.tile]) < static_cast<uint32_t>(p.splits)) {
                             }
                         atomicInc(cnt, lim);
                     }
