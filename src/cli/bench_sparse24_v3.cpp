@@ -411,8 +411,8 @@ void bench_sparse24_v3(const Args& args, std::vector<BenchCase>& out) {
                     one.cluster = 1;
                     variant_row("nomcast", values, meta, one, "cluster=1");
                 }
-                // The tiled weight layout that the layers use on Hopper (docs/sparse24_v3.md 4i),
-                // on every case.
+                // The tiled weight layout (docs/sparse24_v3.md 4i; the layers take it once a run
+                // shows it faster), on every case.
                 Tensor values_t, meta_t;
                 cuda::sparse24_v3_tile_weight(values, meta, values_t, meta_t);
                 {
