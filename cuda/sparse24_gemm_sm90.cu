@@ -205,21 +205,26 @@ template <int BN>
 struct EpiScales {
     float ws[2], bias[2], xs[BN / 4];
 };
-template <int BN>
-__device__ __forceinline__ void load_epi_scales(EpiScales<BN>& sc, const Params& p, int n_row0, int m0, int lane) {
-    const int t = lane & 3;
+// A lane's two rows (n_row0, n_row0 + 8): their w scales and bias.
+__device__ __forceinline__ void load_row_scales(float (&ws)[2], float (&bias)[2], const Params& p, int n_row0) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int n = min(n_row0 + 8 * h, p.N - 1);  // rows past N compute but never store
-        sc.ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
-        sc.bias[h] = 0.0f;
-        if (p.bias) sc.bias[h] = act_to_float(p.bias[n], p.out_bf16);
+        ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
+        bias[h] = 0.0f;
+        if (p.bias) bias[h] = act_to_float(p.bias[n], p.out_bf16);
     }
+}
+// A lane's two tokens (m_even, m_even + 1) of one n8 block: their x scales.
+__device__ __forceinline__ void load_token_scales(float* xs2, const Params& p, int m_even) {
 #pragma unroll
-    for (int j = 0; j < BN / 8; ++j)
+    for (int e = 0; e < 2; ++e) xs2[e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m_even + e, p.M - 1) : 0]) : 1.0f;
+}
+template <int BN>
+__device__ __forceinline__ void load_epi_scales(EpiScales<BN>& sc, const Params& p, int n_row0, int m0, int lane) {
+    load_row_scales(sc.ws, sc.bias, p, n_row0);
 #pragma unroll
-        for (int e = 0; e < 2; ++e)
-            sc.xs[2 * j + e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m0 + 8 * j + 2 * t + e, p.M - 1) : 0]) : 1.0f;
+    for (int j = 0; j < BN / 8; ++j) load_token_scales(&sc.xs[2 * j], p, m0 + 8 * j + 2 * (lane & 3));
 }
 
 // One n8 block of the fragment: a4[2h + e] = acc(row n_row0 + 8h, token m_even + e), with
@@ -529,14 +534,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                         // The item's epilogue operands, loaded beside the partials.
                         const int n_row = w.tw * kBM + v * 16 + (lane >> 2), m_even = w.tm * BN + 8 * q + 2 * t;
                         float ws[2], bias[2], xs2[2];
-#pragma unroll
-                        for (int h = 0; h < 2; ++h) {
-                            const int n = min(n_row + 8 * h, p.N - 1);  // rows past N compute but never store
-                            ws[h] = p.ws ? p.ws[p.ws_vec ? n : 0] : 1.0f;
-                            bias[h] = p.bias ? act_to_float(p.bias[n], p.out_bf16) : 0.0f;
-                        }
-#pragma unroll
-                        for (int e = 0; e < 2; ++e) xs2[e] = p.xs ? __ldg(&p.xs[p.xs_vec ? min(m_even + e, p.M - 1) : 0]) : 1.0f;
+                        load_row_scales(ws, bias, p, n_row);
+                        load_token_scales(xs2, p, m_even);
                         Acc a4[4], sum[4] = {};
 #pragma unroll
                         for (int s = 0; s < kSpreadMaxSplits; ++s) {
