@@ -157,42 +157,32 @@ sanitize: all
 	$(SANITIZE) memcheck $(SANITIZE_SET)
 	$(SANITIZE) racecheck $(SANITIZE_SET)
 
-# One command for a GPU machine with little time on it: the gpu tests, the sanitizers and the
-# decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at the end
-# (every step runs even if an earlier one fails; the exit status says whether all passed).
-# Each step has a time limit (a new pipeline that deadlocks would otherwise hang the whole
-# device session): STEP_LIMIT seconds, 240 by default. The MXFP4 rungs not yet run on a GPU
-# (v7, then v4/v6) are tested first, alone, under NEW_RUNG_LIMIT: one that times out or
-# faults (a sticky CUDA error would spoil the context of later steps) is left out of the
-# other tests' rung loops and of the benchmarks (CTK_TEST_/CTK_BENCH_MXFP4_RUNGS). The
-# 2:4 v3 tiled-layout tests (not yet run on a GPU: docs/sparse24_v3.md 4i) run alone too,
-# so that a fault there cannot spoil the other tests' context.
+# One command for a GPU machine with little time on it: the gpu tests, the sanitizers, the
+# demo and the decisive benchmarks, each log kept in $(BUILD)/gpu-check/, a summary printed at
+# the end (every step runs even if an earlier one fails; the exit status says whether all
+# passed). Each step has a time limit (a new pipeline that deadlocks would otherwise hang the
+# whole device session): STEP_LIMIT seconds, 240 by default. Code not yet run on a GPU is
+# tested first, alone, under NEW_LIMIT, so that a fault there (a sticky CUDA error) cannot
+# spoil the other tests' context: now the 2:4 v3 tiled weight layout (docs/sparse24_v3.md 4i).
+# The benchmarks are those that decide the open questions: `sparse24v3 decode variants` and
+# `quick` put the tiled layout beside the row-major one at decode and at large M.
 STEP_LIMIT ?= 240
-NEW_RUNG_LIMIT ?= 90
+NEW_LIMIT ?= 90
 STEP = timeout -k 10 $(STEP_LIMIT)
 LINEBUF = stdbuf -oL -eL
 gpu-check: all
-	@mkdir -p $(BUILD)/gpu-check; rc=0; G=$(BUILD)/gpu-check; R=1,2,3,5; \
-	timeout -k 10 $(NEW_RUNG_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tc='*v7*' > $$G/tests_v7.log 2>&1; s=$$?; \
-	if [ $$s -lt 124 ] && ! grep -qiE "illegal|launch failure|unspecified" $$G/tests_v7.log; then R=$$R,7; fi; \
-	[ $$s -eq 0 ] || rc=1; \
-	timeout -k 10 $(NEW_RUNG_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tc='*v4? v6: every*' > $$G/tests_v46.log 2>&1; s=$$?; \
-	if [ $$s -lt 124 ] && ! grep -qiE "illegal|launch failure|unspecified" $$G/tests_v46.log; then R=$$R,4,6; fi; \
-	[ $$s -eq 0 ] || rc=1; \
-	echo "gpu-check: MXFP4 rungs in the other tests and the benchmarks: $$R"; \
-	timeout -k 10 $(NEW_RUNG_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tc='*tiled*' > $$G/tests_tiled.log 2>&1 || rc=1; \
-	export CTK_TEST_MXFP4_RUNGS=$$R CTK_BENCH_MXFP4_RUNGS=$$R; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk_tests -ts=gpu -tce='*v7*,*v4? v6: every*,*tiled*' > $$G/tests.log 2>&1 || rc=1; \
+	@mkdir -p $(BUILD)/gpu-check; rc=0; G=$(BUILD)/gpu-check; \
+	timeout -k 10 $(NEW_LIMIT) $(LINEBUF) $(BUILD)/ctk_tests -tc='*tiled*' > $$G/tests_new.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk_tests -tce='*tiled*' > $$G/tests.log 2>&1 || rc=1; \
 	$(STEP) $(SANITIZE) memcheck $(SANITIZE_SET) > $$G/memcheck.log 2>&1 || rc=1; \
 	$(STEP) $(SANITIZE) racecheck $(SANITIZE_SET) > $$G/racecheck.log 2>&1 || rc=1; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 decode > $$G/bench_mxfp4_decode.log 2>&1 || rc=1; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 decode v5 0 7 8 9 10 4 2 > $$G/bench_mxfp4_v5_shapes.log 2>&1 || rc=1; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 prefill > $$G/bench_mxfp4_prefill.log 2>&1 || rc=1; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 steady > $$G/bench_mxfp4_steady.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk demo > $$G/demo.log 2>&1 || rc=1; \
+	CUSPARSELT=$(CUSPARSELT) $(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 decode variants > $$G/bench_sparse24v3_variants.log 2>&1 || rc=1; \
 	$(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 steady > $$G/bench_sparse24v3_steady.log 2>&1 || rc=1; \
-	$(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24 --compress-only > $$G/bench_compress.log 2>&1 || rc=1; \
-	CUSPARSELT=$(CUSPARSELT) $(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 decode > $$G/bench_sparse24v3_decode.log 2>&1 || rc=1; \
-	grep -H -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY" $$G/*.log; \
+	CUSPARSELT=$(CUSPARSELT) $(STEP) $(LINEBUF) $(BUILD)/ctk bench sparse24v3 quick > $$G/bench_sparse24v3_quick.log 2>&1 || rc=1; \
+	$(STEP) $(LINEBUF) $(BUILD)/ctk bench mxfp4 steady > $$G/bench_mxfp4_steady.log 2>&1 || rc=1; \
+	timeout -k 10 $(NEW_LIMIT) $(SANITIZE) memcheck $(BUILD)/ctk_tests -ts=gpu -tc='*tiled*' > $$G/memcheck_new.log 2>&1 || rc=1; \
+	grep -H -E "test cases|ERROR SUMMARY|RACECHECK SUMMARY|agree|differ" $$G/*.log; \
 	echo "gpu-check: logs in $$G/"; exit $$rc
 
 clean:
