@@ -8,6 +8,7 @@
 // ref::scaled_sparse_gemm (GEMM).
 #pragma once
 #include "core/tensor.h"
+#include "sparse24_gemm_sm90.cuh"  // the Hopper rung's launcher and its knobs (tests, ctk bench)
 
 namespace ctk::cuda {
 

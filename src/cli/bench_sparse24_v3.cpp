@@ -29,7 +29,6 @@
 #include "formats/formats.h"
 #include "formats/sparse24_layout.h"
 #include "ops.h"
-#include "sparse24_gemm_sm90.cuh"
 #endif
 
 namespace ctk::cli {

@@ -65,7 +65,7 @@ struct Sparse24Linear {
 };
 
 // Validates the configuration as vLLM's supports_cutlass_24 and _get_quant_dtype do,
-// plus the checks vLLM forgot (docs/formats.md lists them).
+// plus the checks vLLM lacks (docs/layers.md section 4 lists them).
 Sparse24Linear make_sparse24_linear(const std::optional<QuantArgs>& weight_quant,
                                     const std::optional<QuantArgs>& input_quant, const SparsityArgs& sparsity,
                                     Backend backend = Backend::CPU);
