@@ -84,8 +84,9 @@
 //    12-slot shared-memory ring per SM (~27 MB in flight against v5's ~7 MB). Correct,
 //    but slower than v5 everywhere: 29.6 us at M = 1 on 14336x4096 (25.4 us with 4 slots).
 //
-// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at M = 1 and 9..16, v2 at
-// M = 2..8, v6 from 17 rows (ops_mxfp4.h says why).
+// Version 0 (mxfp4_gemm_best_version, from the H100 runs): v5 at every M from 1 to 16 (v2
+// took M = 2..8 until v5's fifth round made v5 faster there), v6 from 17 rows; v2 at every
+// M for a layer that does not fold or a device without wgmma (ops_mxfp4.h says why).
 //
 // Test: ctk_tests -ts=gpu -tc='*mxfp4*'      Bench: ctk bench mxfp4 [decode]
 #include <cuda_runtime.h>

@@ -1,7 +1,8 @@
-// CPU reference for MXFP4 (ref/mxfp4.h): hand-worked blocks (shared/reference/mxfp4.md
-// 1.5), every element tie, round trips against an exhaustive nearest-value oracle,
-// pack/unpack, the special scale codes 0/254/255, the GEMM on a hand case and against
-// an independent double-precision loop, and every validation error.
+// CPU reference for MXFP4 (ref/mxfp4.h): hand-worked blocks (docs/mxfp4.md 1 and
+// docs/formats.md 3; the two scale rules: shared/reference/mxfp4.md 1.5), every element
+// tie, round trips against an exhaustive nearest-value oracle, pack/unpack, the special
+// scale codes 0/254/255, the GEMM on a hand case and against an independent
+// double-precision loop, and every validation error.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -69,7 +70,7 @@ int expected_scale_code(float amax, MxScaleRule rule) {
 
 }  // namespace
 
-TEST_CASE("mxfp4_quantize: hand-worked block, amax 7.5 (mxfp4.md 1.5): even -> scale 2, floor -> scale 1") {
+TEST_CASE("mxfp4_quantize: hand-worked block, amax 7.5 (docs/mxfp4.md 1): even -> scale 2, floor -> scale 1") {
     // Row: 7.5, -0.75, 1.25, 0.3, then 28 zeros.
     Tensor w = f32_matrix(1, 32, {7.5f, -0.75f, 1.25f, 0.3f});
     SUBCASE("even (compressed-tensors)") {
@@ -99,6 +100,26 @@ TEST_CASE("mxfp4_quantize: hand-worked block, amax 7.5 (mxfp4.md 1.5): even -> s
         CHECK(d.data<float>()[2] == 1.0f);
         CHECK(d.data<float>()[3] == 0.5f);
     }
+}
+
+TEST_CASE("mxfp4_quantize: the worked block of docs/formats.md 3 (7.5, -3.1, 0.3, 1.24): bytes 0xB6 0x10, scale 0x80") {
+    // The doc's table: scale 2 (even rule), 3.75 -> 4 (0x6), -1.55 -> -1.5 (0xB),
+    // 0.15 -> 0 (0x0), 0.62 -> 0.5 (0x1); packed 0x6 | 0xB << 4, 0x0 | 0x1 << 4.
+    Tensor w = f32_matrix(1, 32, {7.5f, -3.1f, 0.3f, 1.24f});
+    Mxfp4Weight q = mxfp4_quantize(w, MxScaleRule::Even);
+    CHECK(q.scales.data<uint8_t>()[0] == 0x80);
+    CHECK(q.packed.data<uint8_t>()[0] == 0xB6);
+    CHECK(q.packed.data<uint8_t>()[1] == 0x10);
+    for (int j = 2; j < 16; ++j) CHECK(q.packed.data<uint8_t>()[j] == 0x00);
+    Tensor d = mxfp4_dequantize(q);  // the table's "decoded" column
+    CHECK(d.data<float>()[0] == 8.0f);
+    CHECK(d.data<float>()[1] == -3.0f);
+    CHECK(d.data<float>()[2] == 0.0f);
+    CHECK(d.data<float>()[3] == 1.0f);
+    // The doc's aside on the floor rule: code 127 (scale 1), and 7.5 clamps to 6 (0x7).
+    Mxfp4Weight f = mxfp4_quantize(w, MxScaleRule::Floor);
+    CHECK(f.scales.data<uint8_t>()[0] == 127);
+    CHECK((f.packed.data<uint8_t>()[0] & 0xF) == 0x7);
 }
 
 TEST_CASE("mxfp4_quantize: every element tie goes to the even code, at several block scales") {

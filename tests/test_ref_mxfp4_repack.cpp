@@ -3,7 +3,8 @@
 //    scale code through the folded factor, against e2m1_to_float * 2^e;
 //  - ref/mxfp4_repack.h: an emulation of the mma.m16n8k16 A-fragment semantics (the
 //    register layout written in cuda/ptx.cuh) over the repacked words reproduces the
-//    reference GEMM bit for bit, so the layout means what the kernels assume.
+//    reference GEMM bit for bit, so the layout means what the kernels assume;
+//  - the worked block of docs/mxfp4.md 4b: the exact words the doc shows.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -302,4 +303,53 @@ TEST_CASE("mxfp4_repack: emulating the m16n8k16 A-fragment semantics on the word
         }
         CHECK(bad == 0);
     }
+}
+
+TEST_CASE("mxfp4_repack: the worked block of docs/mxfp4.md 4b, word by word (bf16 sliced and f16 nibble layouts)") {
+    // The row of docs/mxfp4.md section 1 as a layer of N = 1, K = 32: even rule, codes
+    // 0x6, 0x9, 0x1, 0x0 and scale code 128. The doc lists the words this layer repacks
+    // to; this test holds them, so a change of layout or of the doc's example shows here.
+    Tensor wf = Tensor::zeros(DType::F32, {1, 32});
+    const float row[4] = {7.5f, -0.75f, 1.25f, 0.3f};
+    for (int i = 0; i < 4; ++i) wf.data<float>()[i] = row[i];
+    const Mxfp4Weight q = mxfp4_quantize(wf, MxScaleRule::Even);
+    REQUIRE(q.packed.data<uint8_t>()[0] == 0x96);
+    REQUIRE(q.packed.data<uint8_t>()[1] == 0x01);
+    REQUIRE(q.scales.data<uint8_t>()[0] == 128);
+
+    for (DType dt : {DType::F16, DType::BF16}) {
+        CAPTURE(dtype_name(dt));
+        const bool bf16 = dt == DType::BF16;
+        const Mxfp4Repacked r = mxfp4_repack(q, dt);
+        REQUIRE(r.n_tiles == 1);
+        REQUIRE(r.k_chunks == 1);
+        const uint32_t* words = reinterpret_cast<const uint32_t*>(r.words.data<int32_t>());
+        const uint32_t* swords = reinterpret_cast<const uint32_t*>(r.scale_words.data<int32_t>());
+        // words[lane][step]: only lane 0 and lane 1 at step 0 hold a nonzero code.
+        for (int lane = 0; lane < 32; ++lane)
+            for (int step = 0; step < 4; ++step) {
+                CAPTURE(lane); CAPTURE(step);
+                uint32_t want = 0;
+                if (lane == 0 && step == 0) want = bf16 ? 0x80400180u : 0x00090006u;
+                if (lane == 1 && step == 0) want = bf16 ? 0x00000040u : 0x00000001u;
+                CHECK(words[lane * 4 + step] == want);
+            }
+        // Byte 0 of word g = 0 is the real block's code; every other byte is padding, which
+        // takes the layer's smallest finite code, 128 as well.
+        for (int g = 0; g < 8; ++g) {
+            CAPTURE(g);
+            CHECK(swords[g] == 0x80808080u);
+        }
+    }
+
+    // The doc's last step: pair 0 of lane 0's sliced word is the word itself, the bf16
+    // pair (4, -0.5) x 2^-126; shift 0 (the only code is 128) gives e = 1 and the factor
+    // 2^127 = bf16 0x7F00; their product is (8, -1), the dequantized weights. Lane 1: 1.
+    const uint32_t pair0 = e2m1x2_placed_bf16_sliced(0x80400180u, 0);
+    CHECK(pair0 == 0x80400180u);
+    CHECK(e8m0_folded_factor_bf16(128, 0) == 0x7F00);
+    const float factor = bf16_to_float(0x7F00);
+    CHECK(bf16_to_float(static_cast<uint16_t>(pair0 & 0xFFFF)) * factor == 8.0f);
+    CHECK(bf16_to_float(static_cast<uint16_t>(pair0 >> 16)) * factor == -1.0f);
+    CHECK(bf16_to_float(static_cast<uint16_t>(e2m1x2_placed_bf16_sliced(0x00000040u, 0) & 0xFFFF)) * factor == 1.0f);
 }
