@@ -198,7 +198,10 @@ TEST_CASE("check_24: passes on pruned weights, names the first bad row and group
                          doctest::Contains("K = 10"), Error);
 }
 
-// The worked example of docs/formats.md, f16, [2, 8]:
+// A hand-worked f16 [2, 8] weight. It is not the example of docs/formats.md: row 0 has 3
+// where the doc has 0.5 (same pattern, same byte 0x3A), and row 1 differs, to add a -0
+// and an all-zero group. The doc's own example is asserted byte for byte, and carried into
+// the kernel layout, in tests/test_sparse24_layout.cpp.
 //   row 0: [0, 1.5, 0, -2 | 3, 0, 0, 0]
 //     group 0: nonzeros at 1, 3         -> mask 0b1010 = 0xA, code 1 | 3 << 2 = 0xD
 //     group 1: nonzero at 0 only; the canonical second slot is the lowest zero, 1

@@ -8,7 +8,9 @@
 #include "core/random.h"
 #include "formats/sparse24.h"
 #include "formats/sparse24_layout.h"
+#include "ref/sparse24.h"
 #include "ref/sparse24_layout.h"
+#include "test_util.h"
 
 using namespace ctk;
 
@@ -82,6 +84,131 @@ TEST_CASE("sparse24 layout: hand-drawn 16x64 block, 16-bit and 8-bit images") {
             CHECK(word(m8, lane) == (lane == 21 ? 0x44444484u : 0x44444444u));
         }
     }
+}
+
+// The 2 x 8 example of docs/formats.md 2, carried into the kernel layout as
+// docs/sparse24.md 1.4 draws it. Every number below is copied from those two docs, so a
+// change to the layout, the padding or the doc's arithmetic fails here.
+//   row 0: [0 1.5 0 -2 | 0.5 0 0 0]   codes 0xD, 0x4   kept 1.5, -2, 0.5, +0
+//   row 1: [3 0 0 1 | 0 -1 2 0]       codes 0xC, 0x9   kept 3, 1, -1, 2
+// The A-fragment registers are not produced by any CPU function (on the GPU ldmatrix
+// loads them), so a_reg() below applies the doc's table (mma-sp-and-wgmma-sp.md 1.5) to
+// the real padded values array; the check is that the table and the array give the
+// register values the doc prints.
+namespace {
+
+// Register r (0..3) of lane (g, t) of the mma.sp A fragment, read from padded values
+// [Np, Kp/2] for the 16 x 16 (16-bit) or 16 x 32 (8-bit) compressed tile at row 0,
+// compressed column 0. Lower column in the lower bits, as in the dense fragment.
+uint32_t a_reg(const Tensor& vp, int lane, int r) {
+    const int g = lane >> 2, t = lane & 3;
+    const int64_t row = g + 8 * (r & 1), cols = vp.size(1);
+    uint32_t v = 0;
+    if (dtype_size(vp.dtype) == 2) {  // m16n8k32: halves cc, cc + 1
+        const int64_t cc = 2 * t + 8 * (r >> 1);
+        const auto* b = static_cast<const uint16_t*>(vp.raw());
+        v = b[row * cols + cc] | static_cast<uint32_t>(b[row * cols + cc + 1]) << 16;
+    } else {  // m16n8k64: bytes cc .. cc + 3
+        const int64_t cc = 4 * t + 16 * (r >> 1);
+        const auto* b = static_cast<const uint8_t*>(vp.raw());
+        for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(b[row * cols + cc + i]) << (8 * i);
+    }
+    return v;
+}
+
+// Indices of the nonzero bytes of a tensor, so "nothing else is nonzero" is one check.
+std::vector<int64_t> nonzero_bytes(const Tensor& t) {
+    std::vector<int64_t> nz;
+    const auto* b = static_cast<const uint8_t*>(t.raw());
+    for (int64_t i = 0; i < static_cast<int64_t>(t.nbytes()); ++i)
+        if (b[i] != 0) nz.push_back(i);
+    return nz;
+}
+
+}  // namespace
+
+TEST_CASE("sparse24 layout: the 2x8 example of docs/formats.md, into the kernel layout (docs/sparse24.md 1.4)") {
+    const std::vector<float> dense = {0, 1.5f, 0, -2, 0.5f, 0, 0, 0, 3, 0, 0, 1, 0, -1, 2, 0};
+    Tensor w = Tensor::empty(DType::F16, {2, 8});
+    for (int64_t i = 0; i < 16; ++i) test::set_elem(w, i, dense[static_cast<size_t>(i)]);
+
+    // docs/formats.md: the checkpoint tensors and the logical format.
+    ref::Bitmask24 b = ref::bitmask_encode(w);
+    REQUIRE(b.bitmask.shape == Shape{2, 1});
+    CHECK(b.bitmask.data<uint8_t>()[0] == 0x3A);
+    CHECK(b.bitmask.data<uint8_t>()[1] == 0x69);
+    const uint16_t want_vals[8] = {0x3E00, 0xC000, 0x3800, 0x0000, 0x4200, 0x3C00, 0xBC00, 0x4000};
+    REQUIRE(b.compressed.shape == Shape{2, 4});
+    for (int i = 0; i < 8; ++i) CHECK(b.compressed.data<fp16_t>()[i].bits == want_vals[i]);
+    // The kernel layout is built from the checkpoint (no dense copy), as the layers do;
+    // compress_24 of the dense weight must give the same two tensors.
+    ref::Sparse24 s = ref::bitmask_to_sparse24(b.compressed, b.bitmask, 8);
+    ref::Sparse24 s_dense = ref::compress_24(w);
+    REQUIRE(s.codes.shape == Shape{2, 2});
+    const uint8_t want_codes[4] = {0xD, 0x4, 0xC, 0x9};
+    for (int i = 0; i < 4; ++i) {
+        CHECK(s.codes.data<uint8_t>()[i] == want_codes[i]);
+        CHECK(s_dense.codes.data<uint8_t>()[i] == want_codes[i]);
+    }
+    for (int i = 0; i < 8; ++i) CHECK(s_dense.values.data<fp16_t>()[i].bits == want_vals[i]);
+
+    // docs/sparse24.md 1.4: values [128, 64] f16, row 0 at byte 0, row 1 at byte 128.
+    const Tensor vp = ref::pad_values_for_kernel(s.values, 2, 8);
+    REQUIRE(vp.shape == Shape{128, 64});
+    const auto* vb = static_cast<const uint8_t*>(vp.raw());
+    const uint8_t row0[8] = {0x00, 0x3E, 0x00, 0xC0, 0x00, 0x38, 0x00, 0x00};
+    const uint8_t row1[8] = {0x00, 0x42, 0x00, 0x3C, 0x00, 0xBC, 0x00, 0x40};
+    for (int i = 0; i < 8; ++i) {
+        CAPTURE(i);
+        CHECK(vb[i] == row0[i]);
+        CHECK(vb[128 + i] == row1[i]);
+    }
+    // 1.5 has a zero low byte, so the nonzero bytes are exactly these seven.
+    CHECK(nonzero_bytes(vp) == std::vector<int64_t>{1, 3, 5, 129, 131, 133, 135});
+
+    // Metadata [8, 2, 32]: lane 0 = 0x4444444D (row 0), lane 4 = 0x4444449C (row 1), every
+    // other word of every block is padding.
+    const Tensor m16 = ref::reorder_meta_for_kernel(s.codes, DType::F16);
+    REQUIRE(m16.shape == Shape{8, 2, 32});
+    for (int64_t i = 0; i < m16.numel(); ++i) {
+        CAPTURE(i);
+        CHECK(word(m16, i) == (i == 0 ? 0x4444444Du : i == 4 ? 0x4444449Cu : 0x44444444u));
+    }
+
+    // The m16n8k32 A registers that hold the kept values.
+    CHECK(a_reg(vp, 0, 0) == 0xC0003E00u);  // row 0, cc 0, 1: 1.5, -2
+    CHECK(a_reg(vp, 1, 0) == 0x00003800u);  // row 0, cc 2, 3: 0.5, +0
+    CHECK(a_reg(vp, 4, 0) == 0x3C004200u);  // row 1, cc 0, 1: 3, 1
+    CHECK(a_reg(vp, 5, 0) == 0x4000BC00u);  // row 1, cc 2, 3: -1, 2
+    for (int lane = 0; lane < 32; ++lane)
+        for (int r = 0; r < 4; ++r)
+            if (!(r == 0 && (lane == 0 || lane == 1 || lane == 4 || lane == 5))) CHECK(a_reg(vp, lane, r) == 0u);
+
+    // The i8 twin of row 0 (values doubled: [0 3 0 -4 | 1 0 0 0]; row 1 left zero): the same
+    // codes, 64-byte value rows, the 8-bit metadata image and the m16n8k64 fragment.
+    Tensor w8 = Tensor::zeros(DType::I8, {2, 8});
+    const int8_t row0_i8[8] = {0, 3, 0, -4, 1, 0, 0, 0};
+    for (int i = 0; i < 8; ++i) w8.data<int8_t>()[i] = row0_i8[i];
+    ref::Sparse24 s8 = ref::compress_24(w8);
+    CHECK(s8.codes.data<uint8_t>()[0] == 0xD);
+    CHECK(s8.codes.data<uint8_t>()[1] == 0x4);
+    const Tensor vp8 = ref::pad_values_for_kernel(s8.values, 2, 8);
+    REQUIRE(vp8.shape == Shape{128, 64});
+    CHECK(nonzero_bytes(vp8) == std::vector<int64_t>{0, 1, 2});
+    const auto* vb8 = static_cast<const uint8_t*>(vp8.raw());
+    CHECK(vb8[0] == 0x03);
+    CHECK(vb8[1] == 0xFC);
+    CHECK(vb8[2] == 0x01);
+    const Tensor m8 = ref::reorder_meta_for_kernel(s8.codes, DType::I8);
+    REQUIRE(m8.shape == Shape{8, 2, 32});
+    // Lane 0 = row 0, groups 0..7: the same number as the 16-bit word, because the upper
+    // nibbles are padding in both images (16-bit: row 8; 8-bit: row 0's groups 4..7).
+    // Row 1 is all zeros here: code 0x4, so lane 4 is padding-like too.
+    for (int64_t i = 0; i < m8.numel(); ++i) {
+        CAPTURE(i);
+        CHECK(word(m8, i) == (i == 0 ? 0x4444444Du : 0x44444444u));
+    }
+    CHECK(a_reg(vp8, 0, 0) == 0x0001FC03u);  // row 0, cc 0..3: 3, -4, 1, 0
 }
 
 TEST_CASE("sparse24 layout: blocks are row-tile major, K-block minor, padding holds 0x4") {
