@@ -97,17 +97,8 @@ __global__ void scan_scales_kernel(const uint8_t* __restrict__ packed, const uin
     if (mxfp4_block_is_zero(packed + n * (K / 2) + b * (kMxBlock / 2))) return;  // its code does not matter
     atomicMin(&out->min_code, code);
     atomicMax(&out->max_code, code);
-    if (code >= 253) {
-        // 2^126 * 4 and 2^127 * 2 are 2^128: the smallest magnitude code that overflows.
-        const int first_bad = code == 254 ? 4 : 6;
-        for (int j = 0; j < kMxBlock / 2; ++j) {
-            uint8_t byte = packed[n * (K / 2) + b * (kMxBlock / 2) + j];
-            if ((mxfp4_unpack_even(byte) & 7) >= first_bad || (mxfp4_unpack_odd(byte) & 7) >= first_bad) {
-                atomicMin(&out->first_overflow, static_cast<long long>(idx));
-                break;
-            }
-        }
-    }
+    if (mxfp4_block_overflows(packed + n * (K / 2) + b * (kMxBlock / 2), static_cast<uint8_t>(code)))
+        atomicMin(&out->first_overflow, static_cast<long long>(idx));
 }
 
 int blocks_for(int64_t total, int threads) { return static_cast<int>((total + threads - 1) / threads); }
@@ -172,10 +163,7 @@ Mxfp4KernelWeight mxfp4_repack(const Tensor& packed, const Tensor& scales, DType
         uint8_t code = 0;
         CUDA_CHECK(cudaMemcpy(&code, static_cast<const uint8_t*>(scales.raw()) + res.first_overflow, 1,
                               cudaMemcpyDeviceToHost));
-        throw Error(cat("weight_scale: row ", n, ", block ", b, " (columns ", b * kMxBlock, "..",
-                        b * kMxBlock + kMxBlock - 1, ") has scale code ", int(code),
-                        " and an element whose value e2m1 * 2^", int(code) - 127,
-                        " is >= 2^128: no fp32/bf16/f16 value holds it"));
+        throw Error(mxfp4_overflow_message(n, b, code));
     }
     w.min_code = res.min_code;
     w.max_code = res.max_code;

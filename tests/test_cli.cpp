@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -115,6 +116,22 @@ TEST_CASE("cli: ctk run on random and on given input; --output holds the layer's
     Result wrong = ctk_run("run " + dir + " --layer model.layers.0.mlp.down_proj --input " + tmp.file("x.safetensors"));
     CHECK(wrong.code == 1);
     CHECK(wrong.out.find("x.safetensors: tensor 'x': expected shape [M, 64], found [5, 32]") != std::string::npos);
+
+    // A NaN in the file, and a finite f32 that rounds to Inf in the activation dtype (f16 tops
+    // out at 65504), are errors naming the element.
+    xf.data<float>()[1 * 32 + 3] = NAN;
+    io::write_safetensors(tmp.file("nan.safetensors"), {{"x", xf}});
+    Result nan = ctk_run("run " + dir + " --layer model.layers.0.self_attn.qkv_proj --input " + tmp.file("nan.safetensors"));
+    CAPTURE(nan.out);
+    CHECK(nan.code == 1);
+    CHECK(nan.out.find("nan.safetensors: tensor 'x': element (row 1, column 3) is nan") != std::string::npos);
+    xf.data<float>()[1 * 32 + 3] = 1e5f;
+    io::write_safetensors(tmp.file("big.safetensors"), {{"x", xf}});
+    Result big = ctk_run("run " + dir + " --layer model.layers.0.self_attn.qkv_proj --dtype f16 --input " +
+                         tmp.file("big.safetensors"));
+    CAPTURE(big.out);
+    CHECK(big.code == 1);
+    CHECK(big.out.find("tensor 'x' rounded to f16: element (row 1, column 3) is inf") != std::string::npos);
 }
 
 TEST_CASE("cli: ctk compress writes a folder that ctk info reads; bad options fail") {

@@ -189,6 +189,17 @@ TEST_CASE("Sparse24Linear: create/load/process errors name the parameter") {
     expect_error([&] { load(st, "input_scale", scalar(0.0f), 0); }, {"input_scale", "positive and finite"});
     expect_error([&] { load(st, "input_scale", scalar(INFINITY), 0); }, {"input_scale", "positive and finite"});
     load(st, "input_scale", scalar(FLT_MIN), 0);  // the smallest normal is taken
+
+    // NaN and Inf weights are refused at load, naming shard, row and column: an fp8 NaN code
+    // (0x7F or 0xFF; e4m3 has no Inf) in a dense weight, a bf16 Inf in compressed values.
+    Tensor w8 = Tensor::zeros(DType::F8E4M3, {8, 32});
+    static_cast<uint8_t*>(w8.raw())[2 * 32 + 5] = 0xFF;
+    expect_error([&] { load(st, "weight", w8, 0); }, {"weight (shard 0)", "row 2, column 5", "nan"});
+    Sparse24Linear sb = make_sparse24_linear(std::nullopt, std::nullopt, kBitmask);
+    create_weights(sb, {8, 8}, 32, DType::BF16);
+    Tensor c16 = Tensor::zeros(DType::BF16, {8, 16});
+    static_cast<uint16_t*>(c16.raw())[7 * 16 + 15] = bf16_from_float(-INFINITY);
+    expect_error([&] { load(sb, "compressed", c16, 1); }, {"compressed (shard 1)", "row 7, column 15", "inf"});
 }
 
 TEST_CASE("Sparse24Linear: a weight that is not 2:4 is rejected with row and group") {
@@ -265,4 +276,27 @@ TEST_CASE("Mxfp4Linear: sharded load, process, apply equals the reference GEMM; 
     create_weights(l2, {8}, 64, DType::BF16);
     expect_error([&] { load(l2, "weight_packed", Tensor::zeros(DType::U8, {8, 31})); }, {"weight_packed", "[8, 32]", "[8, 31]"});
     expect_error([&] { load(l2, "weight_scale", Tensor::zeros(DType::I8, {8, 2})); }, {"weight_scale", "u8", "i8"});
+
+    // A weight no fp32/bf16/f16 holds (scale code 254 with |e2m1| = 2, i.e. 2^128) is refused at
+    // process time on the CPU backend, with the GPU repack's message; code 255 (a NaN block,
+    // as the format says) is not an overflow and loads.
+    Tensor packed = Tensor::zeros(DType::U8, {8, 32});
+    Tensor scales = Tensor::zeros(DType::U8, {8, 2});
+    for (int64_t i = 0; i < scales.numel(); ++i) scales.data<uint8_t>()[i] = 127;
+    scales.data<uint8_t>()[5 * 2 + 1] = 254;  // row 5, block 1 (columns 32..63)
+    scales.data<uint8_t>()[0] = kE8M0Nan;
+    packed.data<uint8_t>()[5 * 32 + 16 + 7] = mxfp4_pack(0x1, 0xC);  // -2 at column 47
+    load(l2, "weight_packed", packed);
+    load(l2, "weight_scale", scales);
+    expect_error([&] { process_weights_after_loading(l2); },
+                 {"row 5, block 1 (columns 32..63)", "scale code 254", "2^127", ">= 2^128"});
+    Mxfp4Linear l3 = make_mxfp4_linear(kMxfp4);
+    create_weights(l3, {8}, 64, DType::BF16);
+    packed.data<uint8_t>()[5 * 32 + 16 + 7] = mxfp4_pack(0x1, 0xB);  // -1.5 * 2^127: finite
+    load(l3, "weight_packed", packed);
+    load(l3, "weight_scale", scales);
+    process_weights_after_loading(l3);
+    Tensor y = apply(l3, Tensor::zeros(DType::BF16, {1, 64}));
+    CHECK(std::isnan(bf16_to_float(y.data<bf16_t>()[0].bits)));   // row 0 has the NaN block
+    CHECK(bf16_to_float(y.data<bf16_t>()[1].bits) == 0.0f);
 }

@@ -440,3 +440,30 @@ TEST_CASE("mxfp4_gemm / mxfp4_dequantize: shapes and dtypes are validated with c
     CHECK(error_of([&] { mxfp4_dequantize(w, DType::I32); }).find("out: expected f32, f16 or bf16") !=
           std::string::npos);
 }
+
+TEST_CASE("mxfp4_check_no_overflow: exactly the blocks holding |e2m1 * 2^(code-127)| >= 2^128, every code pair") {
+    // Oracle: the value in double (exact: at most 6 * 2^127), against 2^128. Every scale code
+    // 0..255 with every magnitude, placed at each of the block's 32 positions in turn.
+    const double limit = std::ldexp(1.0, 128);
+    for (int code = 0; code < 256; ++code) {
+        for (int mag = 0; mag < 8; ++mag) {
+            for (int pos = 0; pos < 32; pos += 7) {
+                Mxfp4Weight w{Tensor::zeros(DType::U8, {2, 32}), Tensor::zeros(DType::U8, {2, 2})};
+                uint8_t* p = w.packed.data<uint8_t>();
+                w.scales.data<uint8_t>()[3] = static_cast<uint8_t>(code);  // row 1, block 1
+                const uint8_t c = static_cast<uint8_t>(mag | (pos % 2 ? 0x8 : 0));  // odd places negative
+                p[32 + 16 + pos / 2] = pos % 2 ? mxfp4_pack(0, c) : mxfp4_pack(c, 0);  // K = 64: 32 bytes a row
+                const double v = std::fabs(e2m1_to_float(c)) * std::ldexp(1.0, code - 127);
+                const bool want = code != kE8M0Nan && v >= limit;
+                CAPTURE(code);
+                CAPTURE(mag);
+                CAPTURE(pos);
+                CHECK(mxfp4_block_overflows(p + 32 + 16, static_cast<uint8_t>(code)) == want);
+                if (want)
+                    CHECK(error_of([&] { mxfp4_check_no_overflow(w); }).find("row 1, block 1") != std::string::npos);
+                else
+                    CHECK_NOTHROW(mxfp4_check_no_overflow(w));
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 // Everything here is exact (elements are only moved), so every comparison is bit for bit.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -154,6 +155,9 @@ TEST_CASE("prune_24: errors name the problem") {
     Tensor w = Tensor::zeros(DType::F32, {2, 8});
     w.data<float>()[13] = std::nanf("");
     CHECK_THROWS_WITH_AS(ref::prune_24(w), doctest::Contains("NaN at row 1, column 5"), Error);
+    w.data<float>()[13] = 0.0f;
+    w.data<float>()[2] = -INFINITY;
+    CHECK_THROWS_WITH_AS(ref::prune_24(w), doctest::Contains("Inf at row 0, column 2"), Error);
 }
 
 TEST_CASE("check_24: passes on pruned weights, names the first bad row and group") {

@@ -49,9 +49,12 @@ Tensor read_input(const std::string& path, int64_t K, DType dtype) {
     CTK_CHECK(t->dtype == DType::F32 || t->dtype == DType::F16 || t->dtype == DType::BF16, path, ": tensor '",
               t->name, "': expected f32, f16 or bf16, found ", dtype_name(t->dtype));
     Tensor x = f.load(t->name);
-    for (int64_t i = 0; i < x.numel(); ++i)
-        CTK_CHECK(std::isfinite(ref::load_f32(x, i)), path, ": tensor '", t->name, "': element ", i, " is not finite");
-    return x.dtype == dtype ? x : ref::from_f32(ref::to_f32(x), dtype);
+    ref::check_finite(x, cat(path, ": tensor '", t->name, "'"));
+    if (x.dtype == dtype) return x;
+    // A finite f32 can still round to Inf in the activation dtype (1e5 in f16).
+    Tensor converted = ref::from_f32(ref::to_f32(x), dtype);
+    ref::check_finite(converted, cat(path, ": tensor '", t->name, "' rounded to ", dtype_name(dtype)));
+    return converted;
 }
 
 // The layer's weight as dense fp32 [N, K] (scales applied), for the fp64 comparison.

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -55,9 +56,18 @@ std::string shape_str(const Shape& s) {
     return os.str();
 }
 
+// A checkpoint header may claim any shape: [2^62, 0] holds no bytes, yet a layer built on it
+// would allocate [M, 2^62] outputs. So a count past int64 is an error, not a wrapped number.
 int64_t shape_numel(const Shape& s) {
+    for (int64_t d : s) {
+        CTK_CHECK(d >= 0, "negative dimension in shape ", shape_str(s));
+        if (d == 0) return 0;
+    }
     int64_t n = 1;
-    for (int64_t d : s) n *= d;
+    for (int64_t d : s) {
+        CTK_CHECK(n <= INT64_MAX / d, "shape ", shape_str(s), " has more elements than int64 can count");
+        n *= d;
+    }
     return n;
 }
 
@@ -103,7 +113,9 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::empty(DType t, const Shape& s) {
-    for (int64_t d : s) CTK_CHECK(d >= 0, "negative dimension in shape ", shape_str(s));
+    // 2^56 bytes is far past any machine's memory and keeps every byte count below in range.
+    CTK_CHECK(static_cast<uint64_t>(shape_numel(s)) <= (uint64_t{1} << 56) / dtype_size(t), "cannot allocate ",
+              dtype_name(t), shape_str(s), ": more than 2^56 bytes");
     Tensor x;
     x.dtype = t;
     x.shape = s;

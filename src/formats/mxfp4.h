@@ -8,6 +8,9 @@
 // Packing (compressed-tensors "mxfp4-pack-quantized"): two codes per byte along K,
 //   byte[n][j] = code(W[n][2j]) | code(W[n][2j+1]) << 4   (even column in the low nibble).
 #pragma once
+#include <string>
+
+#include "core/error.h"
 #include "formats/hd.h"
 
 namespace ctk {
@@ -95,6 +98,25 @@ CTK_HD bool mxfp4_block_is_zero(const uint8_t* block_bytes) {
     for (int i = 0; i < kMxBlock / 2; ++i)
         if (block_bytes[i] & 0x77) return false;
     return true;
+}
+
+// Whether the block (its 16 packed bytes) under scale `code` holds a weight
+// e2m1 * 2^(code - 127) of magnitude 2^128 or more, which no fp32, bf16 or f16 value holds:
+// code 254 with |e2m1| >= 2 (magnitude codes 4..7), code 253 with |e2m1| >= 4 (codes 6, 7).
+// Code 255 is the NaN block of the format, not an overflow. The layers reject such a weight
+// (mxfp4_overflow_message) rather than run it as Inf.
+CTK_HD bool mxfp4_block_overflows(const uint8_t* block_bytes, uint8_t code) {
+    if (code < 253 || code == kE8M0Nan) return false;
+    const int first_bad = code == 254 ? 4 : 6;  // 2^127 * 2 and 2^126 * 4 are 2^128
+    for (int i = 0; i < kMxBlock / 2; ++i)
+        if ((mxfp4_unpack_even(block_bytes[i]) & 7) >= first_bad || (mxfp4_unpack_odd(block_bytes[i]) & 7) >= first_bad)
+            return true;
+    return false;
+}
+inline std::string mxfp4_overflow_message(int64_t row, int64_t block, int code) {
+    return cat("weight_scale: row ", row, ", block ", block, " (columns ", block * kMxBlock, "..",
+               block * kMxBlock + kMxBlock - 1, ") has scale code ", code, " and an element whose value e2m1 * 2^",
+               code - 127, " is >= 2^128: no fp32/bf16/f16 value holds it");
 }
 
 // The scale code of the padding blocks of the kernel layout (ref/mxfp4_repack.h): the

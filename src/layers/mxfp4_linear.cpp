@@ -51,6 +51,7 @@ void process_weights_after_loading(Mxfp4Linear& layer) {
     if (layer.backend == Backend::CPU) {
         layer.weight_cpu.packed = layer.params.get("weight_packed");
         layer.weight_cpu.scales = layer.params.get("weight_scale");
+        ref::mxfp4_check_no_overflow(layer.weight_cpu);  // as the GPU repack does
     } else {
 #if CTK_HAVE_CUDA
         require_capability(layer.backend, min_capability(layer), "process_weights_after_loading: Mxfp4Linear");

@@ -8,6 +8,7 @@
 
 #include "ref/gemm.h"
 #include "ref/quant.h"
+#include "ref/tensor_math.h"
 
 namespace ctk {
 
@@ -148,6 +149,8 @@ void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, i
     }
     // Row-sharded parameters: weight, compressed, bitmask, channel weight_scale.
     if (name == "weight_scale") check_scales_positive_finite(value, what);
+    // A NaN or Inf weight (an fp8 code 0x7F / 0xFF too) would only show up as NaN outputs.
+    if (name == "weight" || name == "compressed") ref::check_finite(value, what);
     layer.params.load_rows(name, value, shard);
 }
 

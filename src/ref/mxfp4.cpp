@@ -116,6 +116,18 @@ Tensor mxfp4_unpack_codes(const Tensor& packed) {
     return codes;
 }
 
+void mxfp4_check_no_overflow(const Mxfp4Weight& w) {
+    int64_t N, K;
+    weight_dims(w, &N, &K);
+    const uint8_t* p = w.packed.data<uint8_t>();
+    const uint8_t* s = w.scales.data<uint8_t>();
+    const int64_t blocks = K / kMxBlock;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t b = 0; b < blocks; ++b)
+            if (mxfp4_block_overflows(p + n * (K / 2) + b * (kMxBlock / 2), s[n * blocks + b]))
+                throw Error(mxfp4_overflow_message(n, b, s[n * blocks + b]));
+}
+
 Tensor mxfp4_dequantize(const Mxfp4Weight& w, DType out) {
     int64_t N, K;
     weight_dims(w, &N, &K);

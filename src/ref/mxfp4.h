@@ -24,6 +24,11 @@ Mxfp4Weight mxfp4_quantize(const Tensor& w, MxScaleRule rule = MxScaleRule::Even
 Tensor mxfp4_pack_codes(const Tensor& codes);    // [N, K] u8 (4-bit codes) -> [N, K/2]
 Tensor mxfp4_unpack_codes(const Tensor& packed); // [N, K/2] -> [N, K] u8
 
+// Throws mxfp4_overflow_message for the first block (row-major) holding a value of magnitude
+// 2^128 or more (formats/mxfp4.h): the layers refuse such a weight, as the GPU repack does,
+// where the dequantization below would give it as +-Inf.
+void mxfp4_check_no_overflow(const Mxfp4Weight& w);
+
 // Dequantized weight [N, K] in f32 (exact), or rounded once to f16/bf16.
 Tensor mxfp4_dequantize(const Mxfp4Weight& w, DType out = DType::F32);
 

@@ -166,8 +166,11 @@ Tensor prune_24(const Tensor& w) {
             float a[4];
             for (int p = 0; p < 4; ++p) {
                 a[p] = abs_value(w.raw(), r * K + 4 * g + p, w.dtype);
+                // NaN cannot be ranked; an Inf would rank, but a weight that keeps it is no weight.
                 CTK_CHECK(!std::isnan(a[p]), "prune_24: w: NaN at row ", r, ", column ", 4 * g + p,
                           "; magnitudes cannot be ranked");
+                CTK_CHECK(!std::isinf(a[p]), "prune_24: w: Inf at row ", r, ", column ", 4 * g + p,
+                          "; a weight must be finite");
             }
             for (int p = 0; p < 4; ++p) {
                 // rank = how many positions beat p: larger |w|, or equal |w| at a lower index.

@@ -34,6 +34,11 @@ inline void store_f32(Tensor& t, int64_t i, float v) {
     throw Error(cat("tensor ", t.describe(), ": cannot store a float result"));
 }
 
+// Throws naming `what` and the first element that is NaN or +-Inf ("row r, column c" for a
+// 2-D tensor, else its index). Float dtypes only (f32, f16, bf16, f8e4m3, whose NaN codes are
+// 0x7F and 0xFF); integer tensors are always finite and pass.
+void check_finite(const Tensor& t, const std::string& what);
+
 // A whole host tensor converted to f32 (a copy).
 Tensor to_f32(const Tensor& t);
 // A host f32 tensor rounded once to `out` (f32, f16 or bf16).
