@@ -72,8 +72,9 @@
 //    (its warps split K and are summed once through shared memory: no global split-K),
 //    fragments go straight into registers with two batches in flight per warp, and the
 //    scale is folded into the 16-bit weight as in v3 (layers that fold; the MMAs then
-//    accumulate directly). Predicted 13-16 us at M = 1 on 14336x4096, measured 21.3 us
-//    (v2 21.5): both pay the same fixed cost (docs/mxfp4.md v5).
+//    accumulate directly). The default for M = 1..16 (docs/mxfp4.md, v5 rounds one to
+//    six): 1x14336x4096 bf16 18.1 us alone, 13.0 us back to back with overlapped
+//    launches (H100, 2026-12-07); its first version took 21.3 us.
 //
 // v6 (cuda/mxfp4_gemm_sm90.cu, REG_A): v4 with the dequantization in the consumer warps,
 //    wgmma with A from registers (no A tile, no dequantizing warps), split-K for layers

@@ -56,9 +56,9 @@ private:
 
 // ---- timing (cuda/device.cu), for benchmarks only -------------------------------
 // Median time of fn() in ms over `iters` runs after `warmup` runs, each run between
-// its own pair of CUDA events. flush_l2: overwrite a buffer larger than L2 before each
-// run (outside the events) by reading 256 MiB, so weights come from HBM as in a real
-// decode step and no dirty lines are left for the timed call to write back.
+// its own pair of CUDA events. flush_l2: read a 256 MiB buffer (larger than any L2)
+// before each run, outside the events, so weights come from HBM as in a real decode step
+// and no dirty lines are left for the timed call to write back.
 struct TimingOptions {
     int warmup = 5;
     int iters = 30;
