@@ -99,11 +99,13 @@ CTK_HD uint32_t e2m1x2_placed_bf16_sliced(uint32_t w, int J) {
 // code 255 (the NaN scale) gives NaN, which makes the whole block NaN.
 CTK_HD uint16_t e8m0_folded_factor_bf16(uint32_t code, int shift) {
     if (code == 255) return 0x7FC0;
-    return static_cast<uint16_t>((static_cast<int>(code) - shift + 126) << 7);  // field 127 + 126 + e
+    // Unsigned shift: outside the valid range the field goes negative, and the bits (the
+    // test of the Inf hazard reads them) must not depend on undefined behaviour.
+    return static_cast<uint16_t>(static_cast<uint32_t>(static_cast<int>(code) - shift + 126) << 7);  // 127 + 126 + e
 }
 CTK_HD uint16_t e8m0_folded_factor_f16(uint32_t code, int shift) {
     if (code == 255) return 0x7E00;
-    return static_cast<uint16_t>((static_cast<int>(code) - shift - 98) << 10);  // field 15 + 14 + e
+    return static_cast<uint16_t>(static_cast<uint32_t>(static_cast<int>(code) - shift - 98) << 10);  // 15 + 14 + e
 }
 
 // v5 (cuda/mxfp4_gemv.cu): the folded factors of byte B of a scale word in both 16-bit
