@@ -396,3 +396,267 @@ TEST_CASE("checkpoint: --ignore keeps layers dense and names the 2:4 targets") {
     io::LoadedLayer l = io::load_layer(ck, kGateUp, Backend::CPU, DType::BF16);
     CHECK(io::apply(l, random_x(3, 32, 5)).shape == Shape{3, 128});
 }
+
+TEST_CASE("checkpoint: a linear weight with a zero dimension is a shape problem of its layer") {
+    // [0, K] and [N, 0] hold no bytes, so nothing bounds the other dimension: N, K = 2 x
+    // shape[1] or the fused width sum could overflow. Such a layer gets N = K = 0 and a problem.
+    const std::string o = "model.layers.0.self_attn.o_proj";
+    const int64_t big = int64_t{1} << 62;
+    struct Case {
+        const char* src;
+        const char* param;
+        Shape shape;
+        const char* layout;
+    };
+    const Case cases[] = {
+        {"tiny", "weight", {0, 32}, "a linear weight is [N, K]"},
+        {"tiny", "weight", {32, 0}, "a linear weight is [N, K]"},
+        {"tiny", "weight", {big, 0}, "a linear weight is [N, K]"},
+        {"tiny-mxfp4", "weight_packed", {0, 16}, "weight_packed is [N, K/2]"},
+        {"tiny-mxfp4", "weight_packed", {0, big}, "weight_packed is [N, K/2]"},  // K = 2^63 would overflow
+        {"tiny-mxfp4", "weight_packed", {int64_t{1} << 40, 0}, "weight_packed is [N, K/2]"},
+    };
+    for (const Case& c : cases) {
+        const std::string tname = o + "." + c.param;
+        CAPTURE(tname);
+        CAPTURE(shape_str(c.shape));
+        TempDir tmp;
+        std::string dir = tmp.file("m");
+        DType dt = std::string(c.param) == "weight" ? DType::BF16 : DType::U8;  // the dtype the scheme reads
+        mutate(data(c.src), dir, [&](io::NamedTensors& t) { tensor_named(t, tname) = Tensor::zeros(dt, c.shape); });
+        io::Checkpoint ck = io::open_checkpoint(dir);
+        const io::LinearLayer& l = ck.layer(kO);
+        std::string want = cat("tensor '", tname, "': shape ", shape_str(c.shape), ": expected N > 0 and K > 0 (",
+                               c.layout, ")");
+        CHECK(l.problem == want);
+        CHECK(l.out_features() == 0);
+        CHECK(l.in_features == 0);
+        CHECK(error_of([&] { io::load_layer(ck, kO, Backend::CPU, DType::BF16); }) ==
+              cat(dir, ": layer ", kO, ": ", want));
+        CHECK(ck.layer(kDown).problem.empty());  // the other layers are fine
+    }
+    // Fused: three [2^62, 0] shards would sum to more than int64 holds.
+    TempDir tmp;
+    std::string dir = tmp.file("qkv");
+    mutate(data("tiny"), dir, [&](io::NamedTensors& t) {
+        for (const char* s : {"q_proj", "k_proj", "v_proj"})
+            tensor_named(t, cat("model.layers.0.self_attn.", s, ".weight")) = Tensor::zeros(DType::BF16, {big, 0});
+    });
+    io::Checkpoint ck = io::open_checkpoint(dir);
+    const io::LinearLayer& qkv = ck.layer(kQkv);
+    CHECK(qkv.problem.find("tensor 'model.layers.0.self_attn.q_proj.weight': shape [4611686018427387904, 0]: "
+                           "expected N > 0 and K > 0") == 0);
+    CHECK(qkv.logical_widths == std::vector<int64_t>{0, 0, 0});
+    CHECK(qkv.out_features() == 0);
+    CHECK(qkv.bf16_bytes() == 0);
+}
+
+TEST_CASE("checkpoint: two layers under one name, or a layer without a name, name their tensors") {
+    // A pre-fused qkv_proj beside its q/k/v shards: vLLM would load both into one parameter.
+    TempDir tmp;
+    std::string dir = tmp.file("dup");
+    mutate(data("tiny"), dir, [](io::NamedTensors& t) {
+        t.emplace_back(std::string(kQkv) + ".weight", Tensor::zeros(DType::BF16, {64, 32}));
+    });
+    io::Checkpoint ck = io::open_checkpoint(dir);
+    int named = 0;
+    for (const auto& l : ck.layers) {
+        if (l.name != kQkv) continue;
+        ++named;
+        CAPTURE(l.problem);
+        CHECK(l.problem.rfind(cat("2 layers are named ", kQkv, ": one from "), 0) == 0);
+        CHECK(l.problem.find("'model.layers.0.self_attn.qkv_proj.weight'") != std::string::npos);
+        CHECK(l.problem.find("'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.weight', "
+                             "'model.layers.0.self_attn.v_proj.weight'") != std::string::npos);
+    }
+    CHECK(named == 2);
+    std::string err = error_of([&] { io::load_layer(ck, kQkv, Backend::CPU, DType::BF16); });
+    CHECK(err.find(cat(dir, ": layer ", kQkv, ": 2 layers are named ")) == 0);
+    CHECK(ck.layer(kO).problem.empty());
+
+    // A tensor named ".weight" would be a layer with an empty name.
+    std::string unnamed = tmp.file("unnamed");
+    mutate(data("tiny"), unnamed, [](io::NamedTensors& t) { t.emplace_back(".weight", Tensor::zeros(DType::BF16, {4, 32})); });
+    CHECK(error_of([&] { io::open_checkpoint(unnamed); }) ==
+          unnamed + ": tensor '.weight' has no module name before the '.' (a linear layer's tensors are named "
+                    "<module>.weight)");
+}
+
+TEST_CASE("checkpoint: NaN or Inf in a float weight or bias names the tensor, file and element") {
+    const std::string q = "model.layers.0.self_attn.q_proj";
+    const std::string o = "model.layers.0.self_attn.o_proj";
+    struct Case {
+        std::string what;
+        const char* src;
+        const char* layer;
+        DType params;
+        std::function<void(io::NamedTensors&)> edit;
+        std::string tensor, error;
+    };
+    Tensor big_bias = Tensor::zeros(DType::F32, {32});
+    big_bias.data<float>()[2] = 1e5f;  // finite in f32 and bf16, Inf in f16
+    Tensor big_weight = Tensor::zeros(DType::F32, {32, 32});
+    big_weight.data<float>()[1 * 32 + 3] = -7e4f;
+    const Case cases[] = {
+        {"NaN dense weight", "tiny", kO, DType::BF16,
+         [&](io::NamedTensors& t) { ref::store_f32(tensor_named(t, o + ".weight"), 1 * 32 + 3, NAN); }, o + ".weight",
+         "weight: element (row 1, column 3) is nan"},
+        {"Inf bias", "tiny", kQkv, DType::BF16,
+         [&](io::NamedTensors& t) { ref::store_f32(tensor_named(t, q + ".bias"), 5, -INFINITY); }, q + ".bias",
+         "bias: element 5 is -inf"},
+        {"NaN bias of a 2:4 layer", "tiny-sparse24-bitmask", kQkv, DType::BF16,
+         [&](io::NamedTensors& t) { ref::store_f32(tensor_named(t, q + ".bias"), 7, NAN); }, q + ".bias",
+         "bias: element 7 is nan"},
+        {"finite f32 bias, Inf in f16", "tiny", kQkv, DType::F16,
+         [&](io::NamedTensors& t) { tensor_named(t, q + ".bias") = big_bias; }, q + ".bias",
+         "bias rounded to f16: element 2 is inf"},
+        {"finite f32 weight, Inf in f16", "tiny", kO, DType::F16,
+         [&](io::NamedTensors& t) { tensor_named(t, o + ".weight") = big_weight; }, o + ".weight",
+         "weight rounded to f16: element (row 1, column 3) is -inf"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        TempDir tmp;
+        std::string dir = tmp.file("m");
+        mutate(data(c.src), dir, c.edit);
+        io::Checkpoint ck = io::open_checkpoint(dir);
+        std::string err = error_of([&] { io::load_layer(ck, c.layer, Backend::CPU, c.params); });
+        CHECK(err == cat(dir, ": layer ", c.layer, ": tensor '", c.tensor, "' (", dir, "/model.safetensors): ", c.error));
+    }
+    // The same f32 values are fine in bf16.
+    TempDir tmp;
+    mutate(data("tiny"), tmp.file("m"), [&](io::NamedTensors& t) {
+        tensor_named(t, q + ".bias") = big_bias;
+        tensor_named(t, o + ".weight") = big_weight;
+    });
+    io::Checkpoint ck = io::open_checkpoint(tmp.file("m"));
+    CHECK(error_of([&] { io::load_layer(ck, kQkv, Backend::CPU, DType::BF16); }) == "");
+    CHECK(error_of([&] { io::load_layer(ck, kO, Backend::CPU, DType::BF16); }) == "");
+}
+
+TEST_CASE("checkpoint: ctk compress refuses empty weights and clashing tensors before making the output folder") {
+    TempDir tmp;
+    const std::string o = "model.layers.0.self_attn.o_proj";
+    io::CompressOptions sparse;
+    io::CompressOptions int8;
+    int8.scheme = io::CompressScheme::Sparse24W8A8Int8;
+    struct Case {
+        std::string what;
+        std::function<void(io::NamedTensors&)> edit;
+        io::CompressOptions opt;
+        std::string error;
+    };
+    auto weight_shape = [&](const std::string& name, Shape s) {
+        return [=](io::NamedTensors& t) { tensor_named(t, name) = Tensor::zeros(DType::BF16, s); };
+    };
+    auto add = [&](const std::string& name) {
+        return [=](io::NamedTensors& t) { t.emplace_back(name, Tensor::zeros(DType::F32, {1})); };
+    };
+    const char* kEmpty = ": expected N > 0 and K > 0 (a Linear weight is [out_features, in_features])";
+    auto extra = [&](const std::string& param) {
+        return cat("tensor '", o, ".", param, "': ", o, " is to be compressed, so it may hold only weight and bias ",
+                   "(ctk compress writes its other tensors; a dense model has no '", param, "')");
+    };
+    const Case cases[] = {
+        {"N = 0", weight_shape(o + ".weight", {0, 32}), sparse, cat("tensor '", o, ".weight': shape [0, 32]", kEmpty)},
+        {"K = 0", weight_shape(o + ".weight", {32, 0}), sparse, cat("tensor '", o, ".weight': shape [32, 0]", kEmpty)},
+        // Pruning looped over 2^40 rows of nothing.
+        {"[2^40, 0]", weight_shape(o + ".weight", {int64_t{1} << 40, 0}), sparse,
+         cat("tensor '", o, ".weight': shape [1099511627776, 0]", kEmpty)},
+        // lm_head is copied, not compressed, but `ctk run` still loads it as a layer.
+        {"empty lm_head", weight_shape("lm_head.weight", {0, 32}), sparse,
+         cat("tensor 'lm_head.weight': shape [0, 32]", kEmpty)},
+        {"weight_scale in the input (sparse24)", add(o + ".weight_scale"), sparse, extra("weight_scale")},
+        // w8a8 writes a weight_scale itself: this used to fail on the temporary part file.
+        {"weight_scale in the input (w8a8)", add(o + ".weight_scale"), int8, extra("weight_scale")},
+        {"input_scale in the input", add(o + ".input_scale"), int8, extra("input_scale")},
+    };
+    int i = 0;
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        std::string in = tmp.file(cat("in", i)), out = tmp.file(cat("out", i++));
+        mutate(data("tiny"), in, c.edit);
+        std::string err = error_of([&] { io::compress_model(in, out, c.opt); });
+        CHECK(err == cat(in, "/model.safetensors: ", c.error));
+        CHECK(!fs::exists(out));
+    }
+    // A weight_scale of a module that stays dense (--ignore) is copied as it is.
+    io::CompressOptions keep = sparse;
+    keep.ignore = {o};
+    mutate(data("tiny"), tmp.file("in_keep"), add(o + ".weight_scale"));
+    CHECK(error_of([&] { io::compress_model(tmp.file("in_keep"), tmp.file("out_keep"), keep); }) == "");
+}
+
+TEST_CASE("checkpoint: ctk compress checks --input-scale as stored in each weight dtype") {
+    // compressed-tensors stores input_scale in the weight's dtype; the loader needs a
+    // positive, finite, normal fp32 after reading it back.
+    TempDir tmp;
+    io::CompressOptions o;
+    o.scheme = io::CompressScheme::Sparse24W8A8Fp8;
+    o.format = SparsityFormat::Dense;
+    o.per_channel = false;
+    o.dynamic_inputs = false;
+    const std::string f16 = tmp.file("f16");
+    mutate(data("tiny"), f16, [](io::NamedTensors& t) {
+        for (auto& nt : t) nt.second = ref::from_f32(ref::to_f32(nt.second), DType::F16);
+    });
+    const std::string first = "model.layers.0.mlp.down_proj.weight";  // the first linear weight by name
+    struct Case {
+        std::string in;
+        float scale;
+        std::string error;  // "" = accepted
+    };
+    const std::string rule = "; static input quantization needs a positive, finite, normal fp32 scale (>= 1.17549e-38)";
+    const Case cases[] = {
+        {data("tiny"), 1e-39f, "--input-scale: static input quantization needs a positive finite calibration "
+                               "scale, a normal fp32 (>= 1.17549e-38), found 1e-39"},
+        {data("tiny"), 1e-45f, "found 1.4013e-45"},
+        {data("tiny"), 3.4e38f, cat("--input-scale 3.4e+38: stored in bf16 (the dtype of '", first,
+                                    "', which compressed-tensors keeps input_scale in) it becomes inf", rule)},
+        {f16, 1e-9f, cat("--input-scale 1e-09: stored in f16 (the dtype of '", first,
+                         "', which compressed-tensors keeps input_scale in) it becomes 0", rule)},
+        {f16, 70000.0f, "stored in f16 (the dtype of '" + first + "', which compressed-tensors keeps input_scale in) "
+                        "it becomes inf"},
+        {f16, 1e-7f, ""},  // subnormal in f16, but a normal fp32 once read back
+        {data("tiny"), 0.03f, ""},
+    };
+    int i = 0;
+    for (const Case& c : cases) {
+        CAPTURE(c.in);
+        CAPTURE(c.scale);
+        o.input_scale = c.scale;
+        std::string out = tmp.file(cat("out", i++));
+        std::string err = error_of([&] { io::compress_model(c.in, out, o); });
+        CAPTURE(err);
+        if (c.error.empty()) {
+            CHECK(err == "");
+            io::Checkpoint ck = io::open_checkpoint(out);
+            CHECK(error_of([&] { io::load_layer(ck, kO, Backend::CPU, ck.params_dtype); }) == "");
+            continue;
+        }
+        CHECK(err.find(c.error) != std::string::npos);
+        CHECK(!fs::exists(out));
+    }
+}
+
+TEST_CASE("checkpoint: a compress that fails half way leaves no output behind") {
+    // A NaN in the last linear weight by name: with small shards, parts are written first.
+    TempDir tmp;
+    const std::string in = tmp.file("in");
+    mutate(data("tiny"), in, [](io::NamedTensors& t) {
+        ref::store_f32(tensor_named(t, "model.layers.0.self_attn.v_proj.weight"), 0, NAN);
+    });
+    io::CompressOptions o;
+    o.max_shard_bytes = 2000;
+    std::vector<std::string> progress;
+    o.progress = [&](const std::string& line) { progress.push_back(line); };
+    std::string err = error_of([&] { io::compress_model(in, tmp.file("out"), o); });
+    CHECK(err.find("tensor 'model.layers.0.self_attn.v_proj.weight'") != std::string::npos);
+    CHECK(progress.size() >= 5);  // the failure came after other weights were compressed
+    CHECK(!fs::exists(tmp.file("out")));
+    // A folder that existed (empty) before stays, empty.
+    fs::create_directories(tmp.file("pre"));
+    CHECK(error_of([&] { io::compress_model(in, tmp.file("pre"), o); }) == err);
+    CHECK(fs::is_directory(tmp.file("pre")));
+    CHECK(fs::is_empty(tmp.file("pre")));
+}

@@ -3,6 +3,7 @@
 // cases with their reasons, and one test per kind of bad config field.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 #include "core/error.h"
@@ -181,6 +182,34 @@ TEST_CASE("ct_config: regex targets, exact names, fused shards, group override, 
                               ", \"input_activations\": ", qargs(8, "float", "token", true), "}}}"));
     CHECK(over.target_map.size() == 1);
     CHECK(io::select_scheme(over, kDown, "RowParallelLinear").weight_quant->num_bits == 8);
+}
+
+TEST_CASE("ct_config: a target with nested quantifiers is matched in linear time, not backtracked") {
+    // With std::regex this config took minutes per layer name (exponential backtracking).
+    auto cfg_with_target = [](const std::string& target) {
+        return parse(cat("{\"format\": \"mxfp4-pack-quantized\", \"config_groups\": {\"g\": {\"targets\": [\"",
+                         target, "\"], \"weights\": ", kMxfp4Args, "}}}"));
+    };
+    auto t0 = std::chrono::steady_clock::now();
+    CtConfig hostile = cfg_with_target("re:(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*X");
+    for (const char* name : {kQkv, kDown, "model.layers.0.self_attn.o_proj"}) {
+        LayerScheme s = io::select_scheme(hostile, name, "RowParallelLinear");
+        CHECK(s.kind == SchemeKind::Unsupported);
+        CHECK(s.reason.find("matches no config_groups target") != std::string::npos);
+    }
+    // The same shape of pattern still matches where the name fits (fused: every shard).
+    CtConfig nested = cfg_with_target("re:(.*)*(q|k|v)_proj$");
+    CHECK(io::select_scheme(nested, kQkv, "QKVParallelLinear").kind == SchemeKind::Mxfp4);
+    CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 2.0);
+    // Targets as real configs write them keep working.
+    CHECK(io::select_scheme(cfg_with_target("re:.*mlp.*"), kDown, "RowParallelLinear").kind == SchemeKind::Mxfp4);
+    CHECK(io::select_scheme(cfg_with_target("re:model.layers.\\\\d+.mlp.down_proj"), kDown, "RowParallelLinear").kind ==
+          SchemeKind::Mxfp4);
+    // Syntax outside the Python / ECMAScript common subset names the field and the construct.
+    std::string e = parse_error(cat("{\"ignore\": [\"re:.*(?=q)\"], \"config_groups\": {\"g\": {\"targets\": [\"Linear\"],",
+                                    " \"weights\": ", kMxfp4Args, "}}}"));
+    CHECK(e.find("quantization_config.ignore[0]") != std::string::npos);
+    CHECK(e.find("invalid regular expression \".*(?=q)\" (at position 3: only (?:...)") != std::string::npos);
 }
 
 TEST_CASE("ct_config: class-name targets are case-insensitive substrings, names are not") {

@@ -302,3 +302,22 @@ TEST_CASE("safetensors: bad model folders") {
         CHECK(SafetensorsDir::open(dir.file("weights.safetensors")).contains("a"));
     }
 }
+
+TEST_CASE("safetensors: an index with an empty weight_map is an error naming the index") {
+    // The shards sit beside the index; reading none of them would give a model of no
+    // tensors ("0 linear layers") instead of an error.
+    ctk::Rng rng(5);
+    TempDir dir;
+    ctk::io::write_safetensors_sharded(dir.path.string(),
+                                       {{"a.weight", random_tensor(DType::BF16, {4, 8}, rng)},
+                                        {"b.weight", random_tensor(DType::BF16, {4, 8}, rng)}},
+                                       64);
+    REQUIRE(SafetensorsDir::open(dir.path.string()).names().size() == 2);
+    for (const char* index : {"{\"weight_map\": {}}", "{\"metadata\": {\"total_size\": 128}, \"weight_map\": {}}"}) {
+        CAPTURE(index);
+        ctk::test::write_bytes(dir.file("model.safetensors.index.json"), index);
+        CHECK(dir_error(dir.path.string()) ==
+              dir.file("model.safetensors.index.json") +
+                  ": weight_map is empty (an index lists every tensor of the model with its shard file)");
+    }
+}

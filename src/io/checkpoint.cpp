@@ -16,6 +16,12 @@ namespace fs = std::filesystem;
 
 namespace ctk::io {
 
+// No overflow here or in bf16_bytes: a module's N and K are positive only when its shape
+// passed linear_shape, and then N <= N x K <= 2 x the tensor's bytes (N x K/2 elements of
+// weight_packed or compressed, N x K of weight). Every file of a checkpoint is mapped at
+// once, so the bytes of all shards together are below the address space (< 2^57): the sum
+// of the widths, and that sum x K x 2, stay far below 2^63. Modules with a shape problem
+// get N = K = 0.
 int64_t LinearLayer::out_features() const {
     return std::accumulate(logical_widths.begin(), logical_widths.end(), int64_t{0});
 }
@@ -32,8 +38,19 @@ struct Module {
     std::string name;
     std::map<std::string, std::string> params;
     int64_t N = 0, K = 0;
+    std::string shape_tensor;   // the tensor N and K come from (for messages)
     std::string shape_problem;
 };
+
+// N and K must be positive, and are checked before any arithmetic on them: a tensor with
+// a zero dimension holds no bytes, so nothing bounds the other one ([2^62, 0] is a valid
+// header), and K = 2 x shape[1] or the sum of fused widths could overflow.
+bool positive_dims(const TensorInfo& t, Module& m, const char* layout) {
+    if (t.shape[0] > 0 && t.shape[1] > 0) return true;
+    m.shape_problem = cat("tensor '", t.name, "': shape ", shape_str(t.shape), ": expected N > 0 and K > 0 (", layout,
+                          ")");
+    return false;
+}
 
 // Output and input features of a linear module, or false when it is not one.
 bool linear_shape(const SafetensorsDir& st, Module& m) {
@@ -42,16 +59,19 @@ bool linear_shape(const SafetensorsDir& st, Module& m) {
         return it == m.params.end() ? nullptr : &st.info(it->second);
     };
     if (const TensorInfo* wp = info("weight_packed")) {
+        m.shape_tensor = wp->name;
         if (wp->shape.size() != 2) {
             m.shape_problem = cat("tensor '", wp->name, "': expected 2-D [N, K/2], found ", shape_str(wp->shape));
             return true;
         }
+        if (!positive_dims(*wp, m, "weight_packed is [N, K/2]")) return true;
         m.N = wp->shape[0];
         m.K = wp->shape[1] * 2;
         return true;
     }
     if (const TensorInfo* c = info("compressed")) {
         const TensorInfo* s = info("shape");
+        m.shape_tensor = c->name;
         if (!s) {
             m.shape_problem = cat("missing tensor '", m.name, ".shape' (sparse-24-bitmask stores {N, K} there)");
             return true;
@@ -64,13 +84,16 @@ bool linear_shape(const SafetensorsDir& st, Module& m) {
         Tensor v = st.load(s->name);
         m.N = v.data<int64_t>()[0];
         m.K = v.data<int64_t>()[1];
-        if (m.N <= 0 || m.K <= 0 || c->shape.size() != 2 || c->shape[0] != m.N || c->shape[1] * 2 != m.K)
+        if (m.N <= 0 || m.K <= 0 || c->shape.size() != 2 || c->shape[0] != m.N || m.K % 2 != 0 ||
+            c->shape[1] != m.K / 2)
             m.shape_problem = cat("tensor '", c->name, "': shape ", shape_str(c->shape), " does not fit {N, K} = {",
                                   m.N, ", ", m.K, "} from '", s->name, "' (expected [N, K/2])");
         return true;
     }
     if (const TensorInfo* w = info("weight")) {
         if (w->shape.size() != 2) return false;  // norms and other 1-D weights
+        m.shape_tensor = w->name;
+        if (!positive_dims(*w, m, "a linear weight is [N, K]")) return true;
         m.N = w->shape[0];
         m.K = w->shape[1];
         return true;
@@ -145,6 +168,30 @@ std::string check_tensors(const SafetensorsDir& st, const LinearLayer& layer, co
     return "";
 }
 
+// Two layers under one name: a pre-fused X.qkv_proj (or gate_up_proj) beside its shards
+// X.q_proj, X.k_proj, X.v_proj, which vLLM would load into one parameter. Every such layer
+// gets a problem naming the tensors of each, so `--layer` cannot silently take one.
+// `layers` is sorted by name.
+void flag_duplicate_names(std::vector<LinearLayer>& layers, const std::map<std::string, Module>& modules) {
+    for (size_t i = 0; i < layers.size();) {
+        size_t j = i + 1;
+        while (j < layers.size() && layers[j].name == layers[i].name) ++j;
+        if (j - i > 1) {
+            std::string from;
+            for (size_t k = i; k < j; ++k) {
+                from += k == i ? "one from " : ", one from ";
+                for (size_t s = 0; s < layers[k].shards.size(); ++s)
+                    from += cat(s ? ", '" : "'", modules.at(layers[k].shards[s]).shape_tensor, "'");
+            }
+            for (size_t k = i; k < j; ++k)
+                layers[k].problem = cat(j - i, " layers are named ", layers[i].name, ": ", from,
+                                        " (vLLM would load them into one parameter; keep the fused tensors or the "
+                                        "shards, not both)");
+        }
+        i = j;
+    }
+}
+
 }  // namespace
 
 const LinearLayer& Checkpoint::layer(const std::string& name) const {
@@ -194,7 +241,14 @@ Checkpoint open_checkpoint(const std::string& dir) {
     std::map<std::string, Module*> linear;
     for (auto& kv : modules) {
         if (kv.first.find("embed") != std::string::npos) continue;
-        if (linear_shape(st, kv.second)) linear[kv.first] = &kv.second;
+        Module& m = kv.second;
+        if (!linear_shape(st, m)) continue;
+        // A layer needs a name to be selected by (`--layer`, vLLM's module path).
+        CTK_CHECK(!m.name.empty(), dir, ": tensor '", m.shape_tensor, "' has no module name before the '.' (a linear ",
+                  "layer's tensors are named <module>.weight)");
+        // Sizes claimed by a shape that has a problem are backed by no bytes: not used.
+        if (!m.shape_problem.empty()) m.N = m.K = 0;
+        linear[kv.first] = &m;
     }
 
     // Fuse q/k/v and gate/up shards of one parent when all of them exist.
@@ -257,6 +311,7 @@ Checkpoint open_checkpoint(const std::string& dir) {
     }
     std::vector<LinearLayer>& kept = ck.layers;
     std::sort(kept.begin(), kept.end(), [](const LinearLayer& a, const LinearLayer& b) { return a.name < b.name; });
+    flag_duplicate_names(kept, modules);
     return ck;
 }
 

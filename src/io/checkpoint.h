@@ -10,8 +10,9 @@
 // qkv_proj and gate_up_proj (vLLM's packed_modules_mapping), with logical widths = the
 // shards' output features. Each layer's scheme comes from io/ct_config.h; then its
 // tensors are checked against what that scheme reads (vLLM's create_weights): a
-// missing or extra tensor, a wrong dtype or a shard whose K differs is recorded in
-// `problem`, which load_layer() (io/load_layer.h) and `ctk info` report.
+// missing or extra tensor, a wrong dtype, a zero N or K (then both read 0), a shard whose
+// K differs, or two layers under one name (pre-fused qkv_proj beside q/k/v_proj) is
+// recorded in `problem`, which load_layer() (io/load_layer.h) and `ctk info` report.
 #pragma once
 #include <string>
 #include <vector>

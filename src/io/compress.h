@@ -50,7 +50,10 @@ struct CompressSummary {
 };
 
 // in_path: a .safetensors file or a model folder. Throws ctk::Error naming the tensor
-// (e.g. K not a multiple of 4/8/32, NaN weights) or the file.
+// (e.g. K not a multiple of 4/8/32, NaN weights) or the file. The input checks (an empty
+// weight, a tensor of a compressed module other than weight/bias, --input-scale as stored
+// in each weight dtype) run before OUT_DIR is created; a later failure removes what was
+// written (and OUT_DIR, when compress created it).
 CompressSummary compress_model(const std::string& in_path, const std::string& out_dir, const CompressOptions& opt);
 
 }  // namespace ctk::io

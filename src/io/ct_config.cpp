@@ -26,7 +26,7 @@ const char* const kQuantArgsFields[] = {"num_bits", "type",     "symmetric",   "
 // QuantizationScheme fields (one config group).
 const char* const kGroupFields[] = {"targets", "weights", "input_activations", "output_activations", "format"};
 
-constexpr size_t kMaxRegexChars = 1000;
+constexpr size_t kMaxRegexChars = NameRegex::kMaxChars;
 
 bool is_one_of(const std::string& s, const char* const* list, size_t n) {
     for (size_t i = 0; i < n; ++i)
@@ -216,17 +216,16 @@ void compile_regexes(const Reader& r, CtConfig& cfg, const std::vector<std::stri
     for (size_t i = 0; i < targets.size(); ++i) {
         const std::string& t = targets[i];
         if (!starts_with(t, "re:") || cfg.regexes.count(t.substr(3))) continue;
-        // std::regex compiles recursively: a bound keeps a hostile config from exhausting
-        // the stack (real targets are a few dozen characters).
+        // Real targets are a few dozen characters; the bound keeps compiling cheap.
         if (t.size() > kMaxRegexChars)
             r.fail(cat(path, "[", i, "]"), where.is_array() && i < where.array.size() ? where.array[i] : where,
                    cat("regular expression of ", t.size() - 3, " characters (ctk accepts up to ", kMaxRegexChars, ")"));
         try {
-            cfg.regexes.emplace(t.substr(3), std::regex(t.substr(3), std::regex::ECMAScript));
-        } catch (const std::regex_error& e) {
+            cfg.regexes.emplace(t.substr(3), NameRegex(t.substr(3)));
+        } catch (const Error& e) {
             r.fail(cat(path, "[", i, "]"), where.is_array() && i < where.array.size() ? where.array[i] : where,
                    cat("invalid regular expression \"", t.substr(3), "\" (", e.what(),
-                       "; ctk uses ECMAScript syntax, the common subset of Python's re)"));
+                       "; ctk reads the common subset of Python's re and ECMAScript, docs/checkpoints.md 3)"));
         }
     }
 }
@@ -378,16 +377,16 @@ bool equal_or_regex(const CtConfig& cfg, const std::string& value, const std::st
         // Targets from the config were compiled (and checked) by the parser; others are
         // compiled here.
         auto it = cfg.regexes.find(target.substr(3));
-        std::regex local;
+        NameRegex local;
         if (it == cfg.regexes.end()) {
             try {
-                local = std::regex(target.substr(3), std::regex::ECMAScript);
-            } catch (const std::regex_error& e) {
+                local = NameRegex(target.substr(3));
+            } catch (const Error& e) {
                 throw Error(cat("target \"", target, "\": invalid regular expression (", e.what(), ")"));
             }
         }
-        const std::regex& re = it == cfg.regexes.end() ? local : it->second;
-        return std::regex_search(value, re, std::regex_constants::match_continuous);  // re.match
+        const NameRegex& re = it == cfg.regexes.end() ? local : it->second;
+        return re.match(value);  // re.match
     }
     if (check_contains) return lower(value).find(lower(target)) != std::string::npos;
     return value == target;

@@ -21,16 +21,18 @@
 //      tensor/channel weights and tensor/token inputs); else no weight quantization ->
 //      unquantized; else _is_mxfp4 -> W4A16 MXFP4 (even with input_activations set);
 //      anything else is unsupported, with the reason.
-// Regex targets use std::regex (ECMAScript), matched from the start of the name like
-// Python's re.match; Python-only syntax such as (?P<name>...) is reported as invalid.
+// Regex targets are matched from the start of the name like Python's re.match, by
+// io/name_regex.h (linear time, whatever the pattern: a config cannot make matching hang);
+// syntax outside the common subset of Python's re and ECMAScript, such as (?P<name>...),
+// is reported as invalid.
 #pragma once
 #include <map>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "io/json.h"
+#include "io/name_regex.h"
 #include "layers/quant_args.h"
 
 namespace ctk::io {
@@ -62,7 +64,7 @@ struct CtConfig {
     // target -> index into groups; a later group that repeats a target replaces it in
     // place, like assigning to vLLM's target_scheme_map dict.
     std::vector<std::pair<std::string, size_t>> target_map;
-    std::map<std::string, std::regex> regexes;  // compiled "re:" targets, by pattern
+    std::map<std::string, NameRegex> regexes;  // compiled "re:" targets, by pattern
 };
 
 // Parses the whole config.json text. No quantization_config: present = false (every

@@ -18,6 +18,15 @@ Tensor convert_float(const Tensor& t, DType to) {
     return ref::from_f32(ref::to_f32(t), to);
 }
 
+// A float weight or bias in the activation dtype, refused when a value there is NaN or Inf.
+// Checked after the conversion, so a finite f32 1e5 that is Inf in f16 is caught too, and
+// the message then says the value was rounded.
+Tensor to_params_dtype(const Tensor& t, DType to, const char* what) {
+    Tensor v = convert_float(t, to);
+    ref::check_finite(v, t.dtype == to ? std::string(what) : cat(what, " rounded to ", dtype_name(to)));
+    return v;
+}
+
 // Every 4-bit group of a sparse-24-bitmask must flag exactly 2 columns. Checked per
 // shard so the error names the shard's tensor (and its own row numbers).
 void check_bitmask_nibbles(const Tensor& bitmask) {
@@ -104,7 +113,7 @@ LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend ba
         CTK_CHECK(backend == Backend::CPU, where,
                   ": unquantized layers run on the CPU reference only (ctk has kernels for the 2:4 and MXFP4 schemes)");
         std::vector<Tensor> parts;
-        load_all("weight", [&](const Tensor& t, int) { parts.push_back(convert_float(t, params_dtype)); });
+        load_all("weight", [&](const Tensor& t, int) { parts.push_back(to_params_dtype(t, params_dtype, "weight")); });
         out.dense_weight = concat_rows(parts);
     }
 
@@ -115,7 +124,7 @@ LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend ba
                       desc.logical_widths[shard], "], found ", shape_str(t.shape));
             CTK_CHECK(t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16,
                       "bias: expected a float dtype, found ", dtype_name(t.dtype));
-            parts.push_back(convert_float(t, params_dtype));
+            parts.push_back(to_params_dtype(t, params_dtype, "bias"));
         });
         out.bias = concat_rows(parts);
 #if CTK_HAVE_CUDA

@@ -8,7 +8,7 @@
 //
 // Every error names the folder, the layer and, where one is at fault, the tensor and
 // its file (e.g. a zero weight_scale, a bitmask nibble without 2 bits, a non-2:4
-// dense weight).
+// dense weight, a NaN or Inf in an unquantized weight or a bias once in params_dtype).
 #pragma once
 #include <optional>
 #include <string>

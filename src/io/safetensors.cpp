@@ -392,6 +392,10 @@ SafetensorsDir SafetensorsDir::open(const std::string& path) {
             if (std::find(shard_order.begin(), shard_order.end(), shard) == shard_order.end())
                 shard_order.push_back(shard);
         }
+        // An empty map would give a model of no tensors while its shards sit unread beside
+        // the index (vLLM, too, loads only the files the index lists).
+        CTK_CHECK(!listed.empty(), ipath, ": weight_map is empty (an index lists every tensor of the model with ",
+                  "its shard file)");
         for (const auto& shard : shard_order) add_file((fs::path(path) / shard).string());
         for (const auto& kv : listed) {
             auto it = d.where_.find(kv.first);

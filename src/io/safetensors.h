@@ -92,8 +92,9 @@ void write_safetensors_sharded(const std::string& dir, const NamedTensors& tenso
 
 // The tensors of a model folder: model.safetensors.index.json with its shards, else
 // model.safetensors, else the only *.safetensors file in the folder. `path` may also be
-// a single .safetensors file. With an index: every listed shard must exist and hold the
-// tensors the index gives it, and every tensor of a shard must be listed (no extras).
+// a single .safetensors file. With an index: the weight_map is not empty, every listed
+// shard must exist and hold the tensors the index gives it, and every tensor of a shard
+// must be listed (no extras).
 class SafetensorsDir {
   public:
     static SafetensorsDir open(const std::string& path);
