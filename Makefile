@@ -192,20 +192,21 @@ clean:
 
 # ---- Fuzzing and sanitizers (issue 7: robustness of the readers) ------------------
 # make fuzz: libFuzzer (Debian's clang + libclang-rt-dev) with ASan/UBSan on the JSON,
-#   safetensors and config.json readers, FUZZ_SECONDS each (default 60), seeded with
-#   tests/data. Any crash, leak, sanitizer report or broken invariant fails the target.
+#   safetensors and config.json readers and the "re:" name matcher, FUZZ_SECONDS each
+#   (default 60), seeded with tests/data (the matcher with three pattern/name pairs). Any crash, leak, sanitizer report or broken invariant fails the target.
 # make asan: the whole test suite (and the ctk program its CLI tests run) built with
 #   -fsanitize=address,undefined, CPU path only, in $(BUILD)-asan, then run.
 FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(BUILD)-fuzz
-FUZZ_LIB     := src/core/tensor.cpp src/io/json.cpp src/io/safetensors.cpp src/io/ct_config.cpp src/layers/quant_args.cpp
+FUZZ_LIB     := src/core/tensor.cpp src/io/json.cpp src/io/safetensors.cpp src/io/ct_config.cpp src/io/name_regex.cpp \
+                src/layers/quant_args.cpp
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: fuzz asan
 fuzz:
 	@command -v $(FUZZ_CXX) >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-dev"; exit 1; }
-	@for t in json safetensors ct_config; do \
+	@for t in json safetensors ct_config name_regex; do \
 	  mkdir -p $(FUZZ_DIR)/corpus_$$t && \
 	  $(FUZZ_CXX) -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer $(SAN_FLAGS) tests/fuzz/fuzz_$$t.cpp $(FUZZ_LIB) \
 	    -o $(FUZZ_DIR)/fuzz_$$t || exit 1; \
@@ -213,6 +214,9 @@ fuzz:
 	    case $$t:$$f in json:*.json|ct_config:*.json|safetensors:*.safetensors) \
 	      cp $$f $(FUZZ_DIR)/corpus_$$t/$$(echo $$f | tr / _);; esac; \
 	  done; \
+	  if [ $$t = name_regex ]; then i=0; for s in 're:.*q_proj\nmodel.layers.0.self_attn.q_proj' \
+	      'model\.layers\.\d+\.(self_attn|mlp)\..*\nmodel.layers.12.mlp.down_proj' '(a|b)*?c{2,5}$$\naabcc'; do \
+	    i=$$((i+1)); printf "$$s" > $(FUZZ_DIR)/corpus_$$t/seed_$$i; done; fi; \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/crash_$$t- $(FUZZ_DIR)/corpus_$$t || exit 1; \
