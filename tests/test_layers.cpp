@@ -202,6 +202,30 @@ TEST_CASE("Sparse24Linear: create/load/process errors name the parameter") {
     expect_error([&] { load(sb, "compressed", c16, 1); }, {"compressed (shard 1)", "row 7, column 15", "inf"});
 }
 
+TEST_CASE("Sparse24Linear: a weight scale whose product with the row's largest weight leaves fp32 is refused") {
+    // int8, channel scales: row 3 has scale 3e38 and a weight of 127 (3.8e40 > FLT_MAX); the
+    // same scale on a row whose largest weight is 1 is finite and accepted.
+    for (int largest : {127, 1}) {
+        CAPTURE(largest);
+        Sparse24Linear layer = make_sparse24_linear(kInt8Channel, kInt8Token, kDense);
+        create_weights(layer, {8}, 16, DType::BF16);
+        Tensor w = Tensor::zeros(DType::I8, {8, 16});
+        w.data<int8_t>()[3 * 16 + 6] = static_cast<int8_t>(-largest);
+        w.data<int8_t>()[3 * 16 + 1] = 1;
+        Tensor ws = Tensor::empty(DType::F32, {8, 1});
+        for (int i = 0; i < 8; ++i) ws.data<float>()[i] = i == 3 ? 3e38f : 0.5f;
+        load(layer, "weight", w);
+        load(layer, "weight_scale", ws);
+        if (largest == 127) {
+            expect_error([&] { process_weights_after_loading(layer); },
+                         {"weight_scale: row 3", "magnitude 127", "past the fp32 range"});
+        } else {
+            process_weights_after_loading(layer);
+            CHECK(layer.processed);
+        }
+    }
+}
+
 TEST_CASE("Sparse24Linear: a weight that is not 2:4 is rejected with row and group") {
     Rng rng(13);
     Tensor w = ref::from_f32(ref::prune_24(randn(rng, DType::F32, {6, 16})), DType::F16);

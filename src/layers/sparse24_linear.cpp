@@ -173,6 +173,21 @@ static Tensor channelwise_weight_scale(const Sparse24Linear& layer) {
     return out;
 }
 
+// Each row's largest stored weight times its scale must be a finite fp32: a scale of 3e38
+// with an int8 weight of 127 is a weight no fp32 holds, and every output of that row would
+// be +-Inf. Checked once the scales are per row (the stored weights are 8-bit, finite).
+static void check_scaled_rows_finite(const Sparse24Linear& layer, const Tensor& ws) {
+    const Tensor& w = layer.params.get(layer.format == SparsityFormat::Dense ? "weight" : "compressed");
+    const int64_t N = w.size(0), cols = w.size(1);
+    for (int64_t n = 0; n < N; ++n) {
+        float amax = 0.0f;
+        for (int64_t k = 0; k < cols; ++k) amax = std::fmax(amax, std::fabs(ref::load_f32(w, n * cols + k)));
+        const float s = ws.data<float>()[n];
+        CTK_CHECK(std::isfinite(amax * s), "weight_scale: row ", n, " has scale ", s, " and a weight of magnitude ",
+                  amax, ": their product ", static_cast<double>(amax) * s, " is past the fp32 range");
+    }
+}
+
 void process_weights_after_loading(Sparse24Linear& layer) {
     CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
@@ -181,6 +196,7 @@ void process_weights_after_loading(Sparse24Linear& layer) {
 
     if (layer.quantized()) {
         layer.weight_scale = channelwise_weight_scale(layer);
+        check_scaled_rows_finite(layer, layer.weight_scale);
         if (!layer.input_quant->dynamic) layer.input_scale = layer.params.get("input_scale").clone();
     }
     // Weight: straight from the bitmask (each nibble is a group code; no dense copy), or
