@@ -96,7 +96,7 @@ LoadedLayer load_layer(const Checkpoint& ck, const std::string& name, Backend ba
             bool scale = p == "weight_scale" || p == "input_scale";
             load_all(p, [&](const Tensor& t, int shard) {
                 if (p == "bitmask") check_bitmask_nibbles(t);
-                Tensor v = float_weight ? convert_float(t, params_dtype) : scale ? convert_float(t, DType::F32) : t;
+                Tensor v = float_weight ? to_params_dtype(t, params_dtype, p.c_str()) : scale ? convert_float(t, DType::F32) : t;
                 load(layer, p, v, shard);
             });
         }
