@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/tensor.h"
+#include "ref/tensor_math.h"
 
 using namespace ctk;
 
@@ -43,4 +44,17 @@ TEST_CASE("tensor: rows() views share storage; bad ranges name the tensor") {
     r.data<int32_t>()[5] = -1;
     CHECK(t.data<int32_t>()[8] == -1);
     CHECK_THROWS_WITH_AS(t.rows(2, 5), doctest::Contains("bad row range [2, 5)"), Error);
+}
+
+TEST_CASE("tensor: an undefined Tensor() is an error wherever its bytes would be read") {
+    // Tensor() has shape {} (one element by count) and no storage: reading it was a null load.
+    const Tensor u;
+    CHECK_FALSE(u.defined());
+    CHECK_THROWS_WITH_AS(u.clone(), doctest::Contains("clone: expected a tensor, found an undefined one"), Error);
+    CHECK_THROWS_WITH_AS(ref::to_f32(u), doctest::Contains("to_f32: expected a tensor"), Error);
+    CHECK_THROWS_WITH_AS(ref::from_f32(u, DType::F16), doctest::Contains("from_f32: expected a tensor"), Error);
+    CHECK_THROWS_WITH_AS(ref::check_finite(u, "x"), doctest::Contains("x: expected a tensor"), Error);
+    CHECK_THROWS_WITH_AS(expect_defined(u, "bias"), doctest::Contains("bias: expected a tensor"), Error);
+    // A defined empty tensor is fine.
+    CHECK_NOTHROW(ref::check_finite(Tensor::zeros(DType::F16, {0, 4}), "x"));
 }

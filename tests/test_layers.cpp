@@ -226,6 +226,45 @@ TEST_CASE("Sparse24Linear: a weight scale whose product with the row's largest w
     }
 }
 
+TEST_CASE("layers: undefined tensors, steps after processing and out-of-range shards are errors, not crashes") {
+    Sparse24Linear s = make_sparse24_linear(kFp8Tensor, kFp8StaticIn, kDense);
+    create_weights(s, {4, 4}, 16, DType::BF16);
+    // A missing parameter handed over as Tensor(): its scale paths used to read a null pointer.
+    expect_error([&] { load(s, "input_scale", Tensor()); }, {"input_scale: expected a tensor, found an undefined one"});
+    expect_error([&] { load(s, "weight_scale", Tensor(), 1); }, {"weight_scale (shard 1): expected a tensor"});
+    expect_error([&] { load(s, "weight", Tensor(), 0); }, {"weight (shard 0): expected a tensor"});
+    Mxfp4Linear m = make_mxfp4_linear(kMxfp4);
+    create_weights(m, {8}, 32, DType::BF16);
+    expect_error([&] { load(m, "weight_packed", Tensor()); }, {"weight_packed: expected a tensor"});
+
+    // Widths whose sum is past int64 (total_rows would overflow).
+    Sparse24Linear w = make_sparse24_linear(std::nullopt, std::nullopt, kDense);
+    expect_error([&] { create_weights(w, {INT64_MAX, 2}, 16, DType::BF16); }, {"output_partition_sizes", "below 2^63"});
+
+    // After processing: the steps say so (they said "create_weights has not run").
+    Sparse24Linear p = make_sparse24_linear(std::nullopt, std::nullopt, kDense);
+    create_weights(p, {4}, 16, DType::BF16);
+    load(p, "weight", Tensor::zeros(DType::BF16, {4, 16}));
+    process_weights_after_loading(p);
+    expect_error([&] { process_weights_after_loading(p); }, {"already processed"});
+    expect_error([&] { load(p, "weight", Tensor::zeros(DType::BF16, {4, 16})); }, {"load(weight)", "already processed"});
+
+    // ShardedParams is public: its methods check names, shards and tensors themselves.
+    ShardedParams sp;
+    sp.reset({3, 5});
+    sp.add("w", DType::F32, {8, 2});
+    CHECK(sp.row_offset(2) == 8);
+    expect_error([&] { (void)sp.row_offset(100); }, {"row_offset: shard 100 out of range"});
+    expect_error([&] { (void)sp.any_loaded("nope"); }, {"unknown parameter 'nope'"});
+    expect_error([&] { sp.mark_loaded("w", 5); }, {"w: shard 5 out of range"});
+    expect_error([&] { sp.load_rows("w", Tensor::zeros(DType::F32, {3, 2}), 7); }, {"w: shard 7 out of range"});
+    Tensor on_device = Tensor::zeros(DType::F32, {3, 2});
+    on_device.device = Device::CUDA;  // a label only: the check must come before any read
+    expect_error([&] { sp.load_rows("w", on_device, 0); }, {"w (shard 0): expected a host tensor"});
+    sp.add("scalar", DType::F32, {});
+    expect_error([&] { sp.load_rows("scalar", Tensor::zeros(DType::F32, {}), -1); }, {"0-d parameter"});
+}
+
 TEST_CASE("Sparse24Linear: a weight that is not 2:4 is rejected with row and group") {
     Rng rng(13);
     Tensor w = ref::from_f32(ref::prune_24(randn(rng, DType::F32, {6, 16})), DType::F16);

@@ -209,9 +209,20 @@ TEST_CASE("mxfp4_quantize: zero blocks get scale code 0, the largest floats a re
     for (int i = 0; i < 64; ++i) CHECK(q.packed.data<uint8_t>()[i] == 0);
     // FLT_MAX ~ 1.99999988 * 2^127: floor gives 127 + 127 - 2 = 252; even rounds the
     // mantissa up to 2^128 and gives 253. Both are real scales (the NaN code 255 is never needed).
+    // But under the even rule the element FLT_MAX / 2^126 ~ 4 rounds to 4: 4 * 2^126 = 2^128,
+    // which no fp32 holds, so that block is refused (the floor rule stores 6 * 2^125).
     Tensor big = f32_matrix(1, 32, {FLT_MAX, -FLT_MAX});
-    CHECK(mxfp4_quantize(big, MxScaleRule::Floor).scales.data<uint8_t>()[0] == 252);
-    CHECK(mxfp4_quantize(big, MxScaleRule::Even).scales.data<uint8_t>()[0] == 253);
+    Mxfp4Weight qf = mxfp4_quantize(big, MxScaleRule::Floor);
+    CHECK(qf.scales.data<uint8_t>()[0] == 252);
+    CHECK(mxfp4_dequantize(qf).data<float>()[0] == 6.0f * std::ldexp(1.0f, 125));
+    CHECK(error_of([&] { mxfp4_quantize(big, MxScaleRule::Even); }).find("element (row 0, column 0)") != std::string::npos);
+    // The even rule's limit: 1.75 * 2^127 (and above) takes scale 2^126 and rounds to 2^128;
+    // the float below it keeps a finite block.
+    const float limit = 1.75f * std::ldexp(1.0f, 127);
+    CHECK(error_of([&] { mxfp4_quantize(f32_matrix(1, 32, {limit}), MxScaleRule::Even); }).find(">= 2^128") !=
+          std::string::npos);
+    Mxfp4Weight below = mxfp4_quantize(f32_matrix(1, 32, {std::nextafter(limit, 0.0f)}), MxScaleRule::Even);
+    CHECK(std::isfinite(mxfp4_dequantize(below).data<float>()[0]));
     // Below 2^-125 the exponent clamps at code 0 (2^-127) and the elements still round
     // to the nearest multiple of 2^-128.
     Tensor tiny = f32_matrix(1, 32, {std::ldexp(1.0f, -128), std::ldexp(3.0f, -127), std::ldexp(1.0f, -140)});

@@ -106,6 +106,7 @@ Tensor Tensor::reshape(const Shape& s) const {
 }
 
 Tensor Tensor::clone() const {
+    expect_defined(*this, "clone");
     CTK_CHECK(device == Device::CPU, "clone of device tensor ", describe());
     Tensor t = empty(dtype, shape);
     if (nbytes()) std::memcpy(t.ptr, ptr, nbytes());
@@ -153,6 +154,10 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
         off += p.nbytes();
     }
     return out;
+}
+
+void expect_defined(const Tensor& t, const std::string& what) {
+    CTK_CHECK(t.defined(), what, ": expected a tensor, found an undefined one");
 }
 
 void expect_dtype(const Tensor& t, DType want, const std::string& what) {

@@ -69,6 +69,8 @@ struct Tensor {
 Tensor concat_rows(const std::vector<Tensor>& parts);
 
 // Throws ctk::Error naming `what` when t's dtype or shape differs.
+// A default Tensor() is undefined: shape {} (one element by count) and no bytes behind it.
+void expect_defined(const Tensor& t, const std::string& what);
 void expect_dtype(const Tensor& t, DType want, const std::string& what);
 void expect_shape(const Tensor& t, const Shape& want, const std::string& what);
 

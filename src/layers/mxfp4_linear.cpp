@@ -38,6 +38,8 @@ void create_weights(Mxfp4Linear& layer, const std::vector<int64_t>& widths, int6
 }
 
 void load(Mxfp4Linear& layer, const std::string& name, const Tensor& value, int shard) {
+    CTK_CHECK(!layer.processed, "load(", name, "): the layer is already processed (load comes before ",
+              "process_weights_after_loading)");
     layer.params.get(name);  // known parameter?
     layer.params.check_shard(name, shard);
     CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
@@ -45,8 +47,8 @@ void load(Mxfp4Linear& layer, const std::string& name, const Tensor& value, int 
 }
 
 void process_weights_after_loading(Mxfp4Linear& layer) {
-    CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
+    CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     layer.params.require_all_loaded();
     if (layer.backend == Backend::CPU) {
         layer.weight_cpu.packed = layer.params.get("weight_packed");

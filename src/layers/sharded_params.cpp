@@ -6,6 +6,12 @@
 namespace ctk {
 
 void ShardedParams::reset(const std::vector<int64_t>& shard_widths) {
+    int64_t sum = 0;  // total_rows() adds them: the sum must stay an int64
+    for (int64_t w : shard_widths) {
+        CTK_CHECK(w >= 0 && sum <= INT64_MAX - w, "output_partition_sizes: widths must be non-negative with a sum ",
+                  "below 2^63, found ", shape_str(shard_widths));
+        sum += w;
+    }
     widths = shard_widths;
     tensors.clear();
     loaded.clear();
@@ -19,6 +25,8 @@ void ShardedParams::add(const std::string& name, DType t, const Shape& s) {
 int64_t ShardedParams::total_rows() const { return std::accumulate(widths.begin(), widths.end(), int64_t{0}); }
 
 int64_t ShardedParams::row_offset(int shard) const {
+    CTK_CHECK(shard >= 0 && static_cast<size_t>(shard) <= widths.size(), "row_offset: shard ", shard,
+              " out of range (layer has ", widths.size(), " shards)");
     int64_t row0 = 0;
     for (int i = 0; i < shard; ++i) row0 += widths[i];
     return row0;
@@ -45,12 +53,15 @@ std::string ShardedParams::what(const std::string& name, int shard) {
 }
 
 bool ShardedParams::any_loaded(const std::string& name) const {
+    (void)get(name);  // a known parameter, else the error that lists them
     for (bool b : loaded.at(name))
         if (b) return true;
     return false;
 }
 
 void ShardedParams::mark_loaded(const std::string& name, int shard) {
+    (void)get(name);
+    check_shard(name, shard);
     std::vector<bool>& done = loaded.at(name);
     if (shard < 0) done.assign(done.size(), true);
     else done[shard] = true;
@@ -58,7 +69,11 @@ void ShardedParams::mark_loaded(const std::string& name, int shard) {
 
 void ShardedParams::load_rows(const std::string& name, const Tensor& value, int shard) {
     Tensor& param = get(name);
+    check_shard(name, shard);
     const std::string w = what(name, shard);
+    expect_defined(value, w);
+    CTK_CHECK(value.device == Device::CPU, w, ": expected a host tensor, found ", value.describe());
+    CTK_CHECK(param.ndim() >= 1, w, ": a 0-d parameter has no rows to load");
     const int64_t row0 = shard < 0 ? 0 : row_offset(shard);
     const int64_t rows = shard < 0 ? total_rows() : widths[shard];
     Shape want = param.shape;

@@ -100,10 +100,13 @@ static void check_scales_positive_finite(const Tensor& t, const std::string& wha
 }
 
 void load(Sparse24Linear& layer, const std::string& name, const Tensor& value, int shard) {
+    CTK_CHECK(!layer.processed, "load(", name, "): the layer is already processed (load comes before ",
+              "process_weights_after_loading)");
     Tensor& param = layer.params.get(name);
     layer.params.check_shard(name, shard);
-    CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
     const std::string what = ShardedParams::what(name, shard);
+    expect_defined(value, what);
+    CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
     expect_dtype(value, param.dtype, what);
     auto mark = [&](int s) { layer.params.mark_loaded(name, s); };
 
@@ -189,8 +192,8 @@ static void check_scaled_rows_finite(const Sparse24Linear& layer, const Tensor& 
 }
 
 void process_weights_after_loading(Sparse24Linear& layer) {
-    CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     CTK_CHECK(!layer.processed, "process_weights_after_loading: already processed");
+    CTK_CHECK(!layer.params.empty(), "process_weights_after_loading: create_weights has not run");
     layer.params.require_all_loaded();
     const int64_t K = layer.input_size;
 

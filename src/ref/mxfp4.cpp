@@ -78,7 +78,17 @@ Mxfp4Weight mxfp4_quantize(const Tensor& w, MxScaleRule rule) {
             s[n * (K / kMxBlock) + b] = code;
             // v / 2^e is exact in fp32 (the quotient is below 8, far from overflow; it
             // can only lose bits when it is far below the 0.25 rounding threshold).
-            for (int i = 0; i < kMxBlock; ++i) c[n * K + b * kMxBlock + i] = e2m1_from_float(v[i] / scale);
+            for (int i = 0; i < kMxBlock; ++i) {
+                const uint8_t e = e2m1_from_float(v[i] / scale);
+                c[n * K + b * kMxBlock + i] = e;
+                // The even rule gives a block whose max is >= 1.75 * 2^127 the scale 2^126, and
+                // its max then rounds to 4 * 2^126 = 2^128: a weight no fp32 holds (compressed-
+                // tensors writes it; it dequantizes to Inf). Refused, as the layers refuse it.
+                CTK_CHECK(std::isfinite(e2m1_to_float(e) * scale), "w: element (row ", n, ", column ", b * kMxBlock + i,
+                          ") is ", v[i], ": its block's scale 2^", int(code) - 127, " rounds it to ",
+                          e2m1_to_float(e), " * 2^", int(code) - 127, " >= 2^128, past fp32 (the floor rule's ",
+                          "scale holds it)");
+            }
         }
     }
     out.packed = mxfp4_pack_codes(codes);

@@ -5,6 +5,7 @@
 namespace ctk::ref {
 
 Tensor to_f32(const Tensor& t) {
+    expect_defined(t, "to_f32");
     CTK_CHECK(t.device == Device::CPU, "to_f32: ", t.describe(), " is not on the host");
     Tensor out = Tensor::empty(DType::F32, t.shape);
     float* o = out.data<float>();
@@ -13,6 +14,7 @@ Tensor to_f32(const Tensor& t) {
 }
 
 Tensor from_f32(const Tensor& t, DType out_dtype) {
+    expect_defined(t, "from_f32");
     Tensor out = Tensor::empty(out_dtype, t.shape);
     const float* x = t.data<float>();
     for (int64_t i = 0, n = t.numel(); i < n; ++i) store_f32(out, i, x[i]);
@@ -20,6 +22,7 @@ Tensor from_f32(const Tensor& t, DType out_dtype) {
 }
 
 void check_finite(const Tensor& t, const std::string& what) {
+    expect_defined(t, what);
     CTK_CHECK(t.device == Device::CPU, what, ": ", t.describe(), " is not on the host");
     if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 && t.dtype != DType::F8E4M3) return;
     const int64_t n = t.numel(), cols = t.ndim() == 2 ? t.size(1) : 0;
