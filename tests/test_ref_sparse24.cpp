@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -331,6 +332,17 @@ TEST_CASE("bitmask_decode: errors for bad nibbles, padding bits and shapes") {
                          doctest::Contains("bitmask: expected dtype u8, found i8"), Error);
     CHECK_THROWS_WITH_AS(ref::bitmask_decode(Tensor::zeros(DType::I32, {2, 6}), mask, 12),
                          doctest::Contains("compressed: expected dtype"), Error);
+    // K far past compressed's columns: a shape error before the [N, K] output is allocated.
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode(comp, mask, int64_t(1) << 21),
+                         doctest::Contains("compressed (for K = 2097152): expected shape [2, 1048576], found [2, 6]"),
+                         Error);
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode(comp, mask, INT64_MAX - 3), doctest::Contains("compressed (for K = "), Error);
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode(Tensor(), mask, 12), doctest::Contains("compressed: expected a tensor"),
+                         Error);
+    Tensor dev_mask = mask;
+    dev_mask.device = Device::CUDA;  // simulated device tensor: only its device field is read
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode(comp, dev_mask, 12), doctest::Contains("bitmask: expected a host tensor"),
+                         Error);
 }
 
 TEST_CASE("bitmask: row-shard and column-shard decodes equal the full decode") {
@@ -346,6 +358,14 @@ TEST_CASE("bitmask: row-shard and column-shard decodes equal the full decode") {
         CHECK_MESSAGE(d.ok(), d.report);
         CHECK_THROWS_WITH_AS(ref::bitmask_decode_row_shards(b.compressed, b.bitmask, 40, {8, 4, 4}),
                              doctest::Contains("logical_widths sum to 16 rows, but compressed has 17"), Error);
+        CHECK_THROWS_WITH_AS(ref::bitmask_decode_row_shards(b.compressed, b.bitmask, 40, {INT64_MAX, INT64_MAX, 4}),
+                             doctest::Contains("logical_widths [9223372036854775807, 9223372036854775807, 4] sum to "
+                                               "more than the 17 rows of compressed"),
+                             Error);
+        CHECK_THROWS_WITH_AS(ref::bitmask_decode_row_shards(b.compressed, b.bitmask, 40, {8, 4, 6}),
+                             doctest::Contains("sum to more than the 17 rows"), Error);
+        CHECK_THROWS_WITH_AS(ref::bitmask_decode_row_shards(b.compressed, b.bitmask, int64_t(1) << 21, {8, 4, 5}),
+                             doctest::Contains("compressed (for K = 2097152)"), Error);
 
         // Column shards of widths 16, 8, 16: slicing the full compressed at cols/2 and the
         // full bitmask at cols/8 gives each shard's own encoding (the point of the format).
@@ -380,6 +400,20 @@ TEST_CASE("bitmask: row-shard and column-shard decodes equal the full decode") {
     m8.data<uint8_t>()[1] = 0x37;
     CHECK_THROWS_WITH_AS(ref::bitmask_decode_col_shards({c8, c8}, {m8, m8}, {8, 8}),
                          doctest::Contains("column shard 0 (columns 0..7): bitmask: row 1, group 0"), Error);
+    // Widths are checked against the parts before the output is allocated, and their sum
+    // may not overflow (zero-row parts have any width).
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode_col_shards({c8}, {m8}, {int64_t(1) << 21}),
+                         doctest::Contains("column shard 0: compressed (for K = 2097152)"), Error);
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode_col_shards({c8, c8}, {m8, m8}, {INT64_MAX - 7, 16}),
+                         doctest::Contains("column shard 0: compressed (for K = 9223372036854775800)"), Error);
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode_col_shards({c8, c8}, {m8, Tensor::zeros(DType::U8, {3, 1})}, {8, 8}),
+                         doctest::Contains("column shard 1: bitmask (ceil(K/8) bytes per row of compressed)"), Error);
+    const Tensor c0 = Tensor::zeros(DType::F16, {0, (INT64_MAX - 7) / 2});  // no elements
+    const Tensor m0 = Tensor::zeros(DType::U8, {0, (INT64_MAX - 7) / 8});
+    const Tensor c16 = Tensor::zeros(DType::F16, {0, 8});
+    const Tensor m16 = Tensor::zeros(DType::U8, {0, 2});
+    CHECK_THROWS_WITH_AS(ref::bitmask_decode_col_shards({c0, c16}, {m0, m16}, {INT64_MAX - 7, 16}),
+                         doctest::Contains("col_widths [9223372036854775800, 16] sum past INT64_MAX"), Error);
 }
 
 TEST_CASE("compress_24 / decompress_24: round trip, and bitmask_to_sparse24 equals compress_24") {

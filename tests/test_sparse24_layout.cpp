@@ -3,6 +3,7 @@
 // code slot) against each other, round trips, padding and errors.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "core/random.h"
@@ -344,4 +345,58 @@ TEST_CASE("sparse24 layout: bad input is reported") {
     meta.data<int32_t>()[0] = 0;  // code 0x0 at row 0, group 0
     CHECK_THROWS_WITH_AS(ref::codes_from_kernel_meta(meta, 4, 16, DType::I8), doctest::Contains("row 0, group 0"),
                          Error);
+    // N and K are checked before the padded sizes are computed (no overflow).
+    CHECK_THROWS_WITH_AS(ref::codes_from_kernel_meta(meta, INT64_MAX, 8, DType::BF16),
+                         doctest::Contains("codes_from_kernel_meta: expected N >= 1 and K >= 4"), Error);
+    CHECK_THROWS_WITH_AS(ref::codes_from_kernel_meta(meta, 4, INT64_MAX - 3, DType::BF16),
+                         doctest::Contains("K = 9223372036854775804"), Error);
+    Tensor dev_meta = meta;
+    dev_meta.device = Device::CUDA;  // simulated device tensor: only its device field is read
+    CHECK_THROWS_WITH_AS(ref::codes_from_kernel_meta(dev_meta, 4, 16, DType::I8),
+                         doctest::Contains("codes_from_kernel_meta: meta: expected a host tensor"), Error);
+    CHECK_THROWS_WITH_AS(ref::reorder_meta_for_kernel(Tensor(), DType::BF16),
+                         doctest::Contains("reorder_meta_for_kernel: codes: expected a tensor, found an undefined one"),
+                         Error);
+
+    // Values padding: N, K, dtype, host, defined.
+    const Tensor v = Tensor::zeros(DType::BF16, {2, 4});        // N = 2, K = 8
+    const Tensor vp = Tensor::zeros(DType::BF16, {128, 64});    // padded of the same
+    CHECK_NOTHROW(ref::pad_values_for_kernel(v, 2, 8));
+    CHECK_NOTHROW(ref::unpad_values_from_kernel(vp, 2, 8));
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(vp, INT64_MAX, 8),
+                         doctest::Contains("unpad_values_from_kernel: expected N >= 1"), Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(vp, 2, INT64_MAX), doctest::Contains("K = 9223372036854775807"),
+                         Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(vp, 2, 3), doctest::Contains("K % 4 == 0"), Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(vp, -5, -4), doctest::Contains("found N = -5, K = -4"), Error);
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(v, -2, 8), doctest::Contains("found N = -2, K = 8"), Error);
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(v, 2, INT64_MAX - 3), doctest::Contains("pad_values_for_kernel"),
+                         Error);
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(v, 2, 12), doctest::Contains("expected [N, K/2] = [2, 6]"), Error);
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(Tensor::zeros(DType::I64, {2, 4}), 2, 8),
+                         doctest::Contains("pad_values_for_kernel: values: expected a 2:4 operand dtype"), Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(Tensor::zeros(DType::F32, {128, 64}), 2, 8),
+                         doctest::Contains("unpad_values_from_kernel: padded: expected a 2:4 operand dtype"), Error);
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(Tensor(), 2, 8),
+                         doctest::Contains("pad_values_for_kernel: values: expected a tensor"), Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(Tensor(), 2, 8),
+                         doctest::Contains("unpad_values_from_kernel: padded: expected a tensor"), Error);
+    Tensor dev_v = v, dev_vp = vp;
+    dev_v.device = dev_vp.device = Device::CUDA;
+    CHECK_THROWS_WITH_AS(ref::pad_values_for_kernel(dev_v, 2, 8),
+                         doctest::Contains("pad_values_for_kernel: values: expected a host tensor, found"), Error);
+    CHECK_THROWS_WITH_AS(ref::unpad_values_from_kernel(dev_vp, 2, 8),
+                         doctest::Contains("unpad_values_from_kernel: padded: expected a host tensor, found"), Error);
+
+    // v3 tiling: host, defined.
+    CHECK_THROWS_WITH_AS(ref::tile_values_for_v3(dev_vp),
+                         doctest::Contains("tile_values_for_v3: values: expected a host tensor, found"), Error);
+    CHECK_THROWS_WITH_AS(ref::tile_values_for_v3(Tensor()),
+                         doctest::Contains("tile_values_for_v3: values: expected a tensor"), Error);
+    Tensor dev_m = Tensor::zeros(DType::I32, {8, 2, 32});
+    dev_m.device = Device::CUDA;
+    CHECK_THROWS_WITH_AS(ref::tile_meta_for_v3(dev_m, DType::I8),
+                         doctest::Contains("tile_meta_for_v3: meta: expected a host tensor, found"), Error);
+    CHECK_THROWS_WITH_AS(ref::tile_meta_for_v3(Tensor(), DType::I8),
+                         doctest::Contains("tile_meta_for_v3: meta: expected a tensor"), Error);
 }

@@ -7,6 +7,7 @@
 #include "ref/sparse24.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "formats/formats.h"
@@ -26,7 +27,7 @@ void expect_sparse_dtype(const Tensor& t, const std::string& what) {
 }
 
 void expect_host_2d(const Tensor& t, const std::string& what) {
-    CTK_CHECK(t.defined(), what, ": expected a tensor, found an undefined one");
+    expect_defined(t, what);
     CTK_CHECK(t.device == Device::CPU, what, ": expected a host tensor, found ", t.describe());
     CTK_CHECK(t.ndim() == 2, what, ": expected a 2-D tensor, found shape ", shape_str(t.shape));
 }
@@ -81,20 +82,30 @@ uint8_t nonzero_mask(const void* row, int64_t g, DType t) {
     return mask;
 }
 
+// ceil(K / 8) without overflow for K near INT64_MAX.
+int64_t bitmask_bytes(int64_t K) { return K / 8 + (K % 8 != 0 ? 1 : 0); }
+
+// Checks compressed [N, K/2] + bitmask [N, ceil(K/8)] u8 (dtypes, host, shapes); `what`
+// prefixes the messages. Runs before any output is allocated.
+void check_bitmask_pair(const Tensor& compressed, const Tensor& bitmask, int64_t K, const std::string& what) {
+    expect_host_2d(compressed, what + "compressed");
+    expect_host_2d(bitmask, what + "bitmask");
+    expect_sparse_dtype(compressed, what + "compressed");
+    expect_dtype(bitmask, DType::U8, what + "bitmask");
+    expect_k_multiple_of_4(K, what.size() >= 2 ? what.substr(0, what.size() - 2) : what);  // drop ": "
+    const int64_t N = compressed.shape[0];
+    expect_shape(compressed, {N, K / 2}, what + "compressed (for K = " + std::to_string(K) + ")");
+    expect_shape(bitmask, {N, bitmask_bytes(K)}, what + "bitmask (ceil(K/8) bytes per row of compressed)");
+}
+
 // Validates compressed [N, K/2] + bitmask [N, ceil(K/8)] u8 and writes the dense rows
 // into out (row stride out_ld elements, starting at column col0). `what` prefixes the
 // messages (e.g. "column shard 1: "). Zero slots get +0 bits (the output is zeroed).
 void decode_bitmask_into(const Tensor& compressed, const Tensor& bitmask, int64_t K, Tensor& out,
                          int64_t row0, int64_t col0, const std::string& what) {
-    expect_host_2d(compressed, what + "compressed");
-    expect_host_2d(bitmask, what + "bitmask");
-    expect_sparse_dtype(compressed, what + "compressed");
-    expect_dtype(bitmask, DType::U8, what + "bitmask");
-    expect_k_multiple_of_4(K, what + "bitmask_decode");
+    check_bitmask_pair(compressed, bitmask, K, what);
     const int64_t N = compressed.shape[0];
-    const int64_t nbytes = (K + 7) / 8;
-    expect_shape(compressed, {N, K / 2}, what + "compressed (for K = " + std::to_string(K) + ")");
-    expect_shape(bitmask, {N, nbytes}, what + "bitmask (ceil(K/8) bytes per row of compressed)");
+    const int64_t nbytes = bitmask_bytes(K);
 
     const size_t es = dtype_size(compressed.dtype);
     const uint8_t* mask = bitmask.data<uint8_t>();
@@ -206,7 +217,7 @@ void check_24(const Tensor& w, const std::string& what) {
 Bitmask24 bitmask_encode(const Tensor& w) {
     Sparse24 s = compress_24_checked(w, "bitmask_encode: w");
     const int64_t N = w.shape[0], K = w.shape[1];
-    const int64_t nbytes = (K + 7) / 8;
+    const int64_t nbytes = bitmask_bytes(K);
     Bitmask24 b;
     b.compressed = s.values;
     b.bitmask = Tensor::zeros(DType::U8, {N, nbytes});  // padding bits stay 0
@@ -222,9 +233,7 @@ Bitmask24 bitmask_encode(const Tensor& w) {
 }
 
 Tensor bitmask_decode(const Tensor& compressed, const Tensor& bitmask, int64_t K) {
-    expect_host_2d(compressed, "bitmask_decode: compressed");
-    expect_sparse_dtype(compressed, "bitmask_decode: compressed");
-    expect_k_multiple_of_4(K, "bitmask_decode");
+    check_bitmask_pair(compressed, bitmask, K, "bitmask_decode: ");
     Tensor out = Tensor::zeros(compressed.dtype, {compressed.shape[0], K});
     decode_bitmask_into(compressed, bitmask, K, out, 0, 0, "bitmask_decode: ");
     return out;
@@ -232,13 +241,13 @@ Tensor bitmask_decode(const Tensor& compressed, const Tensor& bitmask, int64_t K
 
 Tensor bitmask_decode_row_shards(const Tensor& compressed, const Tensor& bitmask, int64_t K,
                                  const std::vector<int64_t>& logical_widths) {
-    expect_host_2d(compressed, "bitmask_decode_row_shards: compressed");
-    expect_host_2d(bitmask, "bitmask_decode_row_shards: bitmask");
-    expect_sparse_dtype(compressed, "bitmask_decode_row_shards: compressed");
-    expect_k_multiple_of_4(K, "bitmask_decode_row_shards");
+    check_bitmask_pair(compressed, bitmask, K, "bitmask_decode_row_shards: ");
     int64_t total = 0;
     for (int64_t w : logical_widths) {
         CTK_CHECK(w >= 0, "bitmask_decode_row_shards: logical_widths: negative width ", w);
+        // total <= rows, so rows - total cannot overflow; bounds the sum before adding.
+        CTK_CHECK(w <= compressed.shape[0] - total, "bitmask_decode_row_shards: logical_widths ",
+                  shape_str(logical_widths), " sum to more than the ", compressed.shape[0], " rows of compressed");
         total += w;
     }
     CTK_CHECK(total == compressed.shape[0] && total == bitmask.shape[0],
@@ -274,6 +283,10 @@ Tensor bitmask_decode_col_shards(const std::vector<Tensor>& compressed_parts,
                   "bitmask_decode_col_shards: compressed_parts[", i, "]: expected ",
                   dtype_name(compressed_parts[0].dtype), " with ", compressed_parts[0].shape[0],
                   " rows (like part 0), found ", compressed_parts[i].describe());
+        check_bitmask_pair(compressed_parts[i], bitmask_parts[i], col_widths[i],
+                           cat("bitmask_decode_col_shards: column shard ", i, ": "));
+        CTK_CHECK(col_widths[i] <= INT64_MAX - K, "bitmask_decode_col_shards: col_widths ", shape_str(col_widths),
+                  " sum past INT64_MAX");
         K += col_widths[i];
     }
     Tensor out = Tensor::zeros(compressed_parts[0].dtype, {compressed_parts[0].shape[0], K});
@@ -316,7 +329,7 @@ Sparse24 bitmask_to_sparse24(const Tensor& compressed, const Tensor& bitmask, in
     // Validate once through the decoder's checks (shapes, nibbles, padding).
     (void)bitmask_decode(compressed, bitmask, K);
     const int64_t N = compressed.shape[0];
-    const int64_t nbytes = (K + 7) / 8;
+    const int64_t nbytes = bitmask_bytes(K);
     Sparse24 s;
     s.values = compressed.clone();  // already two values per group, in slot order
     s.codes = Tensor::empty(DType::U8, {N, K / 4});

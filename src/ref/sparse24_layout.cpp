@@ -1,12 +1,30 @@
 // CPU reference of the kernel layout (see sparse24_layout.h and formats/sparse24_layout.h).
 #include "ref/sparse24_layout.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "formats/sparse24.h"
 #include "formats/sparse24_layout.h"
 
 namespace ctk::ref {
+namespace {
+
+void expect_host(const Tensor& t, const char* what) {
+    expect_defined(t, what);
+    CTK_CHECK(t.device == Device::CPU, what, ": expected a host tensor, found ", t.describe());
+}
+
+// W [N, K]: N >= 1, K >= 4 with K % 4 == 0, both small enough that rounding up to the
+// padded sizes (sparse24_padded_rows / _k) cannot overflow.
+void expect_nk(int64_t N, int64_t K, const char* what) {
+    CTK_CHECK(N >= 1 && N <= INT64_MAX - (kSparse24RowPad - 1) && K >= 4 && K % 4 == 0 &&
+                  K <= INT64_MAX - (kSparse24KPad - 1),
+              what, ": expected N >= 1 and K >= 4 with K % 4 == 0 (both at most about 2^63 - 128), found N = ", N,
+              ", K = ", K);
+}
+
+}  // namespace
 
 bool sparse24_eight_bit(DType t, const char* what) {
     if (t == DType::F16 || t == DType::BF16) return false;
@@ -16,6 +34,7 @@ bool sparse24_eight_bit(DType t, const char* what) {
 
 Tensor reorder_meta_for_kernel(const Tensor& codes, DType value_dtype) {
     bool eight_bit = sparse24_eight_bit(value_dtype, "reorder_meta_for_kernel: value_dtype");
+    expect_host(codes, "reorder_meta_for_kernel: codes");
     expect_dtype(codes, DType::U8, "reorder_meta_for_kernel: codes");
     CTK_CHECK(codes.ndim() == 2, "reorder_meta_for_kernel: codes: expected [N, K/4], found ", shape_str(codes.shape));
     const int64_t N = codes.size(0), G = codes.size(1), K = 4 * G;
@@ -61,8 +80,8 @@ Tensor reorder_meta_for_kernel(const Tensor& codes, DType value_dtype) {
 
 Tensor codes_from_kernel_meta(const Tensor& meta, int64_t N, int64_t K, DType value_dtype) {
     bool eight_bit = sparse24_eight_bit(value_dtype, "codes_from_kernel_meta: value_dtype");
-    CTK_CHECK(N >= 1 && K >= 4 && K % 4 == 0, "codes_from_kernel_meta: expected N >= 1 and K % 4 == 0, found N = ", N,
-              ", K = ", K);
+    expect_nk(N, K, "codes_from_kernel_meta");
+    expect_host(meta, "codes_from_kernel_meta: meta");
     const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K), G = K / 4;
     expect_dtype(meta, DType::I32, "codes_from_kernel_meta: meta");
     expect_shape(meta, {Np / 16, Kp / 64, 32}, "codes_from_kernel_meta: meta");
@@ -82,7 +101,10 @@ Tensor codes_from_kernel_meta(const Tensor& meta, int64_t N, int64_t K, DType va
 }
 
 Tensor pad_values_for_kernel(const Tensor& values, int64_t N, int64_t K) {
-    CTK_CHECK(values.ndim() == 2 && values.size(0) == N && 2 * values.size(1) == K && K % 4 == 0,
+    expect_nk(N, K, "pad_values_for_kernel");
+    expect_host(values, "pad_values_for_kernel: values");
+    sparse24_eight_bit(values.dtype, "pad_values_for_kernel: values");
+    CTK_CHECK(values.ndim() == 2 && values.size(0) == N && values.size(1) == K / 2,
               "pad_values_for_kernel: values: expected [N, K/2] = [", N, ", ", K / 2, "] with K % 4 == 0, found ",
               shape_str(values.shape));
     const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
@@ -95,6 +117,9 @@ Tensor pad_values_for_kernel(const Tensor& values, int64_t N, int64_t K) {
 }
 
 Tensor unpad_values_from_kernel(const Tensor& padded, int64_t N, int64_t K) {
+    expect_nk(N, K, "unpad_values_from_kernel");
+    expect_host(padded, "unpad_values_from_kernel: padded");
+    sparse24_eight_bit(padded.dtype, "unpad_values_from_kernel: padded");
     const int64_t Np = sparse24_padded_rows(N), Kp = sparse24_padded_k(K);
     expect_shape(padded, {Np, Kp / 2}, "unpad_values_from_kernel: padded");
     Tensor out = Tensor::empty(padded.dtype, {N, K / 2});
@@ -106,6 +131,7 @@ Tensor unpad_values_from_kernel(const Tensor& padded, int64_t N, int64_t K) {
 }
 
 Tensor tile_values_for_v3(const Tensor& values) {
+    expect_host(values, "tile_values_for_v3: values");
     sparse24_eight_bit(values.dtype, "tile_values_for_v3: values");
     CTK_CHECK(values.ndim() == 2 && values.shape[0] % kSparse24RowPad == 0 && values.shape[1] % (kSparse24KPad / 2) == 0,
               "tile_values_for_v3: values: expected [Np, Kp/2] with Np % 128 == 0 and Kp % 128 == 0, found ",
@@ -124,6 +150,7 @@ Tensor tile_values_for_v3(const Tensor& values) {
 
 Tensor tile_meta_for_v3(const Tensor& meta, DType value_dtype) {
     const bool eight_bit = sparse24_eight_bit(value_dtype, "tile_meta_for_v3: value_dtype");
+    expect_host(meta, "tile_meta_for_v3: meta");
     expect_dtype(meta, DType::I32, "tile_meta_for_v3: meta");
     CTK_CHECK(meta.ndim() == 3 && meta.shape[0] % 8 == 0 && meta.shape[1] % 2 == 0 && meta.shape[2] == 32,
               "tile_meta_for_v3: meta: expected [Np/16, Kp/64, 32] with Np % 128 == 0 and Kp % 128 == 0, found ",
