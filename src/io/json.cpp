@@ -1,6 +1,7 @@
 // Strict JSON: a recursive-descent parser over a string_view and a writer.
 // The grammar is RFC 8259 section 2-8; see json.h for what "strict" refuses.
 #include "io/json.h"
+#include "io/utf8.h"
 
 #include <cerrno>
 #include <charconv>
@@ -279,24 +280,6 @@ class Parser {
         return u;
     }
 
-    static void append_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-
     // One UTF-8 encoded character starting at pos_ (lead byte >= 0x80), copied to out.
     // Well-formed UTF-8 per Unicode table 3-7: no overlong forms, no surrogates, <= U+10FFFF.
     void copy_utf8(std::string& out) {
@@ -373,7 +356,7 @@ class Parser {
                             fail(low_at, "expected a low surrogate (\\uDC00..\\uDFFF) after the high surrogate");
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
                     }
-                    append_utf8(out, cp);
+                    io::append_utf8(out, cp);
                     break;
                 }
                 default:

@@ -3,6 +3,7 @@
 // Russ Cox, "Regular Expression Matching Can Be Simple And Fast"). A yes/no answer needs
 // no backtracking: greedy and lazy quantifiers, capturing or not, give the same answer.
 #include "io/name_regex.h"
+#include "io/utf8.h"
 
 #include <algorithm>
 
@@ -44,21 +45,7 @@ std::u32string decode_utf8(const std::string& s) {
 
 std::string encode_utf8(char32_t c) {
     std::string s;
-    if (c < 0x80) {
-        s += static_cast<char>(c);
-    } else if (c < 0x800) {
-        s += static_cast<char>(0xC0 | (c >> 6));
-        s += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        s += static_cast<char>(0xE0 | (c >> 12));
-        s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        s += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        s += static_cast<char>(0xF0 | (c >> 18));
-        s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        s += static_cast<char>(0x80 | (c & 0x3F));
-    }
+    append_utf8(s, static_cast<uint32_t>(c));
     return s;
 }
 
