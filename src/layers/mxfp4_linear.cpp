@@ -40,10 +40,7 @@ void create_weights(Mxfp4Linear& layer, const std::vector<int64_t>& widths, int6
 void load(Mxfp4Linear& layer, const std::string& name, const Tensor& value, int shard) {
     CTK_CHECK(!layer.processed, "load(", name, "): the layer is already processed (load comes before ",
               "process_weights_after_loading)");
-    layer.params.get(name);  // known parameter?
-    layer.params.check_shard(name, shard);
-    CTK_CHECK(value.device == Device::CPU, name, ": expected a host tensor, found ", value.describe());
-    layer.params.load_rows(name, value, shard);
+    layer.params.load_rows(name, value, shard);  // checks the name, shard, tensor, dtype and shape
 }
 
 void process_weights_after_loading(Mxfp4Linear& layer) {
